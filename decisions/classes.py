@@ -1,0 +1,259 @@
+"""Decision classes as data: a YAML policy file, shipped with the package, validated here.
+
+A class says how many experts to consult, on which criteria, when consensus is reached,
+how long each step may take, which body decides with which quorum and majority, and how
+execution is accepted. ``district_types`` adjusts a class for the developed east, the middle
+and the new-town west. A mistake in the file is reported with the file, the key path and
+what is wrong, e.g. ``classes.yaml: classes.major.quorum: must be at most 1 (got 1.5)``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from decisions.exceptions import ClassFileError, ConfigurationError
+
+__all__ = [
+    "DistrictType",
+    "ConsensusRule",
+    "Durations",
+    "AcceptanceRule",
+    "DecisionClass",
+    "ClassBook",
+    "load_classes",
+    "parse_duration",
+]
+
+DistrictType = Literal["east", "middle", "west"]
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Read ``30m``, ``72h`` or ``14d`` (or a timedelta) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match and int(match.group(1)) > 0:
+            return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    raise ValueError(f"a duration is a positive number with m, h or d, like 72h, not {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConsensusRule(_Strict):
+    """Consensus holds when every criterion's IQR is at most ``max_iqr`` and, where
+    alternatives are ranked, Kendall's W is at least ``min_kendall_w``."""
+
+    max_iqr: float = Field(ge=0, le=8)
+    min_kendall_w: float | None = Field(default=None, ge=0, le=1)
+
+
+class Durations(_Strict):
+    answer: Duration
+    reminder: Duration
+    consult: Duration
+    discuss: Duration
+    vote: Duration
+    execute: Duration
+
+
+class AcceptanceRule(_Strict):
+    inspectors: int = Field(ge=1, le=10)
+    rule: Literal["all", "majority"] = "all"
+
+
+class DecisionClass(_Strict):
+    """Everything the flows need to know about one class of decision."""
+
+    name: str
+    district_type: DistrictType | None = None
+    description: str = Field(min_length=1)
+    experts: int = Field(ge=1, le=50)
+    alternates: int = Field(ge=0, le=50)
+    min_answers: int = Field(ge=1, le=50)
+    criteria: tuple[str, ...] = Field(min_length=1)
+    consensus: ConsensusRule
+    max_rounds: int = Field(ge=1, le=10)
+    durations: Durations
+    decision_body: str = Field(min_length=1)
+    quorum: float = Field(gt=0, le=1)
+    majority: float = Field(ge=0.5, le=1)
+    acceptance: AcceptanceRule
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> DecisionClass:
+        if self.min_answers > self.experts:
+            raise ValueError(
+                f"min_answers ({self.min_answers}) cannot exceed experts ({self.experts})"
+            )
+        if len(set(self.criteria)) != len(self.criteria):
+            raise ValueError("criteria must not repeat")
+        if self.durations.reminder >= self.durations.answer:
+            raise ValueError("the reminder must come before the answer deadline")
+        return self
+
+
+class _ClassOverride(_Strict):
+    description: str | None = None
+    experts: int | None = None
+    alternates: int | None = None
+    min_answers: int | None = None
+    criteria: tuple[str, ...] | None = None
+    consensus: dict[str, Any] | None = None
+    max_rounds: int | None = None
+    durations: dict[str, Any] | None = None
+    decision_body: str | None = None
+    quorum: float | None = None
+    majority: float | None = None
+    acceptance: dict[str, Any] | None = None
+
+
+class _ClassEntry(_ClassOverride):
+    district_types: dict[DistrictType, _ClassOverride] = Field(default_factory=dict)
+
+
+class _ClassFile(_Strict):
+    version: Literal[1]
+    classes: dict[str, _ClassEntry] = Field(min_length=1)
+
+
+class ClassBook:
+    """The validated classes of one file; ``get`` answers for a class and district type."""
+
+    def __init__(self, classes: dict[tuple[str, str | None], DecisionClass], source: str) -> None:
+        self._classes = classes
+        self.source = source
+
+    @property
+    def names(self) -> list[str]:
+        return sorted({name for name, _ in self._classes})
+
+    def get(self, name: str, district_type: str | None = None) -> DecisionClass:
+        """The class ``name``, adjusted for ``district_type`` if the file says how."""
+        if (name, None) not in self._classes:
+            raise ConfigurationError(
+                f"There is no decision class {name!r} in {self.source}; "
+                f"known classes: {', '.join(self.names)}."
+            )
+        return self._classes.get((name, district_type)) or self._classes[(name, None)]
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: Any, prefix: tuple[Any, ...] = ()) -> tuple[str, str]:
+    parts = [str(part) for part in (*prefix, *error["loc"]) if part != "[key]"]
+    loc = ".".join(parts)
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if error["type"] not in {"missing", "extra_forbidden", "value_error"} and "input" in error:
+        message = f"{message} (got {error['input']!r})"
+    if error["type"] == "extra_forbidden":
+        message = "is not a setting Counsel knows (check the spelling)"
+    return loc, message
+
+
+def _fail(source: str, errors: list[tuple[str, str]]) -> ClassFileError:
+    first_key = errors[0][0] or None
+    lines = [f"{source}: {key}: {msg}" if key else f"{source}: {msg}" for key, msg in errors]
+    return ClassFileError(
+        "The decision-classes file is not valid:\n  " + "\n  ".join(lines),
+        path=source,
+        key_path=first_key,
+    )
+
+
+def load_classes(path: str | Path | None = None) -> ClassBook:
+    """Read and validate a classes file (the one shipped with Counsel by default).
+
+    Raises
+    ------
+    ClassFileError
+        If the file is missing, is not YAML, or breaks a rule; the message names the file,
+        the key path (``classes.major.quorum``) and what is wrong.
+    """
+    if path is None:
+        source = "classes.yaml (shipped with Counsel)"
+        text = resources.files("decisions").joinpath("classes.yaml").read_text(encoding="utf-8")
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ClassFileError(
+                f"Cannot read the decision-classes file {source}: {err.strerror}.", path=source
+            ) from err
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ClassFileError(
+            f"{source} is not valid YAML{where}: {problem}.", path=source
+        ) from err
+    if not isinstance(raw, dict):
+        raise ClassFileError(
+            f"{source} must be a mapping with 'version' and 'classes' at the top.", path=source
+        )
+    try:
+        parsed = _ClassFile.model_validate(raw)
+    except ValidationError as err:
+        raise _fail(source, [_describe(e) for e in err.errors()]) from err
+
+    classes: dict[tuple[str, str | None], DecisionClass] = {}
+    errors: list[tuple[str, str]] = []
+    for name, entry in parsed.classes.items():
+        base = entry.model_dump(exclude_none=True, exclude={"district_types"})
+        variants: list[tuple[str | None, dict[str, Any], tuple[Any, ...], set[str] | None]] = [
+            (None, base, ("classes", name), None)
+        ]
+        for district_type, override in entry.district_types.items():
+            changes = override.model_dump(exclude_none=True)
+            merged = _merge(base, changes)
+            prefix = ("classes", name, "district_types", district_type)
+            variants.append((district_type, merged, prefix, set(changes)))
+        for district_type, data, prefix, changed in variants:
+            try:
+                classes[(name, district_type)] = DecisionClass.model_validate(
+                    {**data, "name": name, "district_type": district_type}
+                )
+            except ValidationError as err:
+                # A variant repeats its base's mistakes; report only what it changed itself.
+                errors.extend(
+                    _describe(e, prefix)
+                    for e in err.errors()
+                    if changed is None or not e["loc"] or e["loc"][0] in changed
+                )
+    if errors:
+        raise _fail(source, errors)
+    return ClassBook(classes, source)

@@ -1,0 +1,129 @@
+"""SQLAlchemy tables of the decision store (rows only; the domain lives in ``model``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from decisions.model import utcnow
+
+__all__ = [
+    "Base",
+    "ActorRow",
+    "DecisionRow",
+    "ProposalVersionRow",
+    "TaskRow",
+    "AnswerRow",
+    "AuditEventRow",
+]
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ActorRow(Base):
+    __tablename__ = "actors"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list[Any]] = mapped_column(JSON)
+    affiliations: Mapped[list[Any]] = mapped_column(JSON)
+    bodies: Mapped[list[Any]] = mapped_column(JSON)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DecisionRow(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    class_name: Mapped[str] = mapped_column(String(64))
+    district: Mapped[str] = mapped_column(String(120))
+    district_type: Mapped[str | None] = mapped_column(String(16))
+    topics: Mapped[list[Any]] = mapped_column(JSON)
+    stakeholder_orgs: Mapped[list[Any]] = mapped_column(JSON)
+    bidder_orgs: Mapped[list[Any]] = mapped_column(JSON)
+    executor_orgs: Mapped[list[Any]] = mapped_column(JSON)
+    planner_id: Mapped[str] = mapped_column(ForeignKey("actors.id"))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    stalled_from: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProposalVersionRow(Base):
+    __tablename__ = "proposal_versions"
+
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[str] = mapped_column(ForeignKey("actors.id"))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[str] = mapped_column(ForeignKey("actors.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    answer_code_hash: Mapped[str] = mapped_column(String(64))
+    zone: Mapped[str | None] = mapped_column(String(200))
+    measures: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AnswerRow(Base):
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("task_id", name="uq_answers_task"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"))
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), index=True)
+    actor_id: Mapped[str] = mapped_column(ForeignKey("actors.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    audit_seq: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEventRow(Base):
+    """Append-only: triggers refuse UPDATE and DELETE (see migration 0001)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_decision_seq", "decision_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    decision_id: Mapped[str | None] = mapped_column(String(20))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
