@@ -218,9 +218,7 @@ def load_classes(path: str | Path | None = None) -> ClassBook:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err)
-        raise ClassFileError(
-            f"{source} is not valid YAML{where}: {problem}.", path=source
-        ) from err
+        raise ClassFileError(f"{source} is not valid YAML{where}: {problem}.", path=source) from err
     if not isinstance(raw, dict):
         raise ClassFileError(
             f"{source} must be a mapping with 'version' and 'classes' at the top.", path=source

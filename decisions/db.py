@@ -51,7 +51,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}, **kwargs
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            **kwargs,
         )
         _install_sqlite_hooks(engine)
         return engine
@@ -90,7 +92,8 @@ def _alembic_config(engine: Engine) -> Any:
     import migrations
 
     config = Config()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    # __path__ rather than __file__: an editable install may see the folder as a namespace.
+    config.set_main_option("script_location", str(Path(next(iter(migrations.__path__)))))
     config.attributes["engine"] = engine
     return config
 

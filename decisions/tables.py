@@ -28,6 +28,7 @@ __all__ = [
     "TaskRow",
     "AnswerRow",
     "AuditEventRow",
+    "StoreMetaRow",
 ]
 
 
@@ -127,3 +128,12 @@ class AuditEventRow(Base):
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class StoreMetaRow(Base):
+    """Facts about the store itself, such as the answer-code secret."""
+
+    __tablename__ = "store_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -7,6 +7,8 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
+import secrets
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -122,6 +124,13 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )
+    meta = op.create_table(
+        "store_meta",
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    # Answer codes are derived from this secret (see decisions.credentials.answer_code).
+    op.bulk_insert(meta, [{"key": "answer_code_secret", "value": secrets.token_hex(32)}])
     op.create_index("ix_audit_events_decision_seq", "audit_events", ["decision_id", "seq"])
     triggers = SQLITE_TRIGGERS if op.get_bind().dialect.name == "sqlite" else POSTGRES_TRIGGERS
     for statement in triggers:
@@ -133,6 +142,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events")
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_change ON audit_events")
         op.execute("DROP FUNCTION IF EXISTS counsel_audit_append_only()")
+    op.drop_table("store_meta")
     op.drop_table("audit_events")
     op.drop_table("answers")
     op.drop_table("tasks")

@@ -1,0 +1,744 @@
+"""The store's service layer: each function is one unit of work.
+
+A unit of work opens a session, takes the write lock, reads what it needs, lets the domain
+decide, and writes the state change together with its audit event in one transaction.
+Writes carry an idempotency key: when an event with the same key is already in the chain
+the call returns what was recorded then and writes nothing. A refusal by the separation of
+powers is itself an audit event, committed before :class:`PermissionDenied` is raised.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
+
+from decisions.audit import Anchor, AuditEvent, ChainReport, verify_chain
+from decisions.classes import ClassBook
+from decisions.credentials import answer_code, hash_secret, matches, new_token
+from decisions.db import READ_ONLY, current_revision, head_revision, migrate, take_write_lock
+from decisions.exceptions import (
+    ActorError,
+    AuthenticationError,
+    InvalidProposal,
+    PermissionDenied,
+    StoreNotReady,
+    TaskError,
+)
+from decisions.model import (
+    ANSWER_TYPES,
+    Actor,
+    Answer,
+    Decision,
+    Role,
+    Task,
+    TaskKind,
+    TaskStatus,
+    utcnow,
+)
+from decisions.powers import ACTION_FOR_TASK, Action, Parties, may
+from decisions.store import (
+    ActorRepository,
+    AnswerRepository,
+    AuditLog,
+    DecisionRepository,
+    NewEvent,
+    TaskRepository,
+    store_secret,
+    to_event,
+)
+
+__all__ = [
+    "SYSTEM",
+    "Proposal",
+    "AssignedTask",
+    "RecordedAnswer",
+    "unit_of_work",
+    "init_store",
+    "check_ready",
+    "add_actor",
+    "list_actors",
+    "authenticate",
+    "submit_proposal",
+    "apply_transition",
+    "amend_proposal",
+    "parties_of",
+    "assign_task",
+    "record_answer",
+    "set_task_status",
+    "get_decision",
+    "list_decisions",
+    "tasks_of",
+    "open_tasks_for",
+    "answers_of",
+    "history",
+    "verify",
+    "append_event",
+    "export_events",
+]
+
+#: The actor name the engine itself uses in the audit chain (flows, deadlines).
+SYSTEM = "system"
+
+
+class Proposal(BaseModel):
+    """What a planner files: the ``SubmitProposal`` command, e.g. from ``proposal.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field(min_length=1)
+    class_name: str = Field(alias="class", min_length=1)
+    district: str = Field(min_length=1)
+    district_type: str | None = None
+    topics: list[str] = Field(default_factory=list)
+    stakeholder_orgs: list[str] = Field(default_factory=list, alias="stakeholders")
+    bidder_orgs: list[str] = Field(default_factory=list, alias="bidders")
+    executor_orgs: list[str] = Field(default_factory=list, alias="executors")
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignedTask:
+    task: Task
+    answer_code: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class RecordedAnswer:
+    task: Task
+    answer: dict[str, Any]
+    event: AuditEvent
+    created: bool
+
+
+@contextmanager
+def unit_of_work(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """One transaction; writers take the store's write lock before anything else."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    try:
+        with Session(bind, expire_on_commit=False) as session, session.begin():
+            if not read_only:
+                take_write_lock(session.connection())
+            yield session
+    except (OperationalError, ProgrammingError) as err:
+        if _missing_schema(err):
+            raise StoreNotReady(
+                "The Counsel database has no tables yet: run `counsel init` first."
+            ) from err
+        raise
+
+
+def _missing_schema(err: Exception) -> bool:
+    text = str(err).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+def init_store(engine: Engine) -> tuple[str | None, str | None]:
+    """Create or upgrade the schema; returns (revision before, revision after)."""
+    before = current_revision(engine)
+    migrate(engine)
+    return before, current_revision(engine)
+
+
+def check_ready(engine: Engine) -> None:
+    """Raise :class:`StoreNotReady` unless the schema is at the newest revision."""
+    if not inspect(engine).has_table("alembic_version"):
+        raise StoreNotReady("The Counsel database has no tables yet: run `counsel init` first.")
+    current, newest = current_revision(engine), head_revision(engine)
+    if current != newest:
+        raise StoreNotReady(
+            f"The Counsel database is at revision {current} but this version of Counsel needs "
+            f"{newest}: run `counsel init` to upgrade it."
+        )
+
+
+# -- idempotency -----------------------------------------------------------------------------
+
+
+def _key(idempotency_key: str | None) -> str:
+    return idempotency_key or f"auto:{uuid.uuid4()}"
+
+
+def append_event(
+    engine: Engine,
+    *,
+    actor: str,
+    action: str,
+    decision_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> AuditEvent:
+    """Record a fact that changes no state (a reminder sent, an artifact published)."""
+    with unit_of_work(engine) as session:
+        log = AuditLog(session)
+        if idempotency_key and (done := log.by_key(idempotency_key)):
+            return done
+        return log.append(
+            NewEvent(
+                actor=actor,
+                action=action,
+                decision_id=decision_id,
+                payload=payload,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+
+# -- actors ----------------------------------------------------------------------------------
+
+
+def add_actor(
+    engine: Engine,
+    *,
+    actor_id: str,
+    name: str,
+    roles: list[str] | frozenset[Role],
+    affiliations: list[str] | tuple[str, ...] = (),
+    bodies: list[str] | tuple[str, ...] = (),
+    by: str = SYSTEM,
+) -> tuple[Actor, str]:
+    """Create an actor and return it with its token, which is shown this once only."""
+    try:
+        actor = Actor(
+            id=actor_id,
+            name=name,
+            roles=frozenset(Role(r) for r in roles),
+            affiliations=tuple(affiliations),
+            bodies=tuple(bodies),
+        )
+    except ValueError as err:
+        raise ActorError(_first_error(err)) from err
+    token = new_token()
+    with unit_of_work(engine) as session:
+        actors = ActorRepository(session)
+        if actors.exists(actor.id):
+            raise ActorError(f"An actor with id {actor.id!r} already exists.")
+        actors.add(actor, hash_secret(token))
+        AuditLog(session).append(
+            NewEvent(
+                actor=by,
+                action="actor.added",
+                payload={
+                    "id": actor.id,
+                    "name": actor.name,
+                    "roles": sorted(r.value for r in actor.roles),
+                    "affiliations": list(actor.affiliations),
+                    "bodies": list(actor.bodies),
+                },
+                idempotency_key=f"actor.added:{actor.id}",
+            )
+        )
+    return actor, token
+
+
+def _first_error(err: Exception) -> str:
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        return f"{where}: {message}." if where else f"{message}."
+    return str(err)
+
+
+def list_actors(engine: Engine, *, role: Role | None = None) -> list[Actor]:
+    with unit_of_work(engine, read_only=True) as session:
+        return ActorRepository(session).list(role=role)
+
+
+def authenticate(engine: Engine, token: str | None) -> Actor:
+    """The actor holding ``token`` (from ``COUNSEL_TOKEN``), or a clear refusal."""
+    if not token or not token.strip():
+        raise AuthenticationError(
+            "No token given: set COUNSEL_TOKEN to the token you received when your actor was added."
+        )
+    with unit_of_work(engine, read_only=True) as session:
+        actor = ActorRepository(session).by_token_hash(hash_secret(token))
+    if actor is None:
+        raise AuthenticationError("The token in COUNSEL_TOKEN does not belong to any actor.")
+    return actor
+
+
+# -- decisions -------------------------------------------------------------------------------
+
+
+def _refuse(
+    session: Session,
+    actor: Actor,
+    action: Action | str,
+    parties: Parties,
+    reason: str,
+    rule: str,
+    key: str | None,
+    **details: Any,
+) -> PermissionDenied:
+    AuditLog(session).append(
+        NewEvent(
+            actor=actor.id,
+            action="powers.refused",
+            decision_id=parties.decision_id,
+            payload={"attempted": str(action), "rule": rule, "reason": reason, **details},
+            idempotency_key=f"refused:{key}" if key else None,
+        )
+    )
+    return PermissionDenied(
+        reason, decision_id=parties.decision_id, actor_id=actor.id, action=str(action)
+    )
+
+
+def submit_proposal(
+    engine: Engine,
+    proposal: Proposal,
+    *,
+    planner: Actor,
+    classes: ClassBook,
+    idempotency_key: str | None = None,
+    year: int | None = None,
+) -> Decision:
+    """File a proposal: a new decision in ``submitted`` with its audit event."""
+    decision_class = classes.get(proposal.class_name, proposal.district_type)
+    if not proposal.topics:
+        raise InvalidProposal("A proposal needs at least one topic so experts can be routed to it.")
+    key = _key(idempotency_key)
+    denial: PermissionDenied | None = None
+    with unit_of_work(engine) as session:
+        log = AuditLog(session)
+        if done := log.by_key(key):
+            return DecisionRepository(session).get(done.decision_id or "")
+        decisions = DecisionRepository(session)
+        decision_id = decisions.next_id(year or utcnow().year)
+        ruling = may(
+            planner, Action.SUBMIT, Parties(decision_id=decision_id, planner_id=planner.id)
+        )
+        if not ruling:
+            denial = _refuse(
+                session,
+                planner,
+                Action.SUBMIT,
+                Parties(decision_id=decision_id, planner_id=planner.id),
+                ruling.reason,
+                ruling.rule,
+                key,
+            )
+        else:
+            decision = Decision.file(
+                id=decision_id,
+                title=proposal.title,
+                description=proposal.description,
+                class_name=decision_class.name,
+                district=proposal.district,
+                district_type=proposal.district_type,
+                planner_id=planner.id,
+                topics=proposal.topics,
+                stakeholder_orgs=proposal.stakeholder_orgs,
+                bidder_orgs=proposal.bidder_orgs,
+                executor_orgs=proposal.executor_orgs,
+                text=proposal.text,
+            )
+            decisions.add(decision)
+            _write_events(log, decision, actor=planner.id, key=key)
+    if denial is not None:
+        raise denial
+    return decision
+
+
+def _write_events(log: AuditLog, decision: Decision, *, actor: str, key: str) -> list[AuditEvent]:
+    events = [
+        NewEvent(
+            actor=actor,
+            action=event.name,
+            decision_id=event.decision_id,
+            payload=event.payload,
+            idempotency_key=key if index == 0 else f"{key}#{index}",
+        )
+        for index, event in enumerate(decision.events)
+    ]
+    decision.events.clear()
+    return log.append_many(events)
+
+
+def apply_transition(
+    engine: Engine,
+    decision_id: str,
+    action: str,
+    *,
+    actor_id: str = SYSTEM,
+    idempotency_key: str | None = None,
+    **arguments: Any,
+) -> Decision:
+    """Run one lifecycle method (``open_vote``, ``stall`` …) and record its event.
+
+    ``withdraw`` is the planner's power and is checked against the separation of powers;
+    the other transitions are the engine's own steps and are recorded as done by ``actor_id``.
+    """
+    key = _key(idempotency_key)
+    denial: PermissionDenied | None = None
+    with unit_of_work(engine) as session:
+        decisions = DecisionRepository(session)
+        log = AuditLog(session)
+        if log.by_key(key):
+            return decisions.get(decision_id)
+        decision = decisions.get(decision_id)
+        if action == "withdraw" and actor_id != SYSTEM:
+            actor = ActorRepository(session).get(actor_id)
+            parties = _parties(session, decision)
+            ruling = may(actor, Action.WITHDRAW, parties)
+            if not ruling:
+                denial = _refuse(
+                    session, actor, Action.WITHDRAW, parties, ruling.reason, ruling.rule, key
+                )
+        if denial is None:
+            method = getattr(decision, action, None)
+            if action.startswith("_") or action == "amend" or not callable(method):
+                raise ValueError(f"{action!r} is not a lifecycle action.")
+            method(**arguments)
+            decisions.save(decision)
+            _write_events(log, decision, actor=actor_id, key=key)
+    if denial is not None:
+        raise denial
+    return decision
+
+
+def amend_proposal(
+    engine: Engine,
+    decision_id: str,
+    *,
+    actor: Actor,
+    title: str,
+    text: str,
+    note: str = "",
+    idempotency_key: str | None = None,
+) -> Decision:
+    """The planner publishes an amended proposal version during discussion."""
+    key = _key(idempotency_key)
+    denial: PermissionDenied | None = None
+    with unit_of_work(engine) as session:
+        decisions = DecisionRepository(session)
+        log = AuditLog(session)
+        if log.by_key(key):
+            return decisions.get(decision_id)
+        decision = decisions.get(decision_id)
+        parties = _parties(session, decision)
+        ruling = may(actor, Action.AMEND, parties)
+        if not ruling:
+            denial = _refuse(session, actor, Action.AMEND, parties, ruling.reason, ruling.rule, key)
+        else:
+            decision.amend(title=title, text=text, author_id=actor.id, note=note)
+            decisions.save(decision)
+            _write_events(log, decision, actor=actor.id, key=key)
+    if denial is not None:
+        raise denial
+    return decision
+
+
+def _parties(session: Session, decision: Decision) -> Parties:
+    groups: dict[TaskKind, set[str]] = {kind: set() for kind in TaskKind}
+    for task in TaskRepository(session).for_decision(decision.id):
+        if task.status is not TaskStatus.CANCELLED:
+            groups[task.kind].add(task.assignee_id)
+    return Parties(
+        decision_id=decision.id,
+        planner_id=decision.planner_id,
+        stakeholder_orgs=frozenset(decision.stakeholder_orgs),
+        bidder_orgs=frozenset(decision.bidder_orgs),
+        executor_orgs=frozenset(decision.executor_orgs),
+        consulted=frozenset(groups[TaskKind.CONSULT]),
+        voters=frozenset(groups[TaskKind.VOTE]),
+        executors=frozenset(groups[TaskKind.EXECUTE]),
+        inspectors=frozenset(groups[TaskKind.INSPECT]),
+    )
+
+
+def parties_of(engine: Engine, decision_id: str) -> Parties:
+    with unit_of_work(engine, read_only=True) as session:
+        return _parties(session, DecisionRepository(session).get(decision_id))
+
+
+# -- tasks and answers -----------------------------------------------------------------------
+
+
+def assign_task(
+    engine: Engine,
+    decision_id: str,
+    kind: TaskKind | str,
+    assignee_id: str,
+    *,
+    round: int | None = None,
+    deadline: datetime | None = None,
+    zone: str | None = None,
+    measures: list[str] | tuple[str, ...] = (),
+    idempotency_key: str | None = None,
+    by: str = SYSTEM,
+) -> AssignedTask:
+    """Give ``assignee_id`` a task on the decision, if the separation of powers allows it.
+
+    Returns the task with its answer code (derived from the store's secret, so a retried
+    assignment returns the same code). Raises :class:`PermissionDenied`, after auditing the
+    refusal, when the assignee may not act on this decision.
+    """
+    kind = TaskKind(kind)
+    key = _key(idempotency_key)
+    denial: PermissionDenied | None = None
+    with unit_of_work(engine) as session:
+        log = AuditLog(session)
+        tasks = TaskRepository(session)
+        secret = store_secret(session)
+        if done := log.by_key(key):
+            task = tasks.get(done.data["task_id"])
+            return AssignedTask(task, answer_code(secret, task.id), created=False)
+        decision = DecisionRepository(session).get(decision_id)
+        assignee = ActorRepository(session).get(assignee_id)
+        parties = _parties(session, decision)
+        action = ACTION_FOR_TASK[kind]
+        ruling = may(assignee, action, parties)
+        if not ruling:
+            denial = _refuse(
+                session,
+                assignee,
+                action,
+                parties,
+                ruling.reason,
+                ruling.rule,
+                key,
+                stage="assignment",
+            )
+        else:
+            task_id = tasks.next_id(decision.id, kind)
+            code = answer_code(secret, task_id)
+            task = Task(
+                id=task_id,
+                decision_id=decision.id,
+                kind=kind,
+                assignee_id=assignee.id,
+                round=round or max(decision.round, 1),
+                deadline=deadline,
+                answer_code_hash=hash_secret(code),
+                zone=zone,
+                measures=tuple(measures),
+            )
+            tasks.add(task)
+            log.append(
+                NewEvent(
+                    actor=by,
+                    action="task.assigned",
+                    decision_id=decision.id,
+                    payload={
+                        "task_id": task.id,
+                        "kind": kind.value,
+                        "assignee": assignee.id,
+                        "round": task.round,
+                        "deadline": deadline,
+                        "zone": zone,
+                        "measures": list(measures),
+                    },
+                    idempotency_key=key,
+                )
+            )
+    if denial is not None:
+        raise denial
+    return AssignedTask(task, code, created=True)
+
+
+def record_answer(
+    engine: Engine,
+    task_id: str,
+    answer: Answer,
+    *,
+    actor: Actor,
+    answer_code: str,
+    criteria: tuple[str, ...] | list[str] | None = None,
+    idempotency_key: str | None = None,
+) -> RecordedAnswer:
+    """Record ``actor``'s answer to a task, once, with its audit event.
+
+    Checks, in order: the task exists; it is the actor's; the answer code is right; the task
+    is still open; the answer fits the task; the separation of powers allows it. Any refusal
+    is audited, nothing is recorded as an answer, and the task stays open. Sending the same
+    answer again (by any channel) returns the recorded one without writing.
+    """
+    key = _key(idempotency_key)
+    payload = answer.model_dump(mode="json")
+    refusal: Exception | None = None
+    with unit_of_work(engine) as session:
+        log = AuditLog(session)
+        tasks = TaskRepository(session)
+        answers = AnswerRepository(session)
+        if done := log.by_key(key):
+            task = tasks.get(done.data["task_id"])
+            stored = answers.for_task(task.id)
+            return RecordedAnswer(task, stored["payload"] if stored else payload, done, False)
+        task = tasks.get(task_id)
+        decision = DecisionRepository(session).get(task.decision_id)
+        stored = answers.for_task(task.id)
+
+        def refuse(reason: str, rule: str) -> None:
+            nonlocal refusal
+            log.append(
+                NewEvent(
+                    actor=actor.id,
+                    action="task.answer_refused",
+                    decision_id=task.decision_id,
+                    payload={"task_id": task.id, "rule": rule, "reason": reason},
+                    idempotency_key=f"refused:{key}",
+                )
+            )
+            if rule == "powers":
+                refusal = PermissionDenied(
+                    reason, decision_id=task.decision_id, actor_id=actor.id, action=task.kind.value
+                )
+            else:
+                refusal = TaskError(reason, decision_id=task.decision_id, task_id=task.id)
+
+        if task.assignee_id != actor.id:
+            refuse(f"Task {task.id} is assigned to {task.assignee_id}, not to {actor.id}.", "actor")
+        elif not matches(answer_code, task.answer_code_hash):
+            refuse(
+                f"The answer code for task {task.id} is not right; the task is still open.",
+                "answer-code",
+            )
+        elif stored is not None and stored["payload"] == payload:
+            event = log.get(stored["seq"])
+            assert event is not None
+            return RecordedAnswer(task, payload, event, created=False)
+        elif task.status is not TaskStatus.OPEN:
+            refuse(f"Task {task.id} is {task.status.value} and takes no more answers.", "closed")
+        elif not isinstance(answer, ANSWER_TYPES[task.kind]):
+            wanted = " or ".join(t.__name__ for t in ANSWER_TYPES[task.kind])
+            refuse(
+                f"Task {task.id} is a {task.kind.value} task and takes a {wanted}, "
+                f"not a {type(answer).__name__}.",
+                "answer-kind",
+            )
+        else:
+            problem = _answer_problem(answer, criteria)
+            ruling = may(actor, ACTION_FOR_TASK[task.kind], _parties(session, decision))
+            if problem:
+                refuse(problem, "answer-content")
+            elif not ruling:
+                refuse(ruling.reason, "powers")
+            else:
+                event = log.append(
+                    NewEvent(
+                        actor=actor.id,
+                        action=f"task.answered.{payload['kind']}",
+                        decision_id=task.decision_id,
+                        payload={"task_id": task.id, "round": task.round, "answer": payload},
+                        idempotency_key=key,
+                    )
+                )
+                answers.add(
+                    task=task,
+                    actor_id=actor.id,
+                    kind=payload["kind"],
+                    payload=payload,
+                    audit_seq=event.seq,
+                )
+                task = tasks.set_status(task.id, TaskStatus.ANSWERED)
+                return RecordedAnswer(task, payload, event, created=True)
+    assert refusal is not None
+    raise refusal
+
+
+def _answer_problem(answer: Answer, criteria: tuple[str, ...] | list[str] | None) -> str | None:
+    from decisions.model import Opinion
+
+    if criteria is not None and isinstance(answer, Opinion):
+        try:
+            answer.check_criteria(criteria)
+        except ValueError as err:
+            return str(err)
+    return None
+
+
+def set_task_status(
+    engine: Engine,
+    task_id: str,
+    status: TaskStatus,
+    *,
+    reason: str,
+    idempotency_key: str | None = None,
+    by: str = SYSTEM,
+) -> Task:
+    """Close a task without an answer (reassigned to an alternate, cancelled)."""
+    key = _key(idempotency_key)
+    with unit_of_work(engine) as session:
+        log = AuditLog(session)
+        tasks = TaskRepository(session)
+        if log.by_key(key):
+            return tasks.get(task_id)
+        task = tasks.get(task_id)
+        if task.status is not TaskStatus.OPEN:
+            raise TaskError(
+                f"Task {task.id} is {task.status.value}; only an open task can become "
+                f"{status.value}.",
+                decision_id=task.decision_id,
+                task_id=task.id,
+            )
+        task = tasks.set_status(task.id, status)
+        log.append(
+            NewEvent(
+                actor=by,
+                action=f"task.{status.value}",
+                decision_id=task.decision_id,
+                payload={"task_id": task.id, "reason": reason},
+                idempotency_key=key,
+            )
+        )
+        return task
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def get_decision(engine: Engine, decision_id: str) -> Decision:
+    with unit_of_work(engine, read_only=True) as session:
+        return DecisionRepository(session).get(decision_id)
+
+
+def list_decisions(engine: Engine) -> list[Decision]:
+    with unit_of_work(engine, read_only=True) as session:
+        return DecisionRepository(session).list()
+
+
+def tasks_of(engine: Engine, decision_id: str) -> list[Task]:
+    with unit_of_work(engine, read_only=True) as session:
+        DecisionRepository(session).get(decision_id)
+        return TaskRepository(session).for_decision(decision_id)
+
+
+def open_tasks_for(engine: Engine, actor_id: str) -> list[Task]:
+    with unit_of_work(engine, read_only=True) as session:
+        return TaskRepository(session).open_for(actor_id)
+
+
+def answers_of(engine: Engine, decision_id: str) -> list[dict[str, Any]]:
+    with unit_of_work(engine, read_only=True) as session:
+        return AnswerRepository(session).for_decision(decision_id)
+
+
+def history(engine: Engine, decision_id: str) -> list[AuditEvent]:
+    """Every audit event of one decision, oldest first."""
+    with unit_of_work(engine, read_only=True) as session:
+        DecisionRepository(session).get(decision_id)
+        return AuditLog(session).for_decision(decision_id)
+
+
+def verify(engine: Engine, *, anchor: Anchor | None = None) -> ChainReport:
+    """Walk the whole chain (against ``anchor`` if given) and report the first bad event."""
+    with unit_of_work(engine, read_only=True) as session:
+        return verify_chain(AuditLog(session).rows(), anchor=anchor)
+
+
+def export_events(engine: Engine) -> list[AuditEvent]:
+    """Every event of the chain in order, for ``counsel audit export``."""
+    with unit_of_work(engine, read_only=True) as session:
+        return [to_event(row) for row in AuditLog(session).rows()]
