@@ -194,7 +194,12 @@ def verify_chain(rows: Iterable[Row], *, anchor: Anchor | None = None) -> ChainR
         data = sep.join(
             (prev_hash, str(seq), recorded_at, actor, action, decision_id or "", key or "", payload)
         )
-        if data.count(sep) != _FIELDS_PER_EVENT - 1 or sha256(data.encode()).hexdigest() != stored:
+        if (
+            data.count(sep) != _FIELDS_PER_EVENT - 1
+            or decision_id == ""  # the store writes NULL, never "", so "" is an edit
+            or key == ""
+            or sha256(data.encode()).hexdigest() != stored
+        ):
             return ChainReport(
                 False,
                 seq - 1,

@@ -386,8 +386,10 @@ class NewEvent:
             ("decision", decision_id),
             ("idempotency key", idempotency_key),
         ):
-            if value is not None and any(ord(ch) < 32 for ch in value):
-                raise ValueError(f"An audit event's {name} may not contain control characters.")
+            if value is not None and (not value or any(ord(ch) < 32 for ch in value)):
+                raise ValueError(
+                    f"An audit event's {name} must be non-empty and free of control characters."
+                )
         self.actor = actor
         self.action = action
         self.decision_id = decision_id
