@@ -72,7 +72,9 @@ def format_timestamp(moment: datetime) -> str:
     """UTC time as ``2026-11-26T06:50:49.123456Z`` (the form that is hashed)."""
     if moment.tzinfo is None:
         raise ValueError("audit times must carry a time zone")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def event_hash(

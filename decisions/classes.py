@@ -235,12 +235,12 @@ def load_classes(path: str | Path | None = None) -> ClassBook:
         variants: list[tuple[str | None, dict[str, Any], tuple[Any, ...], set[str] | None]] = [
             (None, base, ("classes", name), None)
         ]
-        for district_type, override in entry.district_types.items():
+        for variant, override in entry.district_types.items():
             changes = override.model_dump(exclude_none=True)
             merged = _merge(base, changes)
-            prefix = ("classes", name, "district_types", district_type)
-            variants.append((district_type, merged, prefix, set(changes)))
-        for district_type, data, prefix, changed in variants:
+            prefix = ("classes", name, "district_types", variant)
+            variants.append((variant, merged, prefix, set(changes)))
+        for district_type, data, key_prefix, changed in variants:
             try:
                 classes[(name, district_type)] = DecisionClass.model_validate(
                     {**data, "name": name, "district_type": district_type}
@@ -248,7 +248,7 @@ def load_classes(path: str | Path | None = None) -> ClassBook:
             except ValidationError as err:
                 # A variant repeats its base's mistakes; report only what it changed itself.
                 errors.extend(
-                    _describe(e, prefix)
+                    _describe(e, key_prefix)
                     for e in err.errors()
                     if changed is None or not e["loc"] or e["loc"][0] in changed
                 )

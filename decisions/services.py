@@ -21,6 +21,7 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from decisions import ledger
 from decisions.audit import Anchor, AuditEvent, ChainReport, verify_chain
 from decisions.classes import ClassBook
 from decisions.credentials import answer_code, hash_secret, matches, new_token
@@ -82,6 +83,7 @@ __all__ = [
     "history",
     "verify",
     "append_event",
+    "append_events",
     "export_events",
 ]
 
@@ -178,20 +180,43 @@ def append_event(
     payload: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
 ) -> AuditEvent:
-    """Record a fact that changes no state (a reminder sent, an artifact published)."""
-    with unit_of_work(engine) as session:
-        log = AuditLog(session)
-        if idempotency_key and (done := log.by_key(idempotency_key)):
-            return done
-        return log.append(
+    """Record a fact that changes no state (a reminder sent, an artifact published).
+
+    Committed durably on return; the same idempotency key again returns the first event.
+    """
+    driver_errors = _driver_errors()
+    try:
+        row = ledger.append_durable(
+            engine,
             NewEvent(
                 actor=actor,
                 action=action,
                 decision_id=decision_id,
                 payload=payload,
                 idempotency_key=idempotency_key,
-            )
+            ),
         )
+    except (OperationalError, ProgrammingError, *driver_errors) as err:
+        if _missing_schema(err):
+            raise StoreNotReady(
+                "The Counsel database has no tables yet: run `counsel init` first."
+            ) from err
+        raise
+    return to_event(row)
+
+
+def _driver_errors() -> tuple[type[Exception], ...]:
+    """The drivers' own error classes, which the raw-cursor hot path can raise."""
+    import sqlite3
+
+    import psycopg
+
+    return (sqlite3.OperationalError, psycopg.errors.UndefinedTable)
+
+
+def append_events(engine: Engine, events: list[NewEvent]) -> int:
+    """Append many facts in one transaction (bulk notices, imports); returns how many."""
+    return ledger.append_batch(engine, events)
 
 
 # -- actors ----------------------------------------------------------------------------------
@@ -734,11 +759,9 @@ def history(engine: Engine, decision_id: str) -> list[AuditEvent]:
 
 def verify(engine: Engine, *, anchor: Anchor | None = None) -> ChainReport:
     """Walk the whole chain (against ``anchor`` if given) and report the first bad event."""
-    with unit_of_work(engine, read_only=True) as session:
-        return verify_chain(AuditLog(session).rows(), anchor=anchor)
+    return verify_chain(ledger.iter_rows(engine), anchor=anchor)
 
 
 def export_events(engine: Engine) -> list[AuditEvent]:
     """Every event of the chain in order, for ``counsel audit export``."""
-    with unit_of_work(engine, read_only=True) as session:
-        return [to_event(row) for row in AuditLog(session).rows()]
+    return [to_event(row) for row in ledger.iter_rows(engine)]

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from decisions.audit import (
-    GENESIS_HASH,
-    AuditEvent,
-    canonical_json,
-    event_hash,
-    format_timestamp,
-)
+from decisions.audit import GENESIS_HASH, AuditEvent
 from decisions.exceptions import ActorNotFound, DecisionNotFound, TaskNotFound
+from decisions.ledger import NewEvent, append_rows, chain_sql
 from decisions.model import (
     Actor,
     Decision,
@@ -54,7 +49,7 @@ __all__ = [
     "to_event",
 ]
 
-_AUDIT = AuditEventRow.__table__
+_AUDIT = cast(Table, AuditEventRow.__table__)
 _AUDIT_COLUMNS = (
     _AUDIT.c.seq,
     _AUDIT.c.recorded_at,
@@ -366,37 +361,6 @@ class AnswerRepository:
         ]
 
 
-class NewEvent:
-    """An event about to be appended (what the caller knows before seq and hashes)."""
-
-    __slots__ = ("actor", "action", "decision_id", "payload", "idempotency_key")
-
-    def __init__(
-        self,
-        *,
-        actor: str,
-        action: str,
-        decision_id: str | None = None,
-        payload: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
-    ) -> None:
-        for name, value in (
-            ("actor", actor),
-            ("action", action),
-            ("decision", decision_id),
-            ("idempotency key", idempotency_key),
-        ):
-            if value is not None and (not value or any(ord(ch) < 32 for ch in value)):
-                raise ValueError(
-                    f"An audit event's {name} must be non-empty and free of control characters."
-                )
-        self.actor = actor
-        self.action = action
-        self.decision_id = decision_id
-        self.payload = payload or {}
-        self.idempotency_key = idempotency_key
-
-
 class AuditLog:
     """The append-only chain, read and extended inside the caller's transaction."""
 
@@ -417,39 +381,14 @@ class AuditLog:
     def append_many(
         self, events: Sequence[NewEvent], *, at: datetime | None = None
     ) -> list[AuditEvent]:
-        seq, previous = self.head()
-        recorded_at = format_timestamp(at or utcnow())
-        stored: list[AuditEvent] = []
-        for event in events:
-            seq += 1
-            payload = canonical_json(event.payload)
-            digest = event_hash(
-                previous,
-                seq,
-                recorded_at,
-                event.actor,
-                event.action,
-                event.decision_id,
-                event.idempotency_key,
-                payload,
-            )
-            stored.append(
-                AuditEvent(
-                    seq=seq,
-                    recorded_at=recorded_at,
-                    actor=event.actor,
-                    action=event.action,
-                    decision_id=event.decision_id,
-                    idempotency_key=event.idempotency_key,
-                    payload=payload,
-                    prev_hash=previous,
-                    hash=digest,
-                )
-            )
-            previous = digest
-        if stored:
-            self.session.execute(insert(_AUDIT), [e.model_dump() for e in stored])
-        return stored
+        """Append events after the current head inside the caller's transaction."""
+        connection = self.session.connection()
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            rows = append_rows(cursor, chain_sql(connection.engine), events, at=at)
+        finally:
+            cursor.close()
+        return [to_event(row) for row in rows]
 
     def by_key(self, idempotency_key: str) -> AuditEvent | None:
         row = self.session.execute(
@@ -491,7 +430,8 @@ class AuditLog:
 
 
 def to_event(row: Any) -> AuditEvent:
-    return AuditEvent(
+    """An event from a stored row (trusted: it came from the database, no re-validation)."""
+    return AuditEvent.model_construct(
         seq=row[0],
         recorded_at=row[1],
         actor=row[2],

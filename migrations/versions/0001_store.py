@@ -18,6 +18,7 @@ branch_labels = None
 depends_on = None
 
 TZ = sa.DateTime(timezone=True)
+SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 SQLITE_TRIGGERS = [
     """CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
@@ -114,7 +115,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_events",
-        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        # INTEGER PRIMARY KEY on SQLite makes seq the rowid: one B-tree less per append.
+        sa.Column("seq", SEQ, primary_key=True, autoincrement=False),
         sa.Column("recorded_at", sa.String(32), nullable=False),
         sa.Column("actor", sa.String(64), nullable=False),
         sa.Column("action", sa.String(64), nullable=False),

@@ -111,7 +111,7 @@ def test_history_is_the_decisions_events_in_order(world: World) -> None:
 
 def test_batched_appends_link_in_one_transaction(world: World) -> None:
     """Many events appended in one unit of work form one unbroken stretch of the chain."""
-    from decisions.store import NewEvent
+    from decisions.ledger import NewEvent
 
     before = services.verify(world.engine).count
     with services.unit_of_work(world.engine) as session:

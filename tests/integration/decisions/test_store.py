@@ -54,7 +54,7 @@ def test_decision_round_trips_with_versions(world: World) -> None:
         note="night shift added",
     )
     stored = services.get_decision(engine, world.decision.id)
-    assert stored.id == "D-%d-0001" % datetime.now(UTC).year
+    assert stored.id == f"D-{datetime.now(UTC).year}-0001"
     assert stored.title == "Amended: 建设路"
     assert stored.state is State.DISCUSSING
     assert stored.topics == PROPOSAL["topics"]

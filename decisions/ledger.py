@@ -1,0 +1,259 @@
+"""The audit chain's hot paths on the driver's own cursor.
+
+Appending and walking the chain are the store's busiest operations, so they skip the ORM
+and SQLAlchemy's statement layer and speak to the DBAPI cursor with prepared SQL in the
+driver's parameter style. Everything else in the store goes through repositories.
+
+Callers either hold an open write transaction (``append_rows`` inside a unit of work) or
+let :func:`append_durable` / :func:`append_batch` open one of their own on a pooled
+connection. Either way the head is read and extended under the store's write lock, so
+several processes appending at once queue up and never fork the chain.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from decisions.audit import FIELD_SEPARATOR, GENESIS_HASH, canonical_json, format_timestamp
+from decisions.db import CHAIN_LOCK_KEY
+from decisions.model import utcnow
+
+__all__ = [
+    "ChainSQL",
+    "NewEvent",
+    "chain_sql",
+    "append_rows",
+    "append_durable",
+    "append_batch",
+    "iter_rows",
+    "COLUMNS",
+]
+
+COLUMNS = (
+    "seq",
+    "recorded_at",
+    "actor",
+    "action",
+    "decision_id",
+    "idempotency_key",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+_SELECT = ", ".join(COLUMNS)
+
+
+class NewEvent:
+    """An event about to be appended (what the caller knows before seq and hashes)."""
+
+    __slots__ = ("actor", "action", "decision_id", "payload", "idempotency_key")
+
+    def __init__(
+        self,
+        *,
+        actor: str,
+        action: str,
+        decision_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        for name, value in (
+            ("actor", actor),
+            ("action", action),
+            ("decision", decision_id),
+            ("idempotency key", idempotency_key),
+        ):
+            if value is not None and (not value or not value.isprintable()):
+                raise ValueError(
+                    f"An audit event's {name} must be non-empty and printable (no control "
+                    "characters)."
+                )
+        self.actor = actor
+        self.action = action
+        self.decision_id = decision_id
+        self.payload = payload or {}
+        self.idempotency_key = idempotency_key
+
+
+@dataclass(frozen=True, slots=True)
+class ChainSQL:
+    """The chain's statements in one driver's parameter style."""
+
+    dialect: str
+    head: str
+    insert: str
+    by_key: str
+    page: str
+    lock: str | None
+    begin: str | None
+
+
+def chain_sql(engine: Engine) -> ChainSQL:
+    """Statements for ``engine``'s driver (``?`` for sqlite3, ``%s`` for psycopg)."""
+    return _chain_sql(engine.dialect.name, engine.dialect.paramstyle)
+
+
+@functools.cache
+def _chain_sql(dialect: str, paramstyle: str) -> ChainSQL:
+    mark = "?" if paramstyle == "qmark" else "%s"
+    sqlite = dialect == "sqlite"
+    return ChainSQL(
+        dialect=dialect,
+        head="SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+        insert=f"INSERT INTO audit_events ({_SELECT}) VALUES ({', '.join([mark] * 9)})",
+        by_key=f"SELECT {_SELECT} FROM audit_events WHERE idempotency_key = {mark}",
+        page=f"SELECT {_SELECT} FROM audit_events WHERE seq > {mark} ORDER BY seq LIMIT {mark}",
+        lock=None if sqlite else f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})",
+        begin="BEGIN IMMEDIATE" if sqlite else None,
+    )
+
+
+def append_rows(
+    cursor: Any, sql: ChainSQL, events: Sequence[NewEvent], *, at: datetime | None = None
+) -> list[tuple[Any, ...]]:
+    """Link ``events`` after the current head and insert them; returns the stored rows.
+
+    The caller's transaction must already hold the write lock.
+    """
+    cursor.execute(sql.head)
+    head = cursor.fetchone()
+    seq, previous = (0, GENESIS_HASH) if head is None else (int(head[0]), str(head[1]))
+    recorded_at = format_timestamp(at or utcnow())
+    sep = FIELD_SEPARATOR
+    sha256 = hashlib.sha256
+    rows: list[tuple[Any, ...]] = []
+    for event in events:
+        seq += 1
+        payload = canonical_json(event.payload)
+        data = sep.join(
+            (
+                previous,
+                str(seq),
+                recorded_at,
+                event.actor,
+                event.action,
+                event.decision_id or "",
+                event.idempotency_key or "",
+                payload,
+            )
+        )
+        digest = sha256(data.encode("utf-8")).hexdigest()
+        rows.append(
+            (
+                seq,
+                recorded_at,
+                event.actor,
+                event.action,
+                event.decision_id,
+                event.idempotency_key,
+                payload,
+                previous,
+                digest,
+            )
+        )
+        previous = digest
+    if len(rows) == 1:
+        cursor.execute(sql.insert, rows[0])
+    elif rows:
+        cursor.executemany(sql.insert, rows)
+    return rows
+
+
+def _run_in_own_transaction(engine: Engine, work: Any) -> Any:
+    sql = chain_sql(engine)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            if sql.begin:
+                cursor.execute(sql.begin)
+            if sql.lock:
+                cursor.execute(sql.lock)
+            result = work(cursor, sql)
+            if sql.begin:
+                cursor.execute("COMMIT")
+            else:
+                raw.commit()
+            return result
+        except BaseException:
+            if sql.begin:
+                if raw.driver_connection.in_transaction:  # type: ignore[union-attr]
+                    cursor.execute("ROLLBACK")
+            else:
+                raw.rollback()
+            raise
+        finally:
+            cursor.close()
+    finally:
+        raw.close()
+
+
+def append_durable(engine: Engine, event: NewEvent) -> tuple[Any, ...]:
+    """Append one event in its own committed transaction; idempotent on its key.
+
+    Returns the stored row; if an event with the same idempotency key is already in the
+    chain, that event's row is returned and nothing is written.
+    """
+
+    try:
+        rows = _run_in_own_transaction(engine, lambda cur, sql: append_rows(cur, sql, [event]))
+    except Exception as err:
+        # A retried call: the unique key refused the second insert; return the first event.
+        if event.idempotency_key is None or not _is_unique_violation(err):
+            raise
+        found = _run_in_own_transaction(
+            engine, lambda cur, sql: _fetch_by_key(cur, sql, event.idempotency_key)
+        )
+        if found is None:  # pragma: no cover - the key existed a moment ago
+            raise
+        return tuple(found)
+    return rows[0]
+
+
+def _fetch_by_key(cursor: Any, sql: ChainSQL, key: str | None) -> Any:
+    cursor.execute(sql.by_key, (key,))
+    return cursor.fetchone()
+
+
+def _is_unique_violation(err: Exception) -> bool:
+    import sqlite3
+
+    import psycopg
+
+    if isinstance(err, sqlite3.IntegrityError):
+        return "UNIQUE" in str(err) and "idempotency_key" in str(err)
+    return isinstance(err, psycopg.errors.UniqueViolation) and "idempotency_key" in str(err)
+
+
+def append_batch(engine: Engine, events: Sequence[NewEvent]) -> int:
+    """Append many events in one transaction (imports, bulk notices); returns how many."""
+    rows = _run_in_own_transaction(engine, lambda cursor, sql: append_rows(cursor, sql, events))
+    return len(rows)
+
+
+def iter_rows(engine: Engine, *, batch: int = 50_000) -> Iterator[tuple[Any, ...]]:
+    """Every event as a tuple in ``seq`` order, read page by page on a plain connection."""
+    sql = chain_sql(engine)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        after = 0
+        while True:
+            cursor.execute(sql.page, (after, batch))
+            chunk = cursor.fetchall()
+            if not chunk:
+                break
+            yield from chunk
+            after = int(chunk[-1][0])
+        cursor.close()
+        if sql.begin is None:
+            raw.rollback()
+    finally:
+        raw.close()
