@@ -78,7 +78,8 @@ def test_unknown_class_lists_the_known_ones() -> None:
         ),
         (
             lambda d: d["classes"]["major"]["district_types"]["east"].update(experts=0),
-            r"classes\.major\.district_types\.east\.experts: Input should be greater than or equal to 1",
+            r"classes\.major\.district_types\.east\.experts: "
+            r"Input should be greater than or equal to 1",
         ),
         (lambda d: d.update(version=2), r"version: Input should be 1"),
     ],

@@ -40,9 +40,9 @@ def test_only_the_filing_planner_amends_or_withdraws(action: Action) -> None:
     assert may(actor("li-wei", Role.PLANNER), action, NEUTRAL).allowed
     other = may(actor("zhou-min", Role.PLANNER), action, NEUTRAL)
     assert not other.allowed
+    verb = "amend" if action is Action.AMEND else "withdraw"
     assert other.reason == (
-        f"Only the planner who filed decision {D} may {'amend' if action is Action.AMEND else 'withdraw'} it; "
-        "Zhou Min did not file it."
+        f"Only the planner who filed decision {D} may {verb} it; Zhou Min did not file it."
     )
 
 
