@@ -5,12 +5,17 @@ how long each step may take, which body decides with which quorum and majority, 
 execution is accepted. ``district_types`` adjusts a class for the developed east, the middle
 and the new-town west. A mistake in the file is reported with the file, the key path and
 what is wrong, e.g. ``classes.yaml: classes.major.quorum: must be at most 1 (got 1.5)``.
+
+Quorum is the share of eligible (not recused) members who must vote, as ``0.5`` or ``2/3``.
+Majority is ``simple`` (more than half of the votes cast in favour), ``two_thirds`` (at least
+two thirds) or ``unanimous``.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -57,6 +62,22 @@ def parse_duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def parse_share(value: Any) -> Any:
+    """Read ``2/3`` as a fraction; numbers pass through to the range check."""
+    if isinstance(value, str) and "/" in value:
+        top, _, bottom = value.partition("/")
+        try:
+            return float(Fraction(int(top), int(bottom)))
+        except (ValueError, ZeroDivisionError) as err:
+            raise ValueError(
+                f"a share is a number like 0.5 or a fraction like 2/3, not {value!r}"
+            ) from err
+    return value
+
+
+Share = Annotated[float, BeforeValidator(parse_share)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -97,8 +118,8 @@ class DecisionClass(_Strict):
     max_rounds: int = Field(ge=1, le=10)
     durations: Durations
     decision_body: str = Field(min_length=1)
-    quorum: float = Field(gt=0, le=1)
-    majority: float = Field(ge=0.5, le=1)
+    quorum: Share = Field(gt=0, le=1, description="share of eligible members who must vote")
+    majority: Literal["simple", "two_thirds", "unanimous"]
     acceptance: AcceptanceRule
 
     @model_validator(mode="after")
@@ -124,8 +145,8 @@ class _ClassOverride(_Strict):
     max_rounds: int | None = None
     durations: dict[str, Any] | None = None
     decision_body: str | None = None
-    quorum: float | None = None
-    majority: float | None = None
+    quorum: Any = None
+    majority: str | None = None
     acceptance: dict[str, Any] | None = None
 
 

@@ -214,7 +214,8 @@ def append_durable(engine: Engine, event: NewEvent) -> tuple[Any, ...]:
         if found is None:  # pragma: no cover - the key existed a moment ago
             raise
         return tuple(found)
-    return rows[0]
+    first: tuple[Any, ...] = rows[0]
+    return first
 
 
 def _fetch_by_key(cursor: Any, sql: ChainSQL, key: str | None) -> Any:

@@ -140,7 +140,7 @@ def unit_of_work(engine: Engine, *, read_only: bool = False) -> Iterator[Session
         raise
 
 
-def _missing_schema(err: Exception) -> bool:
+def _missing_schema(err: BaseException) -> bool:
     text = str(err).lower()
     return "no such table" in text or ("relation" in text and "does not exist" in text)
 
@@ -184,7 +184,11 @@ def append_event(
 
     Committed durably on return; the same idempotency key again returns the first event.
     """
-    driver_errors = _driver_errors()
+    handled: tuple[type[BaseException], ...] = (
+        OperationalError,
+        ProgrammingError,
+        *_driver_errors(),
+    )
     try:
         row = ledger.append_durable(
             engine,
@@ -196,7 +200,7 @@ def append_event(
                 idempotency_key=idempotency_key,
             ),
         )
-    except (OperationalError, ProgrammingError, *driver_errors) as err:
+    except handled as err:
         if _missing_schema(err):
             raise StoreNotReady(
                 "The Counsel database has no tables yet: run `counsel init` first."
@@ -205,7 +209,7 @@ def append_event(
     return to_event(row)
 
 
-def _driver_errors() -> tuple[type[Exception], ...]:
+def _driver_errors() -> tuple[type[BaseException], ...]:
     """The drivers' own error classes, which the raw-cursor hot path can raise."""
     import sqlite3
 

@@ -264,6 +264,15 @@ def audit_export(
     )
 
 
+@app.command()
+def demo() -> None:
+    """Run one decision through consult, discuss, decide and execute on a fresh store."""
+    from flows.demo import run_demo
+
+    if not run_demo(console, load_settings().home):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the ``counsel`` console script."""
     try:
