@@ -501,14 +501,16 @@ def _finish(parsed: _Parsed, known: ExpertiseData | None) -> ExpertiseData:
     ids(parsed.districts, "district")
     org_ids = ids(parsed.organisations, "organisation")
     expert_ids = ids(parsed.experts, "expert")
-    all_topics = {t.id: t.parent for t in known.topics} | {t.id: t.parent for t, _ in parsed.topics}
+    all_topics = {t.id: t.parent for t in known.topics}
+    for t, _ in reversed(parsed.topics):  # the first of duplicate rows wins
+        all_topics[t.id] = t.parent
     all_districts = {d.id: d for d in known.districts} | {d.id: d for d, _ in parsed.districts}
     all_orgs = {o.id for o in known.organisations} | set(org_ids)
 
     for topic, loc in parsed.topics:
         if topic.parent is not None and topic.parent not in all_topics:
             parsed.problem(loc, f"parent topic {topic.parent!r} is not defined")
-        elif _in_cycle(topic.id, all_topics):
+        elif topic.parent is not None and _in_cycle(topic.id, all_topics):
             parsed.problem(loc, f"topic {topic.id!r} is its own ancestor")
     for district, loc in parsed.districts:
         parent = all_districts.get(district.parent) if district.parent else None
