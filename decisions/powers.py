@@ -77,6 +77,17 @@ _VERB: dict[Action, str] = {
     Action.INSPECT: "inspect or accept its execution",
     Action.REVIEW: "review its history",
 }
+_ON_DECISION: dict[Action, str] = {
+    Action.SUBMIT: "file decision {d}",
+    Action.AMEND: "amend decision {d}",
+    Action.WITHDRAW: "withdraw decision {d}",
+    Action.CONSULT: "advise on decision {d}",
+    Action.DISCUSS: "join the discussion of decision {d}",
+    Action.VOTE: "vote on decision {d}",
+    Action.EXECUTE: "execute decision {d}",
+    Action.INSPECT: "inspect or accept the execution of decision {d}",
+    Action.REVIEW: "review the history of decision {d}",
+}
 _CONFLICT_CHECKED = frozenset({Action.CONSULT, Action.VOTE, Action.INSPECT})
 
 
@@ -151,8 +162,8 @@ def may(actor: Actor, action: Action | str, parties: Parties) -> Ruling:
         return Ruling(
             allowed=False,
             rule="role",
-            reason=f"{who} does not hold the role ({roles}) needed to {_VERB[action]} "
-            f"on decision {d}.",
+            reason=f"{who} may not {_ON_DECISION[action].format(d=d)}: "
+            f"that needs the {roles} role, which they do not hold.",
         )
 
     if action in {Action.AMEND, Action.WITHDRAW} and actor.id != parties.planner_id:

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from decisions import services
 from decisions.classes import DecisionClass, load_classes
+from decisions.consensus import RoundAggregate, aggregate_round
 from decisions.db import make_engine
 from decisions.exceptions import PermissionDenied, TaskError
 from decisions.model import (
@@ -31,6 +32,7 @@ from decisions.model import (
     ProgressReport,
     Vote,
 )
+from decisions.tally import against_consensus, tally
 
 __all__ = ["run_demo", "examples_dir"]
 
@@ -136,6 +138,17 @@ def run_demo(console: Console, home: Path) -> bool:
             + (f" (round {result.round})" if action in {"start_consultation", "next_round"} else "")
         )
 
+    def report_round(number: int, answers: dict[str, tuple[list[int], str, str]]) -> RoundAggregate:
+        opinions = [_opinion(criteria, scores, rec, why) for scores, rec, why in answers.values()]
+        agg = aggregate_round(opinions, criteria, dclass.consensus, round=number)
+        for line in agg.summary().splitlines():
+            console.print(f"    {line}")
+        if agg.consensus:
+            console.print(f"  Round {number}: consensus on every criterion.")
+        else:
+            console.print(f"  Round {number}: no consensus yet on {', '.join(agg.dissent)}.")
+        return agg
+
     # -- consult -------------------------------------------------------------------------
     console.rule("1. Consult")
     transition("start_consultation")
@@ -181,7 +194,7 @@ def run_demo(console: Console, home: Path) -> bool:
     for expert, (scores, rec, why) in round1.items():
         tid, code = codes[expert]
         _answer(cast, console, expert, tid, code, _opinion(criteria, scores, rec, why), criteria)
-    console.print("  Round 1 spread on cost is 4–7 (IQR > 1): a second round is needed.")
+    report_round(1, round1)
     transition("next_round", max_rounds=dclass.max_rounds)
     round2 = {
         "wang-fang": ([7, 6, 7, 6, 8], "approve_with_conditions", "维持第一轮意见。"),
@@ -215,10 +228,7 @@ def run_demo(console: Console, home: Path) -> bool:
             _opinion(criteria, scores, rec, why),
             criteria,
         )
-    console.print(
-        "  Round 2: consensus on every criterion (IQR ≤ 1); "
-        "recommendation: approve with conditions."
-    )
+    final_round = report_round(2, round2)
 
     # -- discuss -------------------------------------------------------------------------
     console.rule("2. Discuss")
@@ -257,27 +267,27 @@ def run_demo(console: Console, home: Path) -> bool:
         services.assign_task(engine, d, "vote", "wang-fang", idempotency_key=f"{d}:vote:wang-fang")
     except PermissionDenied as refusal:
         console.print(f"    [yellow]refused[/yellow]: {refusal}")
-    for member, choice in [
-        ("wu-gang", "approve_with_amendments"),
-        ("zheng-hua", "approve"),
-        ("feng-yan", "approve_with_amendments"),
-    ]:
+    body = [a for a in cast.actors.values() if dclass.decision_body in a.bodies]
+    cast_votes: list[Vote] = []
+    choices = {"wang-fang": "approve", "wu-gang": "approve_with_amendments"}
+    for member in body:
+        if member.id == "wang-fang":
+            continue  # refused above: she advised on this decision
+        choice = choices.get(member.id, "approve")
+        vote = Vote(choice=choice, rationale="Consistent with the experts' conditions.")  # type: ignore[arg-type]
         assigned = services.assign_task(
-            engine, d, "vote", member, idempotency_key=f"{d}:vote:{member}"
+            engine, d, "vote", member.id, idempotency_key=f"{d}:vote:{member.id}"
         )
-        _answer(
-            cast,
-            console,
-            member,
-            assigned.task.id,
-            assigned.answer_code,
-            Vote(choice=choice, rationale="Consistent with the experts' conditions."),
-        )  # type: ignore[arg-type]
-    console.print(
-        f"  3 of 3 members voted (quorum {dclass.quorum:.0%}); "
-        f"3 in favour (majority {dclass.majority:.0%})."
-    )
-    transition("approve", with_amendments=True)
+        _answer(cast, console, member.id, assigned.task.id, assigned.answer_code, vote)
+        cast_votes.append(vote)
+    resolution = tally(cast_votes, body_size=len(body), recused=1, decision_class=dclass)
+    console.print(f"  {resolution.explain()}")
+    if against_consensus(resolution.outcome, final_round.recommendations):
+        console.print("  The result goes against the experts' consensus and needs a justification.")
+    if resolution.outcome == "no_quorum":
+        transition("stall", reason=resolution.explain())
+        return False
+    transition("approve", with_amendments=resolution.outcome == "approve_with_amendments")
 
     # -- execute -------------------------------------------------------------------------
     console.rule("4. Execute")
