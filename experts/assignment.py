@@ -350,7 +350,8 @@ def _check_counts(table: AffinityTable, item: IntArray, expert: IntArray, need: 
     if low.size:
         e = low[0]
         raise InfeasibleAssignment(
-            f"Expert {table.experts[e]!r} must get at least {floor[e]} items (min load) but is "
+            f"Expert {table.experts[e]!r} must get at least {_plural(int(floor[e]), 'item')} "
+            "(min load) but is "
             f"scored without a conflict for only {_plural(int(degree[e]), 'item')}.",
             constraint="min_load")
     if int(floor.sum()) > demand:
@@ -384,13 +385,17 @@ def _explain_infeasible(table: AffinityTable, item: IntArray, expert: IntArray, 
     residual.eliminate_zeros()
     reach = breadth_first_order(residual, source, directed=True, return_predecessors=False)
     reached = set(int(v) for v in reach)
-    group = [i for i in range(n_items) if 1 + i in reached]
-    helpers = [e for e in range(n_experts) if 1 + n_items + e in reached]
+    group = np.array([i for i in range(n_items) if 1 + i in reached], np.int64)
+    inside = np.zeros(n_experts, bool)
+    inside[[e for e in range(n_experts) if 1 + n_items + e in reached]] = True
+    # What the group can get: the full capacity of its saturated candidates plus one per
+    # edge to a candidate outside the cut (the min cut's capacity restricted to the group).
+    in_group = np.isin(item, group)
+    can = int(cap[inside].sum()) + int(np.count_nonzero(in_group & ~inside[expert]))
     names = ", ".join(repr(table.items[i]) for i in group[:5])
     more = f" and {_plural(len(group) - 5, 'more item')}" if len(group) > 5 else ""
-    wanted = int(need[group].sum()) if group else demand
-    can = int(cap[helpers].sum()) if helpers else 0
+    wanted = int(need[group].sum())
     raise InfeasibleAssignment(
-        f"Items {names}{more} need {wanted:,} assignments between them but their "
-        f"{_plural(len(helpers), 'non-conflicted candidate')} can take only {can:,} under the "
-        "max load.", constraint="max_load")
+        f"Items {names}{more} need {wanted:,} assignments between them but their candidates "
+        f"can take only {can:,} of them under the max load and conflicts.",
+        constraint="max_load")
