@@ -279,8 +279,10 @@ class _Router:
         else:
             for o in self.orgs(u):
                 if o in self.conflicted_orgs:
-                    out = ("conflict", f"works for {self.name(o)}, which "
-                           f"{self.conflicted_orgs[o]}")
+                    role = self.G.edges[ix.nodes[u], ix.nodes[o]].get("role", "employee")
+                    tie = f"works for {self.name(o)}" if role == "employee" else (
+                        f"is affiliated with {self.name(o)} ({role})")
+                    out = ("conflict", f"{tie}, which {self.conflicted_orgs[o]}")
                     break
         if out is None and not ix.available[u]:
             out = ("unavailable", "is marked unavailable")
