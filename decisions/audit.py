@@ -107,8 +107,9 @@ def event_hash(
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-class AuditEvent(BaseModel, frozen=True):
-    """One stored event of the chain."""
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One stored event of the chain (a plain dataclass: histories build thousands)."""
 
     seq: int
     recorded_at: str
@@ -122,7 +123,12 @@ class AuditEvent(BaseModel, frozen=True):
 
     @property
     def data(self) -> Any:
+        """The payload, parsed."""
         return json.loads(self.payload)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stored fields, for exports (payload kept as the hashed text)."""
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class Anchor(BaseModel, frozen=True):

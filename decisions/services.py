@@ -757,7 +757,7 @@ def answers_of(engine: Engine, decision_id: str) -> list[dict[str, Any]]:
 def history(engine: Engine, decision_id: str) -> list[AuditEvent]:
     """Every audit event of one decision, oldest first."""
     with unit_of_work(engine, read_only=True) as session:
-        DecisionRepository(session).get(decision_id)
+        DecisionRepository(session).require(decision_id)
         return AuditLog(session).for_decision(decision_id)
 
 

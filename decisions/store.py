@@ -141,6 +141,12 @@ class DecisionRepository:
         number = int(last[len(prefix) :]) + 1 if last else 1
         return f"{prefix}{number:04d}"
 
+    def require(self, decision_id: str) -> None:
+        """Raise :class:`DecisionNotFound` unless the decision exists (one indexed lookup)."""
+        found = self.session.scalar(select(DecisionRow.id).where(DecisionRow.id == decision_id))
+        if found is None:
+            raise DecisionNotFound(decision_id)
+
     def add(self, decision: Decision) -> None:
         self.session.add(DecisionRow(id=decision.id, **self._columns(decision)))
         self.session.flush()
@@ -430,15 +436,5 @@ class AuditLog:
 
 
 def to_event(row: Any) -> AuditEvent:
-    """An event from a stored row (trusted: it came from the database, no re-validation)."""
-    return AuditEvent.model_construct(
-        seq=row[0],
-        recorded_at=row[1],
-        actor=row[2],
-        action=row[3],
-        decision_id=row[4],
-        idempotency_key=row[5],
-        payload=row[6],
-        prev_hash=row[7],
-        hash=row[8],
-    )
+    """An event from a stored row, in column order."""
+    return AuditEvent(*row)

@@ -123,7 +123,7 @@ def actors_list(
 
 
 def _event_dict(event: AuditEvent) -> dict[str, object]:
-    data = event.model_dump()
+    data = event.as_dict()
     data["payload"] = event.data
     return data
 

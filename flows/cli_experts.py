@@ -35,8 +35,11 @@ from experts.store import load_expertise, save_expertise
 
 __all__ = ["app"]
 
-app = typer.Typer(help="The expertise database: import, export, list, show, match, assign.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="The expertise database: import, export, list, show, match, assign.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -60,8 +63,9 @@ def user_errors() -> Iterator[None]:
     except OSError as err:
         fail(f"Cannot use {err.filename or 'the file'}: {err.strerror or err}.")
     except SQLAlchemyError as err:
-        fail(f"The database could not be used: {err.__class__.__name__}: "
-             f"{str(err).splitlines()[0]}")
+        fail(
+            f"The database could not be used: {err.__class__.__name__}: {str(err).splitlines()[0]}"
+        )
 
 
 def open_engine() -> Engine:
@@ -91,8 +95,10 @@ def graph_for(sample: bool, as_of: int | None) -> tuple[ExpertiseData, nx.Graph[
     """The data and graph to route on: the shipped sample or the database."""
     data = load_sample() if sample else stored_data()
     if not data.experts:
-        fail("The expertise database is empty; run `counsel experts import FILE` "
-             "(or `counsel experts import --sample`), or pass --sample.")
+        fail(
+            "The expertise database is empty; run `counsel experts import FILE` "
+            "(or `counsel experts import --sample`), or pass --sample."
+        )
     return data, build_graph(data, as_of=as_of or date.today().year)
 
 
@@ -103,11 +109,13 @@ def _run(body: Callable[[], None]) -> None:
 
 @app.command("import")
 def import_(
-    path: Annotated[Path | None, typer.Argument(help="A .yaml file or a directory of CSV files.")
-                    ] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="A .yaml file or a directory of CSV files.")
+    ] = None,
     merge: Annotated[bool, typer.Option(help="Keep stored records not in the file.")] = False,
-    sample: Annotated[bool, typer.Option(help="Import the sample database shipped with "
-                                               "Counsel.")] = False,
+    sample: Annotated[
+        bool, typer.Option(help="Import the sample database shipped with Counsel.")
+    ] = False,
 ) -> None:
     """Import experts, topics, districts and organisations; a bad row imports nothing."""
 
@@ -124,10 +132,14 @@ def import_(
         finally:
             engine.dispose()
         source = "the sample database" if sample else str(path)
-        console.print(f"Imported {len(data.experts)} experts, {len(data.topics)} topics, "
-                      f"{len(data.organisations)} organisations and {len(data.districts)} "
-                      f"districts from {source}; the database holds {len(total.experts)} "
-                      "experts.", markup=False, highlight=False)
+        console.print(
+            f"Imported {len(data.experts)} experts, {len(data.topics)} topics, "
+            f"{len(data.organisations)} organisations and {len(data.districts)} "
+            f"districts from {source}; the database holds {len(total.experts)} "
+            "experts.",
+            markup=False,
+            highlight=False,
+        )
 
     _run(body)
 
@@ -141,18 +153,21 @@ def export(
     def body() -> None:
         data = stored_data()
         write_expertise(data, path)
-        console.print(f"Exported {len(data.experts)} experts to {path}.", markup=False,
-                      highlight=False)
+        console.print(
+            f"Exported {len(data.experts)} experts to {path}.", markup=False, highlight=False
+        )
 
     _run(body)
 
 
 @app.command("list")
 def list_(
-    topic: Annotated[str | None, typer.Option(help="Only experts proficient in this topic.")
-                     ] = None,
-    organisation: Annotated[str | None, typer.Option(help="Only this organisation's staff.")
-                            ] = None,
+    topic: Annotated[
+        str | None, typer.Option(help="Only experts proficient in this topic.")
+    ] = None,
+    organisation: Annotated[
+        str | None, typer.Option(help="Only this organisation's staff.")
+    ] = None,
     sample: Annotated[bool, typer.Option(help="List the shipped sample instead.")] = False,
 ) -> None:
     """List experts with their organisations, topics, availability and load."""
@@ -175,14 +190,19 @@ def list_(
             if wanted is not None and wanted not in {p.topic for p in e.proficiencies}:
                 continue
             if organisation is not None and organisation not in {
-                    a.organisation for a in e.affiliations if a.current}:
+                a.organisation for a in e.affiliations if a.current
+            }:
                 continue
             shown += 1
             table.add_row(
-                e.id, e.name, e.title,
+                e.id,
+                e.name,
+                e.title,
                 ", ".join(orgs[a.organisation].name for a in e.affiliations if a.current),
                 ", ".join(f"{topics[p.topic].name} {p.weight:.2f}" for p in e.proficiencies),
-                "yes" if e.available else "no", f"{e.active_assignments}/{e.workload_cap}")
+                "yes" if e.available else "no",
+                f"{e.active_assignments}/{e.workload_cap}",
+            )
         console.print(table)
         console.print(f"{shown} experts.", markup=False, highlight=False)
 
@@ -201,20 +221,28 @@ def show(
         G = build_graph(data, as_of=date.today().year)
         eid = G.nodes[resolve_expert(G, expert)]["id"]
         (e,) = [x for x in data.experts if x.id == eid]
-        names = {**{t.id: t.name for t in data.topics}, **{d.id: d.name for d in data.districts},
-                 **{o.id: o.name for o in data.organisations}}
+        names = {
+            **{t.id: t.name for t in data.topics},
+            **{d.id: d.name for d in data.districts},
+            **{o.id: o.name for o in data.organisations},
+        }
         console.print(f"[bold]{e.name}[/bold] ({e.id}) {e.title}")
-        console.print(f"available: {'yes' if e.available else 'no'}; load "
-                      f"{e.active_assignments} of {e.workload_cap}", highlight=False)
+        console.print(
+            f"available: {'yes' if e.available else 'no'}; load "
+            f"{e.active_assignments} of {e.workload_cap}",
+            highlight=False,
+        )
         table = Table(show_header=True)
         for col in ("edge", "to", "detail"):
             table.add_column(col)
         for a in e.affiliations:
-            table.add_row("affiliation", names[a.organisation],
-                          f"{a.role}{'' if a.current else ' (former)'}")
+            table.add_row(
+                "affiliation", names[a.organisation], f"{a.role}{'' if a.current else ' (former)'}"
+            )
         for p in e.proficiencies:
-            table.add_row("proficiency", names[p.topic],
-                          f"{p.weight:.2f}, last active {p.last_active}")
+            table.add_row(
+                "proficiency", names[p.topic], f"{p.weight:.2f}, last active {p.last_active}"
+            )
         for k in e.districts:
             table.add_row("local knowledge", names[k.district], f"{k.weight:.2f}")
         console.print(table)
@@ -224,29 +252,41 @@ def show(
 
 @app.command("match")
 def match(
-    topic: Annotated[list[str], typer.Option(help="A required topic (id, name or alias); "
-                                                  "repeat for several.")],
+    topic: Annotated[
+        list[str], typer.Option(help="A required topic (id, name or alias); repeat for several.")
+    ],
     district: Annotated[str | None, typer.Option(help="District or street office.")] = None,
     k: Annotated[int, typer.Option(min=1, help="How many experts to pick.")] = 5,
     alternates: Annotated[int, typer.Option(min=0, help="Alternates per pick.")] = 2,
-    stakeholder: Annotated[list[str] | None, typer.Option(
-        help="Organisation id that is a stakeholder or bidder; repeat for several.")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(
-        help="Expert id with a declared conflict; repeat for several.")] = None,
-    explain: Annotated[bool, typer.Option(help="Show each pick's graph path in full.")
-                       ] = False,
-    sample: Annotated[bool, typer.Option(help="Route on the shipped sample database.")
-                      ] = False,
+    stakeholder: Annotated[
+        list[str] | None,
+        typer.Option(help="Organisation id that is a stakeholder or bidder; repeat for several."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Expert id with a declared conflict; repeat for several."),
+    ] = None,
+    explain: Annotated[bool, typer.Option(help="Show each pick's graph path in full.")] = False,
+    sample: Annotated[bool, typer.Option(help="Route on the shipped sample database.")] = False,
     as_of: Annotated[int | None, typer.Option(help="Year recency is measured from.")] = None,
 ) -> None:
     """Route experts to a decision's topics and district, with alternates and reasons."""
 
     def body() -> None:
         _, G = graph_for(sample, as_of)
-        routing = rank_experts(G, topic, district=district, k=k, alternates=alternates,
-                               stakeholders=stakeholder or (), exclude=exclude or ())
-        table = Table(title=f"Experts for {', '.join(routing.topics)}"
-                            + (f" in {routing.district}" if routing.district else ""))
+        routing = rank_experts(
+            G,
+            topic,
+            district=district,
+            k=k,
+            alternates=alternates,
+            stakeholders=stakeholder or (),
+            exclude=exclude or (),
+        )
+        table = Table(
+            title=f"Experts for {', '.join(routing.topics)}"
+            + (f" in {routing.district}" if routing.district else "")
+        )
         for col in ("#", "expert", "organisation", "score", "covers", "alternates", "reason"):
             table.add_column(col, overflow="fold")
         org_names = {n: d["name"] for n, d in G.nodes(data=True) if d["kind"] == "organisation"}
@@ -255,17 +295,23 @@ def match(
             if explain:
                 reason += "\npath: " + " → ".join(G.nodes[n]["name"] for n in p.explanation.nodes)
             table.add_row(
-                str(p.rank), f"{p.name} ({p.expert})",
+                str(p.rank),
+                f"{p.name} ({p.expert})",
                 ", ".join(org_names.get(f"org:{o}", o) for o in p.organisations),
-                f"{p.score:.4f}", ", ".join(p.covers),
-                ", ".join(f"{a.name} ({a.expert})" for a in p.alternates), reason)
+                f"{p.score:.4f}",
+                ", ".join(p.covers),
+                ", ".join(f"{a.name} ({a.expert})" for a in p.alternates),
+                reason,
+            )
         console.print(table)
         for u in routing.uncovered:
-            console.print(f"Not covered: {u.name} ({u.topic}) — {u.reason}.", markup=False,
-                          highlight=False)
+            console.print(
+                f"Not covered: {u.name} ({u.topic}) — {u.reason}.", markup=False, highlight=False
+            )
         for x in routing.excluded:
-            console.print(f"Excluded: {x.name} ({x.expert}) {x.reason}.", markup=False,
-                          highlight=False)
+            console.print(
+                f"Excluded: {x.name} ({x.expert}) {x.reason}.", markup=False, highlight=False
+            )
 
     _run(body)
 
@@ -284,12 +330,18 @@ def assign(
     def body() -> None:
         table = read_scores_csv(scores)
         forbidden = read_conflicts_csv(conflicts) if conflicts is not None else set()
-        result = assign_experts(table, per_item=per_item, max_load=max_load,
-                                min_load=min_load, conflicts=forbidden)
-        out.write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=1) + "\n",
-                       encoding="utf-8")
-        console.print(f"Assigned {sum(len(v) for v in result.by_item.values()):,} pairs to "
-                      f"{len(result.by_item):,} items (total score {result.total_score:.4f}); "
-                      f"wrote {out}.", markup=False, highlight=False)
+        result = assign_experts(
+            table, per_item=per_item, max_load=max_load, min_load=min_load, conflicts=forbidden
+        )
+        out.write_text(
+            json.dumps(result.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        console.print(
+            f"Assigned {sum(len(v) for v in result.by_item.values()):,} pairs to "
+            f"{len(result.by_item):,} items (total score {result.total_score:.4f}); "
+            f"wrote {out}.",
+            markup=False,
+            highlight=False,
+        )
 
     _run(body)

@@ -349,7 +349,7 @@ def run_demo(console: Console, home: Path) -> bool:
     events = services.export_events(engine)
     with export.open("w", encoding="utf-8") as out:
         for event in events:
-            out.write(json.dumps(event.model_dump(), ensure_ascii=False) + "\n")
+            out.write(json.dumps(event.as_dict(), ensure_ascii=False) + "\n")
         out.write(
             json.dumps({"anchor": {"count": len(events), "head_hash": events[-1].hash}}) + "\n"
         )
