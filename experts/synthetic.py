@@ -6,7 +6,8 @@ commercial interest in a few topics) and experts whose proficiencies cluster in 
 area. It also *plants* queries: for each one, a handful of true experts who know every topic
 of the query well and recently, know the query's district, and work at different
 non-conflicted organisations; and decoys who list the same topics with weak or stale
-proficiency in other districts. Ranking quality is then precision@k against the planted
+proficiency (half of them also naming the query's district, with little knowledge of it), so a
+profile that only lists keywords cannot tell them apart. Ranking quality is then precision@k against the planted
 experts. The same arguments always give the same data.
 """
 
@@ -211,10 +212,14 @@ def synthetic_expertise(
             profs = tuple(
                 proficiency(t, 0.6, 1.0, as_of - 25, as_of - 15) if stale
                 else proficiency(t, 0.1, 0.4, as_of - 5, as_of) for t in q_topics)
-            other = district_ids[int(rng.integers(len(district_ids)))]
+            # Half the decoys also name the query's district (with little knowledge of it):
+            # a keyword profile cannot tell them from the true experts.
+            near = rng.random() < 0.5
+            place = district if near else district_ids[int(rng.integers(len(district_ids)))]
             experts[e] = experts[e].model_copy(update={
                 "proficiencies": profs,
-                "districts": (LocalKnowledge.model_construct(district=other, weight=0.5),),
+                "districts": (LocalKnowledge.model_construct(
+                    district=place, weight=round(float(rng.uniform(0.1, 0.3)), 3)),),
             })
         queries.append(PlantedQuery(
             topics=tuple(f"T{t:04d}" for t in q_topics), district=district,
