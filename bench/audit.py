@@ -244,11 +244,13 @@ def main() -> None:
 
     def line(label: str, value: str, baseline: str, ratio: float, target: str, ok: bool) -> None:
         print(
-            f"  {label:<34} {value:>14}   raw sqlite3 {baseline:>14}   ratio {ratio:5.2f}   target {target:<12} {'MET' if ok else 'NOT MET'}"
+            f"  {label:<34} {value:>14}   raw sqlite3 {baseline:>14}   ratio {ratio:5.2f}   "
+            f"target {target:<12} {'MET' if ok else 'NOT MET'}"
         )
 
     print(
-        f"Results ({n} durable single appends, {batch * batches} batched, chain of {have:,} events, "
+        f"Results ({n} durable single appends, {batch * batches} batched, "
+        f"chain of {have:,} events, "
         f"~{per_decision:.0f} events per decision):"
     )
     line(
@@ -287,7 +289,8 @@ def main() -> None:
         p[98] <= TARGETS["history_p99_ms"],
     )
     print(
-        f"  (filling the chain through append_events took {fill_s:.1f} s, {have / fill_s:,.0f} events/s; "
+        f"  (filling the chain through append_events took {fill_s:.1f} s, "
+        f"{have / fill_s:,.0f} events/s; "
         f"raw scan read {scanned:,} rows)"
     )
 
