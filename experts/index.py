@@ -321,10 +321,10 @@ def personalized_pagerank(
 
     Examples
     --------
-    >>> G = nx.path_graph(["a", "b", "c"])
-    >>> pr = personalized_pagerank(G, {"a": 1.0})
-    >>> max(pr, key=pr.get)
-    'a'
+    >>> G = nx.path_graph(["a", "b", "c", "d"])
+    >>> pr = personalized_pagerank(G, {"a": 1.0}, alpha=0.5)
+    >>> sorted(pr, key=pr.get, reverse=True)
+    ['a', 'b', 'c', 'd']
     """
     index = expertise_index(G, weight=weight)
     seeds = np.array([index.pos[v] for v in personalization], np.int64)

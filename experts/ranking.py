@@ -191,7 +191,7 @@ def rank_experts(
     >>> from experts.graph import build_graph
     >>> from experts.sample import load_sample
     >>> G = build_graph(load_sample(), as_of=2025)
-    >>> routing = rank_experts(G, ["street-cleaning"], district="east", k=3)
+    >>> routing = rank_experts(G, ["street-cleaning"], district="east-district", k=3)
     >>> len(routing.picks)
     3
     """

@@ -6,9 +6,9 @@ commercial interest in a few topics) and experts whose proficiencies cluster in 
 area. It also *plants* queries: for each one, a handful of true experts who know every topic
 of the query well and recently, know the query's district, and work at different
 non-conflicted organisations; and decoys who list the same topics with weak or stale
-proficiency (half of them also naming the query's district, with little knowledge of it), so a
-profile that only lists keywords cannot tell them apart. Ranking quality is then precision@k against the planted
-experts. The same arguments always give the same data.
+proficiency (half of them also naming the query's district, with little knowledge of it),
+so a profile that only lists keywords cannot tell them apart. Ranking quality is then
+precision@k against the planted experts. The same arguments always give the same data.
 """
 
 from __future__ import annotations
