@@ -45,8 +45,9 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
 
 
-def bench_ranking(n_experts: int, n_topics: int, n_orgs: int, n_queries: int,
-                  nx_queries: int, seed: int) -> None:
+def bench_ranking(
+    n_experts: int, n_topics: int, n_orgs: int, n_queries: int, nx_queries: int, seed: int
+) -> None:
     t0 = time.perf_counter()
     synthetic = synthetic_expertise(n_experts, n_topics, n_orgs, n_queries=200, seed=seed)
     t1 = time.perf_counter()
@@ -54,10 +55,14 @@ def bench_ranking(n_experts: int, n_topics: int, n_orgs: int, n_queries: int,
     t2 = time.perf_counter()
     expertise_index(G)
     t3 = time.perf_counter()
-    print(f"synthetic data: {n_experts:,} experts, {n_topics:,} topics, {n_orgs:,} "
-          f"organisations; graph {G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges")
-    print(f"  generate {t1 - t0:.1f} s, build graph {t2 - t1:.1f} s, "
-          f"build sparse index {t3 - t2:.1f} s (once per graph, cached)")
+    print(
+        f"synthetic data: {n_experts:,} experts, {n_topics:,} topics, {n_orgs:,} "
+        f"organisations; graph {G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges"
+    )
+    print(
+        f"  generate {t1 - t0:.1f} s, build graph {t2 - t1:.1f} s, "
+        f"build sparse index {t3 - t2:.1f} s (once per graph, cached)"
+    )
 
     ours = base = 0.0
     for q in synthetic.queries:
@@ -66,18 +71,23 @@ def bench_ranking(n_experts: int, n_topics: int, n_orgs: int, n_queries: int,
         ours += len(truth & {p.expert for p in routing.picks}) / 5
         base += len(truth & set(keyword_rank(G, q.topics, district=q.district, k=5))) / 5
     n = len(synthetic.queries)
-    print(f"precision@5 over {n} planted queries: rank_experts {ours / n:.3f}, "
-          f"keyword baseline {base / n:.3f}")
+    print(
+        f"precision@5 over {n} planted queries: rank_experts {ours / n:.3f}, "
+        f"keyword baseline {base / n:.3f}"
+    )
 
     rng = np.random.default_rng(seed + 1)
     topic_ids = [t.id for t in synthetic.data.topics if t.id.startswith("T")]
     district_ids = [d.id for d in synthetic.data.districts]
-    queries: list[tuple[list[str], str]] = [(list(q.topics), q.district)
-                                            for q in synthetic.queries]
+    queries: list[tuple[list[str], str]] = [(list(q.topics), q.district) for q in synthetic.queries]
     while len(queries) < n_queries:
         k = int(rng.integers(1, 4))
-        queries.append(([str(t) for t in rng.choice(topic_ids, k, replace=False)],
-                        str(rng.choice(district_ids))))
+        queries.append(
+            (
+                [str(t) for t in rng.choice(topic_ids, k, replace=False)],
+                str(rng.choice(district_ids)),
+            )
+        )
     queries = queries[:n_queries]
     for topics, district in queries[:20]:  # warm-up
         rank_experts(G, topics, district=district, k=5)
@@ -87,8 +97,10 @@ def bench_ranking(n_experts: int, n_topics: int, n_orgs: int, n_queries: int,
         rank_experts(G, topics, district=district, k=5)
         times.append(time.perf_counter() - a)
     p50, p95 = _percentiles(times)
-    print(f"rank_experts, {len(queries):,} queries, k=5 with 2 alternates each: "
-          f"p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    print(
+        f"rank_experts, {len(queries):,} queries, k=5 with 2 alternates each: "
+        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
+    )
 
     nx_times: list[float] = []
     for topics, district in queries[:nx_queries]:
@@ -98,8 +110,10 @@ def bench_ranking(n_experts: int, n_topics: int, n_orgs: int, n_queries: int,
         nx.pagerank(G, alpha=0.7, personalization=pers)
         nx_times.append(time.perf_counter() - a)
     p50, p95 = _percentiles(nx_times)
-    print(f"networkx.pagerank(personalization=...), same graph, {nx_queries} queries only: "
-          f"p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+    print(
+        f"networkx.pagerank(personalization=...), same graph, {nx_queries} queries only: "
+        f"p50 {p50:.0f} ms, p95 {p95:.0f} ms"
+    )
 
 
 def _rss_peak_mb() -> float:
@@ -114,14 +128,23 @@ def _assignment_worker(args: tuple[int, int, int, int, int]) -> tuple[float, flo
     n_items, n_experts, candidates, n_conflicts, seed = args
     rng = np.random.default_rng(seed)
     item = np.repeat(np.arange(n_items), candidates)
-    expert = np.concatenate([rng.choice(n_experts, candidates, replace=False)
-                             for _ in range(n_items)])
+    expert = np.concatenate(
+        [rng.choice(n_experts, candidates, replace=False) for _ in range(n_items)]
+    )
     score = rng.random(item.size)
-    table = AffinityTable(tuple(f"item-{i}" for i in range(n_items)),
-                          tuple(f"expert-{e}" for e in range(n_experts)),
-                          item.astype(np.int64), expert.astype(np.int64), score)
-    picks = np.concatenate([i * candidates + rng.choice(candidates, n_conflicts, replace=False)
-                            for i in range(n_items)])
+    table = AffinityTable(
+        tuple(f"item-{i}" for i in range(n_items)),
+        tuple(f"expert-{e}" for e in range(n_experts)),
+        item.astype(np.int64),
+        expert.astype(np.int64),
+        score,
+    )
+    picks = np.concatenate(
+        [
+            i * candidates + rng.choice(candidates, n_conflicts, replace=False)
+            for i in range(n_items)
+        ]
+    )
     conflicts = {(table.items[item[c]], table.experts[expert[c]]) for c in picks}
     before = _rss_peak_mb()
     a = time.perf_counter()
@@ -136,11 +159,14 @@ def bench_assignment(sizes: list[tuple[int, int]], seed: int) -> None:
     for n_items, n_experts in sizes:
         with ctx.Pool(1) as pool:
             elapsed, before, peak, pairs = pool.apply(
-                _assignment_worker, ((n_items, n_experts, 100, 5, seed),))
-        print(f"assign_experts {n_items:,} items x {n_experts:,} experts (100 scored, 5 "
-              f"conflicts per item; 3 per item, cap 3): {elapsed:.2f} s, {pairs:,} pairs; "
-              f"peak RSS {peak:.0f} MB (of which {before:.0f} MB before solving: Python, "
-              f"libraries and the instance)")
+                _assignment_worker, ((n_items, n_experts, 100, 5, seed),)
+            )
+        print(
+            f"assign_experts {n_items:,} items x {n_experts:,} experts (100 scored, 5 "
+            f"conflicts per item; 3 per item, cap 3): {elapsed:.2f} s, {pairs:,} pairs; "
+            f"peak RSS {peak:.0f} MB (of which {before:.0f} MB before solving: Python, "
+            f"libraries and the instance)"
+        )
 
 
 def main() -> None:

@@ -179,10 +179,13 @@ def append_event(
     decision_id: str | None = None,
     payload: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
+    group: ledger.GroupCommit | None = None,
 ) -> AuditEvent:
     """Record a fact that changes no state (a reminder sent, an artifact published).
 
     Committed durably on return; the same idempotency key again returns the first event.
+    Threads of one process that share a :class:`~decisions.ledger.GroupCommit` as ``group``
+    have their concurrent appends committed together, one flush for the group.
     """
     handled: tuple[type[BaseException], ...] = (
         OperationalError,
@@ -190,16 +193,14 @@ def append_event(
         *_driver_errors(),
     )
     try:
-        row = ledger.append_durable(
-            engine,
-            NewEvent(
-                actor=actor,
-                action=action,
-                decision_id=decision_id,
-                payload=payload,
-                idempotency_key=idempotency_key,
-            ),
+        event = NewEvent(
+            actor=actor,
+            action=action,
+            decision_id=decision_id,
+            payload=payload,
+            idempotency_key=idempotency_key,
         )
+        row = group.append(event) if group else ledger.append_durable(engine, event)
     except handled as err:
         if _missing_schema(err):
             raise StoreNotReady(

@@ -143,3 +143,30 @@ def test_eight_processes_appending_at_once_leave_one_valid_chain(world: World) -
         f"w{w}-{i}" for w in range(8) for i in range(per_worker)
     )
     assert all(json.loads(p)["worker"] == int(k[1:].split("-")[0]) for k, p in keys)
+
+
+def test_group_commit_from_many_threads_keeps_one_chain_and_dedupes(world: World) -> None:
+    """Threads sharing a GroupCommit lose nothing, fork nothing and write each key once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from decisions.ledger import GroupCommit
+
+    group = GroupCommit(world.engine)
+    before = services.verify(world.engine).count
+
+    def append(i: int) -> int:
+        event = services.append_event(
+            world.engine,
+            actor="system",
+            action="test.grouped",
+            payload={"i": i % 150},
+            idempotency_key=f"g-{i % 150}",
+            group=group,
+        )
+        return event.seq
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        seqs = list(pool.map(append, range(300)))
+    report = services.verify(world.engine)
+    assert report.ok and report.count == before + 150
+    assert seqs[:150] == seqs[150:]  # the retried key got the first event back
