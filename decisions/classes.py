@@ -44,19 +44,20 @@ __all__ = [
 ]
 
 DistrictType = Literal["east", "middle", "west"]
-_DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_duration(value: Any) -> timedelta:
-    """Read ``30m``, ``72h`` or ``14d`` (or a timedelta) as a timedelta."""
+    """Read ``30m``, ``72h`` or ``14d`` (or a timedelta) as a timedelta; ``s`` for seconds
+    exists for drills and tests."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match and int(match.group(1)) > 0:
             return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    raise ValueError(f"a duration is a positive number with m, h or d, like 72h, not {value!r}")
+    raise ValueError(f"a duration is a positive number with s, m, h or d, like 72h, not {value!r}")
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

@@ -420,6 +420,7 @@ class Task(BaseModel, frozen=True):
     measures: tuple[str, ...] = ()
     created_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
+    flow_run_id: str | None = Field(default=None, description="the Prefect run waiting for it")
 
 
 Recommendation = Literal["approve", "approve_with_conditions", "reject"]

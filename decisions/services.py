@@ -85,6 +85,13 @@ __all__ = [
     "append_event",
     "append_events",
     "export_events",
+    "get_task",
+    "answer_for",
+    "attach_flow_run",
+    "recommendations_of",
+    "answer_code_for",
+    "get_actor",
+    "ensure_actor",
 ]
 
 #: The actor name the engine itself uses in the audit chain (flows, deadlines).
@@ -649,7 +656,7 @@ def record_answer(
                 "answer-kind",
             )
         else:
-            problem = _answer_problem(answer, criteria)
+            problem = _answer_problem(answer, criteria) or _vote_problem(session, task, answer)
             ruling = may(actor, ACTION_FOR_TASK[task.kind], _parties(session, decision))
             if problem:
                 refuse(problem, "answer-content")
@@ -676,6 +683,47 @@ def record_answer(
                 return RecordedAnswer(task, payload, event, created=True)
     assert refusal is not None
     raise refusal
+
+
+def _vote_problem(session: Session, task: Task, answer: Answer) -> str | None:
+    from decisions.model import Vote
+    from decisions.tally import vote_problem
+
+    if not isinstance(answer, Vote):
+        return None
+    return vote_problem(answer, _recommendations(session, task.decision_id))
+
+
+def _recommendations(session: Session, decision_id: str) -> dict[str, int]:
+    """How many experts recommended what in the decision's latest consultation round."""
+    answers = AnswerRepository(session).for_decision(decision_id)
+    tasks = {t.id: t for t in TaskRepository(session).for_decision(decision_id)}
+    opinions = [
+        (tasks[a["task_id"]].round, a["payload"]["recommendation"])
+        for a in answers
+        if a["kind"] == "opinion"
+    ]
+    if not opinions:
+        return {}
+    last = max(r for r, _ in opinions)
+    counts: dict[str, int] = {}
+    for r, recommendation in opinions:
+        if r == last:
+            counts[recommendation] = counts.get(recommendation, 0) + 1
+    return counts
+
+
+def recommendations_of(engine: Engine, decision_id: str) -> dict[str, int]:
+    """The experts' recommendations in the latest consultation round, counted."""
+    with unit_of_work(engine, read_only=True) as session:
+        return _recommendations(session, decision_id)
+
+
+def answer_code_for(engine: Engine, task_id: str) -> str:
+    """The task's answer code, for delivering it to its assignee (never shown to others)."""
+    with unit_of_work(engine, read_only=True) as session:
+        TaskRepository(session).get(task_id)
+        return answer_code(store_secret(session), task_id)
 
 
 def _answer_problem(answer: Answer, criteria: tuple[str, ...] | list[str] | None) -> str | None:
@@ -770,3 +818,52 @@ def verify(engine: Engine, *, anchor: Anchor | None = None) -> ChainReport:
 def export_events(engine: Engine) -> list[AuditEvent]:
     """Every event of the chain in order, for ``counsel audit export``."""
     return [to_event(row) for row in ledger.iter_rows(engine)]
+
+
+def get_task(engine: Engine, task_id: str) -> Task:
+    with unit_of_work(engine, read_only=True) as session:
+        return TaskRepository(session).get(task_id)
+
+
+def answer_for(engine: Engine, task_id: str) -> dict[str, Any] | None:
+    """The recorded answer of a task (``kind`` and ``payload``), or None."""
+    with unit_of_work(engine, read_only=True) as session:
+        return AnswerRepository(session).for_task(task_id)
+
+
+def attach_flow_run(engine: Engine, task_id: str, flow_run_id: str) -> Task:
+    """Remember which Prefect run waits for this task's answer (so the CLI can resume it)."""
+    with unit_of_work(engine) as session:
+        return TaskRepository(session).attach_run(task_id, flow_run_id)
+
+
+def get_actor(engine: Engine, actor_id: str) -> Actor:
+    with unit_of_work(engine, read_only=True) as session:
+        return ActorRepository(session).get(actor_id)
+
+
+def ensure_actor(
+    engine: Engine,
+    *,
+    actor_id: str,
+    name: str,
+    roles: list[str],
+    affiliations: list[str],
+    by: str = SYSTEM,
+) -> Actor:
+    """The actor with this id, created (without a usable token) if it does not exist yet.
+
+    Used when routing brings an expert from the expertise database who has never acted in
+    Counsel: they answer through the UI form with their task's code; a manager can give them
+    a token later.
+    """
+    with unit_of_work(engine, read_only=True) as session:
+        if ActorRepository(session).exists(actor_id):
+            return ActorRepository(session).get(actor_id)
+    try:
+        actor, _token = add_actor(
+            engine, actor_id=actor_id, name=name, roles=roles, affiliations=affiliations, by=by
+        )
+    except ActorError:
+        return get_actor(engine, actor_id)  # created meanwhile by another run
+    return actor

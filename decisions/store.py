@@ -291,6 +291,14 @@ class TaskRepository:
         self.session.flush()
         return self._to_model(row)
 
+    def attach_run(self, task_id: str, flow_run_id: str) -> Task:
+        row = self.session.get(TaskRow, task_id)
+        if row is None:
+            raise TaskNotFound(task_id)
+        row.flow_run_id = flow_run_id
+        self.session.flush()
+        return self._to_model(row)
+
     def for_decision(self, decision_id: str) -> list[Task]:
         rows = self.session.scalars(
             select(TaskRow).where(TaskRow.decision_id == decision_id).order_by(TaskRow.id)
@@ -320,6 +328,7 @@ class TaskRepository:
             measures=tuple(row.measures),
             created_at=_aware(row.created_at),
             closed_at=_aware(row.closed_at),
+            flow_run_id=row.flow_run_id,
         )
 
 

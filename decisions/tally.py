@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from decisions.classes import DecisionClass
 from decisions.model import Vote
 
-__all__ = ["Resolution", "tally", "against_consensus"]
+__all__ = ["Resolution", "tally", "against_consensus", "vote_problem"]
 
 Outcome = Literal["approve", "approve_with_amendments", "reject", "return", "no_quorum"]
 FAVOUR = frozenset({"approve", "approve_with_amendments"})
@@ -114,3 +114,19 @@ def against_consensus(outcome: str, recommendations: dict[str, int]) -> bool:
     experts_reject = 2 * recommendations.get("reject", 0) > sum(recommendations.values())
     body_approves = outcome in FAVOUR
     return (experts_approve and not body_approves) or (experts_reject and body_approves)
+
+
+def vote_problem(vote: Vote, recommendations: dict[str, int]) -> str | None:
+    """Why a vote cannot be accepted as it is, or None.
+
+    A member who votes against the experts' majority recommendation must write a
+    justification: the power to decide is separate from the power to advise, but not free
+    of the duty to answer the advice.
+    """
+    outcome = "return" if vote.choice == "return" else vote.choice
+    if against_consensus(outcome, recommendations) and not (vote.justification or "").strip():
+        return (
+            "Your vote goes against the experts' consensus; write a justification explaining why "
+            "before it can be recorded."
+        )
+    return None

@@ -268,7 +268,10 @@ def audit_export(
 
 @app.command()
 def demo() -> None:
-    """Run one decision through consult, discuss, decide and execute on a fresh store."""
+    """Run one decision through consult, discuss, decide and execute with Prefect flows."""
+    import os
+
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from flows.demo import run_demo
 
     if not run_demo(console, load_settings().home):

@@ -1,40 +1,43 @@
-"""``counsel demo``: one decision carried through all four stages on a fresh SQLite store.
+"""``counsel demo``: one decision carried by Prefect flows through all four stages.
 
-Simulated participants answer through the same service calls the CLI uses, including a
-refused answer (wrong answer code), a conflicted expert the powers policy keeps out, a Delphi
-revision in round 2, a consulted expert who tries to vote, and an inspector accepting the
-street office's work. It ends by exporting the chain with its head anchor and verifying it.
+It makes a fresh SQLite store and an embedded Prefect API under ``$COUNSEL_HOME/demo``,
+imports the sample expertise database, registers the people of ``examples/actors.yaml``,
+files ``examples/proposal.yaml`` and runs the decision flow. Simulated participants answer
+through the real answer path (the answer service, then resuming the waiting run): one
+expert first sends a wrong answer code and is refused, the panel disagrees on cost in
+round 1 and revises in round 2, a routed expert who also sits on the decision body is
+refused a vote, the street office reports and an independent inspector accepts. Progress
+is printed from the audit chain as it grows; the demo ends with the history, an export
+with the head anchor, and the chain verified against it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy import Engine
 
 from decisions import services
-from decisions.classes import DecisionClass, load_classes
-from decisions.consensus import RoundAggregate, aggregate_round
+from decisions.audit import AuditEvent
+from decisions.classes import load_classes
 from decisions.db import make_engine
-from decisions.exceptions import PermissionDenied, TaskError
-from decisions.model import (
-    Acceptance,
-    Actor,
-    Answer,
-    Comment,
-    Opinion,
-    ProgressReport,
-    Vote,
-)
-from decisions.tally import against_consensus, tally
+from decisions.model import Actor, Decision, Task, TaskKind
+from experts.sample import load_sample
+from experts.store import save_expertise
+from flows.publishing import artifact_key, summarise_event
+from flows.simulate import Attempt, Participants
 
-__all__ = ["run_demo", "examples_dir"]
+__all__ = ["run_demo", "examples_dir", "demo_script"]
 
 
 def examples_dir() -> Path:
@@ -42,16 +45,54 @@ def examples_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "examples"
 
 
-@dataclass
-class Cast:
-    engine: Engine
-    actors: dict[str, Actor] = field(default_factory=dict)
+def demo_script(criteria: tuple[str, ...]) -> Callable[[Task, Decision, Actor], dict[str, Any] | None]:
+    """What each simulated person answers, deterministic for the demo's story."""
+    state: dict[str, Any] = {"wrong_code_sent": False}
+    round1_cost = [4, 6, 7, 5, 7, 6, 5, 7, 6]
+
+    def script(task: Task, decision: Decision, actor: Actor) -> dict[str, Any] | None:
+        number = int(task.id.rsplit("-", 1)[1][1:])
+        if task.kind is TaskKind.CONSULT:
+            ratings = {f"rating_{c}": 6 + (number % 2) for c in criteria}
+            if task.round == 1:
+                ratings["rating_cost"] = round1_cost[number % len(round1_cost)]
+                rationale = "可行；夜间保洁费用需核算。" if number % 2 else "Feasible if the tender caps the price."
+            else:
+                ratings["rating_cost"] = 6
+                rationale = "Revised after round 1: the night shift fits under the ceiling."
+            answer = {
+                "recommendation": "approve_with_conditions",
+                "conditions": "Night shift of two hours around Renmin market",
+                "rationale": rationale,
+                **ratings,
+            }
+            if not state["wrong_code_sent"]:
+                state["wrong_code_sent"] = True
+                return {**answer, "answer_code": "WRONG-CODES"}
+            return answer
+        if task.kind is TaskKind.DISCUSS:
+            if actor.id == "zhou-min":
+                return {"stance": "support_with_changes", "text": "居民希望早上7点前完成主干道清扫。"}
+            return {"stance": "support", "text": "The conditions answer the market association."}
+        if task.kind is TaskKind.VOTE:
+            choice = "approve_with_amendments" if number % 2 else "approve"
+            return {"choice": choice, "rationale": "Consistent with the experts' conditions."}
+        if task.kind is TaskKind.EXECUTE:
+            return {
+                "percent_complete": 100,
+                "text": "Tender awarded; the service has run since 1 March.",
+                "measures_done": "open tender\nnight shift around Renmin market",
+            }
+        return {"verdict": "accept", "findings": "Four unannounced checks met the 30-minute standard."}
+
+    return script
 
 
-def _load_actors(cast: Cast, path: Path) -> None:
-    for entry in yaml.safe_load(path.read_text(encoding="utf-8")):
-        actor, _token = services.add_actor(
-            cast.engine,
+def _load_actors(engine: Engine, path: Path) -> int:
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for entry in entries:
+        services.add_actor(
+            engine,
             actor_id=entry["id"],
             name=entry["name"],
             roles=entry["roles"],
@@ -59,313 +100,118 @@ def _load_actors(cast: Cast, path: Path) -> None:
             bodies=entry.get("bodies", []),
             by="demo",
         )
-        cast.actors[actor.id] = actor
+    return len(entries)
 
 
-def _answer(
-    cast: Cast,
-    console: Console,
-    actor_id: str,
-    task_id: str,
-    code: str,
-    answer: Answer,
-    criteria: tuple[str, ...] | None = None,
-) -> None:
-    actor = cast.actors[actor_id]
-    services.record_answer(
-        cast.engine,
-        task_id,
-        answer,
-        actor=actor,
-        answer_code=code,
-        criteria=criteria,
-        idempotency_key=f"answer:{task_id}",
-    )
-    console.print(f"    {actor.name} answered {task_id}")
+class _ChainTail:
+    """Prints each new audit event of the decision as the flows write it."""
 
+    def __init__(self, engine: Engine, decision_id: str, console: Console) -> None:
+        self.engine, self.decision_id, self.console = engine, decision_id, console
+        self.last = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
-def _opinion(
-    criteria: tuple[str, ...], scores: list[int], recommendation: str, why: str
-) -> Opinion:
-    return Opinion(
-        recommendation=recommendation,  # type: ignore[arg-type]
-        ratings=dict(zip(criteria, scores, strict=True)),
-        conditions=("Night shifts around Renmin market",) if "conditions" in recommendation else (),
-        rationale=why,
-    )
+    def __enter__(self) -> _ChainTail:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.flush()
+
+    def flush(self) -> None:
+        for event in services.history(self.engine, self.decision_id):
+            if event.seq > self.last:
+                self.last = event.seq
+                self._print(event)
+
+    def _print(self, event: AuditEvent) -> None:
+        style = "yellow" if "refused" in event.action else ("bold" if event.action.startswith("decision.") else "")
+        text = f"  {event.seq:>4}  {event.actor:<14} {event.action:<34} {summarise_event(event)}"
+        self.console.print(f"[{style}]{text}[/{style}]" if style else text, highlight=False)
 
 
 def run_demo(console: Console, home: Path) -> bool:
-    """Run the scripted decision; returns whether the chain verified at the end."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-    path = home / "demo" / f"demo-{stamp}.db"
-    engine = make_engine(f"sqlite:///{path}")
+    """Run the demo decision; returns whether the chain verified at the end."""
+    from flows.decision import decision_flow
+    from flows.local_prefect import embedded_prefect
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    folder = home / "demo" / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    store = folder / "counsel.db"
+    url = f"sqlite:///{store}"
+    os.environ["COUNSEL_DATABASE_URL"] = url  # the flows open the store from settings
+    engine = make_engine(url)
     services.init_store(engine)
     console.rule("Counsel demo")
-    console.print(f"A fresh store at {path}")
-    cast = Cast(engine)
+    console.print(f"Store: {store}")
+    with services.unit_of_work(engine) as session:
+        sample = load_sample()
+        save_expertise(session, sample)
+    console.print(f"Imported the sample expertise database: {len(sample.experts)} experts.")
     examples = examples_dir()
-    _load_actors(cast, examples / "actors.yaml")
-    console.print(f"Added {len(cast.actors)} actors from examples/actors.yaml")
-
+    count = _load_actors(engine, examples / "actors.yaml")
+    console.print(f"Registered {count} people from examples/actors.yaml.")
     classes = load_classes()
     proposal = services.Proposal.model_validate(
         yaml.safe_load((examples / "proposal.yaml").read_text(encoding="utf-8"))
     )
-    decision = services.submit_proposal(
-        engine,
-        proposal,
-        planner=cast.actors["li-wei"],
-        classes=classes,
-        idempotency_key="demo-submit",
-    )
-    dclass: DecisionClass = classes.get(decision.class_name, decision.district_type)
-    criteria = dclass.criteria
-    console.print(f"[bold]{decision.id}[/bold] filed by 李伟: {decision.title}")
+    planner = services.get_actor(engine, "li-wei")
+    decision = services.submit_proposal(engine, proposal, planner=planner, classes=classes)
+    dclass = classes.get(decision.class_name, decision.district_type)
+    console.print(f"[bold]{decision.id}[/bold] filed by {planner.name}: {decision.title}")
     console.print(
-        f"  class {dclass.name} ({decision.district_type}): criteria {', '.join(criteria)}"
+        f"Class {dclass.name}: {dclass.experts} experts, criteria {', '.join(dclass.criteria)}; "
+        f"consensus when every IQR ≤ {dclass.consensus.max_iqr:g}; at most {dclass.max_rounds} rounds."
     )
+    console.print("Starting an embedded Prefect API (no server to start by hand)…")
 
-    d = decision.id
-    deadline = datetime.now(UTC) + dclass.durations.answer
+    def show(attempt: Attempt) -> None:
+        if attempt.outcome != "recorded":
+            console.print(f"  [yellow]refused[/yellow] {attempt.actor_id} on {attempt.task_id}: {attempt.outcome}")
 
-    def transition(action: str, **kwargs: Any) -> None:
-        result = services.apply_transition(
-            engine, d, action, idempotency_key=f"{d}:{action}:{kwargs}", **kwargs
-        )
-        console.print(
-            f"  → {result.state.value}"
-            + (f" (round {result.round})" if action in {"start_consultation", "next_round"} else "")
-        )
-
-    def report_round(number: int, answers: dict[str, tuple[list[int], str, str]]) -> RoundAggregate:
-        opinions = [_opinion(criteria, scores, rec, why) for scores, rec, why in answers.values()]
-        agg = aggregate_round(opinions, criteria, dclass.consensus, round=number)
-        for line in agg.summary().splitlines():
-            console.print(f"    {line}")
-        if agg.consensus:
-            console.print(f"  Round {number}: consensus on every criterion.")
-        else:
-            console.print(f"  Round {number}: no consensus yet on {', '.join(agg.dissent)}.")
-        return agg
-
-    # -- consult -------------------------------------------------------------------------
-    console.rule("1. Consult")
-    transition("start_consultation")
-    codes: dict[str, tuple[str, str]] = {}
-    for expert in ["wang-fang", "chen-jie", "zhao-lei", "qian-bo"]:
-        try:
-            assigned = services.assign_task(
-                engine,
-                d,
-                "consult",
-                expert,
-                deadline=deadline,
-                idempotency_key=f"{d}:consult:1:{expert}",
-            )
-        except PermissionDenied as refusal:
-            console.print(f"    [yellow]refused[/yellow]: {refusal}")
-            continue
-        codes[expert] = (assigned.task.id, assigned.answer_code)
-        console.print(
-            f"    {cast.actors[expert].name} asked "
-            f"({assigned.task.id}, code {assigned.answer_code})"
-        )
-    task_id, _code = codes["chen-jie"]
-    try:
-        services.record_answer(
-            engine,
-            task_id,
-            _opinion(criteria, [6, 5, 6, 6, 7], "approve", "x"),
-            actor=cast.actors["chen-jie"],
-            answer_code="WRONG-CODE1",
-        )
-    except TaskError as refusal:
-        console.print(f"    [yellow]refused[/yellow]: {refusal}")
-    round1 = {
-        "wang-fang": ([7, 6, 7, 6, 8], "approve_with_conditions", "可行，但市场周边需夜班保洁。"),
-        "chen-jie": (
-            [6, 4, 6, 6, 7],
-            "approve_with_conditions",
-            "Price ceiling is tight for night shifts.",
-        ),
-        "zhao-lei": ([8, 7, 7, 7, 8], "approve", "Comparable pilots cut complaints by a third."),
-    }
-    for expert, (scores, rec, why) in round1.items():
-        tid, code = codes[expert]
-        _answer(cast, console, expert, tid, code, _opinion(criteria, scores, rec, why), criteria)
-    report_round(1, round1)
-    transition("next_round", max_rounds=dclass.max_rounds)
-    round2 = {
-        "wang-fang": ([7, 6, 7, 6, 8], "approve_with_conditions", "维持第一轮意见。"),
-        "chen-jie": (
-            [7, 6, 6, 6, 7],
-            "approve_with_conditions",
-            "Revised: the ceiling holds if the night shift is two hours.",
-        ),
-        "zhao-lei": (
-            [7, 6, 7, 6, 8],
-            "approve_with_conditions",
-            "Agree with the night-shift condition.",
-        ),
-    }
-    for expert, (scores, rec, why) in round2.items():
-        assigned = services.assign_task(
-            engine,
-            d,
-            "consult",
-            expert,
-            round=2,
-            deadline=deadline,
-            idempotency_key=f"{d}:consult:2:{expert}",
-        )
-        _answer(
-            cast,
-            console,
-            expert,
-            assigned.task.id,
-            assigned.answer_code,
-            _opinion(criteria, scores, rec, why),
-            criteria,
-        )
-    final_round = report_round(2, round2)
-
-    # -- discuss -------------------------------------------------------------------------
-    console.rule("2. Discuss")
-    transition("open_discussion")
-    for who, stance, text in [
-        ("zhou-min", "support_with_changes", "居民希望早上7点前完成主干道清扫。"),
-        ("wang-fang", "support", "The night-shift condition answers the market association."),
-    ]:
-        assigned = services.assign_task(
-            engine, d, "discuss", who, idempotency_key=f"{d}:discuss:{who}"
-        )
-        _answer(
-            cast,
-            console,
-            who,
-            assigned.task.id,
-            assigned.answer_code,
-            Comment(stance=stance, text=text),
-        )  # type: ignore[arg-type]
-    amended = services.amend_proposal(
-        engine,
-        d,
-        actor=cast.actors["li-wei"],
-        title=decision.title,
-        text=decision.current_version.text
-        + "  5. Main roads swept before 07:00; night shift of two hours around Renmin market.\n",
-        note="Residents' timing and the experts' night-shift condition",
-        idempotency_key=f"{d}:amend:2",
+    with embedded_prefect(folder / "prefect") as api:
+        console.print(f"Prefect API at {api}; the flows are running.")
+        console.rule("The audit chain as it grows")
+        script = demo_script(dclass.criteria)
+        with _ChainTail(engine, decision.id, console), Participants(
+            engine, classes, script, on_attempt=show
+        ):
+            final = asyncio.run(decision_flow(decision.id, decision.title))
+    console.rule("Result")
+    final_decision = services.get_decision(engine, decision.id)
+    console.print(f"{decision.id} is [bold]{final}[/bold]." + (
+        f" Reason: {final_decision.state_reason}" if final_decision.state_reason else ""))
+    console.print(
+        "Stage reports were published as Prefect artifacts: "
+        + ", ".join(artifact_key(decision.id, s) for s in ("consult", "discuss", "decide", "execute", "history"))
     )
-    console.print(f"    李伟 published proposal version {amended.current_version.number}")
-
-    # -- decide --------------------------------------------------------------------------
-    console.rule("3. Decide")
-    transition("open_vote")
-    try:
-        services.assign_task(engine, d, "vote", "wang-fang", idempotency_key=f"{d}:vote:wang-fang")
-    except PermissionDenied as refusal:
-        console.print(f"    [yellow]refused[/yellow]: {refusal}")
-    body = [a for a in cast.actors.values() if dclass.decision_body in a.bodies]
-    cast_votes: list[Vote] = []
-    choices = {"wang-fang": "approve", "wu-gang": "approve_with_amendments"}
-    for member in body:
-        if member.id == "wang-fang":
-            continue  # refused above: she advised on this decision
-        choice = choices.get(member.id, "approve")
-        vote = Vote(choice=choice, rationale="Consistent with the experts' conditions.")  # type: ignore[arg-type]
-        assigned = services.assign_task(
-            engine, d, "vote", member.id, idempotency_key=f"{d}:vote:{member.id}"
-        )
-        _answer(cast, console, member.id, assigned.task.id, assigned.answer_code, vote)
-        cast_votes.append(vote)
-    resolution = tally(cast_votes, body_size=len(body), recused=1, decision_class=dclass)
-    console.print(f"  {resolution.explain()}")
-    if against_consensus(resolution.outcome, final_round.recommendations):
-        console.print("  The result goes against the experts' consensus and needs a justification.")
-    if resolution.outcome == "no_quorum":
-        transition("stall", reason=resolution.explain())
-        return False
-    transition("approve", with_amendments=resolution.outcome == "approve_with_amendments")
-
-    # -- execute -------------------------------------------------------------------------
-    console.rule("4. Execute")
-    transition("start_execution")
-    work = services.assign_task(
-        engine,
-        d,
-        "execute",
-        "jianshe-office",
-        zone="Jianshe Road km 0–3.1 and Renmin Street",
-        measures=["open tender", "night shift around Renmin market", "07:00 main-road sweep"],
-        deadline=datetime.now(UTC) + dclass.durations.execute,
-        idempotency_key=f"{d}:execute:1",
-    )
-    _answer(
-        cast,
-        console,
-        "jianshe-office",
-        work.task.id,
-        work.answer_code,
-        ProgressReport(
-            percent_complete=100,
-            text="Tender awarded; service running since 1 March.",
-            measures_done=(
-                "open tender",
-                "night shift around Renmin market",
-                "07:00 main-road sweep",
-            ),
-        ),
-    )
-    check = services.assign_task(
-        engine,
-        d,
-        "inspect",
-        "he-ping",
-        idempotency_key=f"{d}:inspect:1",
-        deadline=datetime.now(UTC) + timedelta(days=14),
-    )
-    _answer(
-        cast,
-        console,
-        "he-ping",
-        check.task.id,
-        check.answer_code,
-        Acceptance(
-            verdict="accept", findings="Four unannounced checks met the 30-minute standard."
-        ),
-    )
-    transition("accept_execution")
-    transition("close")
-
-    # -- history and audit ---------------------------------------------------------------
-    console.rule("History")
-    for event in services.history(engine, d):
-        console.print(
-            f"  {event.seq:>3} {event.recorded_at[11:19]} {event.actor:<16} {event.action}"
-        )
-    export = path.with_suffix(".audit.jsonl")
+    table = Table("seq", "actor", "action", "details", title=f"History of {decision.id}")
+    for event in services.history(engine, decision.id):
+        table.add_row(str(event.seq), event.actor, event.action, summarise_event(event))
+    console.print(table)
+    export = folder / "audit.jsonl"
     events = services.export_events(engine)
     with export.open("w", encoding="utf-8") as out:
         for event in events:
             out.write(json.dumps(event.as_dict(), ensure_ascii=False) + "\n")
-        out.write(
-            json.dumps({"anchor": {"count": len(events), "head_hash": events[-1].hash}}) + "\n"
-        )
-    report = services.verify(engine, anchor=services.verify(engine).anchor)
-    console.rule("Audit")
+        anchor = services.verify(engine).anchor
+        out.write(json.dumps({"anchor": anchor.model_dump()}) + "\n")
+    report = services.verify(engine, anchor=anchor)
+    engine.dispose()
     console.print(f"Exported {len(events)} events with the head anchor to {export}")
     if report.ok:
         console.print(
-            f"[green]The audit chain verified[/green]: {report.count} events, "
-            f"head {report.head_hash[:16]}…"
+            f"[green]The audit chain verified[/green]: {report.count} events, head "
+            f"{report.head_hash[:16]}…, matching the exported anchor."
         )
     else:
-        console.print(
-            f"[red]The audit chain is broken[/red] at event {report.first_bad_seq}: {report.reason}"
-        )
-    final = services.get_decision(engine, d)
-    console.print(f"{d} is {final.state.value}.")
-    engine.dispose()
-    return report.ok
+        console.print(f"[red]The audit chain is broken[/red] at event {report.first_bad_seq}: {report.reason}")
+    return report.ok and final == "closed"

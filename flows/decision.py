@@ -1,0 +1,56 @@
+"""The decision flow: carries one decision through its stages, as the store says it stands.
+
+It reads the decision's state and runs the stage that state calls for, again and again, so
+a decision returned by its body goes back to consultation and a flow restarted later picks
+up where the store says it is. It ends when the decision is closed, rejected, withdrawn or
+stalled, and publishes the history artifact with the chain's head.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, tags
+
+from decisions import services
+from decisions.model import State
+from flows.context import flow_context, off_loop
+from flows.publishing import publish_history
+from flows.stages import decision_vote, discussion, execution, expert_consultation, run_tags
+
+__all__ = ["decision_flow", "STAGE_FOR_STATE"]
+
+STAGE_FOR_STATE: dict[State, tuple[str, Any]] = {
+    State.SUBMITTED: ("consult", expert_consultation),
+    State.RETURNED: ("consult", expert_consultation),
+    State.CONSULTING: ("consult", expert_consultation),
+    State.DISCUSSING: ("discuss", discussion),
+    State.DECIDING: ("decide", decision_vote),
+    State.APPROVED: ("execute", execution),
+    State.EXECUTING: ("execute", execution),
+}
+MAX_STAGES = 20
+
+
+@flow(name="decision", flow_run_name="{decision_id} · {title}")
+async def decision_flow(decision_id: str, title: str = "") -> str:
+    """Run the decision's stages until it is closed, rejected, withdrawn or stalled."""
+    logger = get_run_logger()
+    async with flow_context() as ctx:
+        for _ in range(MAX_STAGES):
+            decision = await off_loop(services.get_decision, ctx.engine, decision_id)
+            if decision.state not in STAGE_FOR_STATE:
+                break
+            stage, stage_flow = STAGE_FOR_STATE[decision.state]
+            logger.info("%s is %s: running the %s stage.", decision_id, decision.state.value, stage)
+            with tags(*run_tags(decision, stage)):
+                await stage_flow(decision_id)
+        decision = await off_loop(services.get_decision, ctx.engine, decision_id)
+        head = publish_history(ctx.engine, decision_id)
+        logger.info(
+            "%s is %s; chain head %s events, %s.", decision_id, decision.state.value,
+            head["count"], head["head_hash"][:16],
+        )
+        if decision.state is State.STALLED:
+            logger.warning("%s stalled: %s", decision_id, decision.state_reason)
+        return decision.state.value

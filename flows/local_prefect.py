@@ -1,0 +1,61 @@
+"""Prefect without a separately started server: an embedded API for demos and tests.
+
+``embedded_prefect`` starts Prefect's own API server in a subprocess (what Prefect's
+ephemeral mode does on first use), keeps its SQLite database under a folder of ours, and
+points this process at it, so the demo and the flow tests need nothing started by hand and
+leave the user's ``~/.prefect`` alone. A real stack uses ``prefect server start`` and workers
+instead (see the README).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["embedded_prefect"]
+
+
+@contextmanager
+def embedded_prefect(home: Path, *, database_url: str | None = None) -> Iterator[str]:
+    """Run an embedded Prefect API with its data in ``home``; yields the API URL.
+
+    ``database_url`` (e.g. ``postgresql+asyncpg://…``) puts Prefect's own tables on
+    PostgreSQL instead of a SQLite file in ``home``.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    overrides = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
+    }
+    if database_url:
+        overrides["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
+    saved = {key: os.environ.get(key) for key in (*overrides, "PREFECT_API_URL")}
+    os.environ.update(overrides)
+    os.environ.pop("PREFECT_API_URL", None)
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_HOME,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        temporary_settings,
+    )
+
+    server = SubprocessASGIServer()
+    try:
+        with temporary_settings(
+            updates={PREFECT_HOME: str(home), PREFECT_SERVER_ANALYTICS_ENABLED: False}
+        ):
+            server.start(timeout=90)
+            os.environ["PREFECT_API_URL"] = server.api_url
+            with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+                yield server.api_url
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,0 +1,134 @@
+"""What the Prefect UI shows of a decision: artifacts and events, views of the store.
+
+Markdown artifacts keyed ``decision-<id>-<stage>`` (one version per publication, so the UI
+shows a timeline), a table artifact ``decision-<id>-history`` listing the audit events with
+the chain's head (count and hash) so the UI record anchors the store's chain, and events
+``counsel.decision.<transition>`` at each transition. Events expire after a few days in
+Prefect; the audit chain in the store is the record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+from sqlalchemy import Engine
+
+from decisions import services
+from decisions.audit import AuditEvent
+from decisions.consensus import RoundAggregate
+from decisions.model import Decision
+
+__all__ = [
+    "artifact_key",
+    "publish_markdown",
+    "publish_history",
+    "emit_transition",
+    "aggregate_markdown",
+    "summarise_event",
+]
+
+
+def artifact_key(decision_id: str, stage: str) -> str:
+    """``decision-d-2026-0001-consult``: Prefect keys are lowercase, digits and dashes."""
+    return f"decision-{decision_id.lower()}-{stage}"
+
+
+@task(name="publish-stage-report", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def publish_markdown(decision_id: str, stage: str, markdown: str, description: str) -> None:
+    """Publish a stage's report as a new version of its markdown artifact."""
+    create_markdown_artifact(
+        key=artifact_key(decision_id, stage), markdown=markdown, description=description
+    )
+
+
+def summarise_event(event: AuditEvent) -> str:
+    data = event.data
+    if "reason" in data:
+        return str(data["reason"])
+    answer = data.get("answer")
+    if isinstance(answer, dict):
+        main = next(
+            (
+                answer[k]
+                for k in ("recommendation", "choice", "stance", "verdict", "percent_complete")
+                if k in answer
+            ),
+            "",
+        )
+        return f"{data.get('task_id', '')}: {main}"
+    if "task_id" in data:
+        return f"{data['task_id']} to {data.get('assignee', '')}"
+    if "from" in data:
+        return f"{data['from']} to {data['to']}"
+    return ""
+
+
+@task(name="publish-history", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def publish_history(engine: Engine, decision_id: str) -> dict[str, Any]:
+    """Publish the decision's audit events and the chain's head as a table artifact."""
+    events = services.history(engine, decision_id)
+    report = services.verify(engine)
+    rows = [
+        {
+            "seq": e.seq,
+            "time (UTC)": e.recorded_at[:19].replace("T", " "),
+            "actor": e.actor,
+            "action": e.action,
+            "details": summarise_event(e),
+            "hash": e.hash[:16],
+        }
+        for e in events
+    ]
+    head = f"chain head: {report.count} events, hash {report.head_hash}"
+    status = "verified" if report.ok else f"BROKEN at event {report.first_bad_seq}: {report.reason}"
+    create_table_artifact(
+        key=artifact_key(decision_id, "history"),
+        table=rows,
+        description=f"Audit history of {decision_id}. Chain {status}; {head}.",
+    )
+    return {"count": report.count, "head_hash": report.head_hash, "ok": report.ok}
+
+
+def emit_transition(decision: Decision, transition: str, **payload: Any) -> None:
+    """Emit ``counsel.decision.<transition>`` for the Event Feed and automations."""
+    emit_event(
+        event=f"counsel.decision.{transition}",
+        resource={
+            "prefect.resource.id": f"counsel.decision.{decision.id}",
+            "prefect.resource.name": decision.title,
+            "counsel.class": decision.class_name,
+            "counsel.district": decision.district,
+        },
+        payload={"state": decision.state.value, "round": decision.round, **payload},
+    )
+
+
+def aggregate_markdown(aggregate: RoundAggregate) -> str:
+    """The anonymised aggregate of a round, as experts see it in the next round's form."""
+    lines = [
+        f"### Round {aggregate.round}: {aggregate.answers} answers",
+        "",
+        "| criterion | median | IQR | Q1–Q3 | distribution |",
+        "|---|---|---|---|---|",
+    ]
+    for c in aggregate.criteria:
+        spread = ", ".join(f"{k}×{v}" for k, v in c.distribution.items())
+        lines.append(f"| {c.criterion} | {c.median:g} | {c.iqr:g} | {c.q1:g}–{c.q3:g} | {spread} |")
+    recs = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in aggregate.recommendations.items())
+    lines += ["", f"Recommendations: {recs}."]
+    if aggregate.kendall_w is not None:
+        lines.append(f"Kendall's W of the rankings: {aggregate.kendall_w:.2f}.")
+    if aggregate.conditions:
+        lines += ["", "Conditions proposed:", *[f"- {c}" for c in aggregate.conditions]]
+    lines += ["", "Rationales (anonymised, sorted):", *[f"- {r}" for r in aggregate.rationales]]
+    verdict = (
+        "Consensus reached on every criterion."
+        if aggregate.consensus
+        else "No consensus yet: " + "; ".join(aggregate.dissent) + "."
+    )
+    lines += ["", f"**{verdict}**"]
+    return "\n".join(lines)
