@@ -96,7 +96,7 @@ def actors_add(
         engine,
         actor_id=actor_id,
         name=name,
-        roles=role,
+        roles=[r.value for r in role],
         affiliations=org or [],
         bodies=body or [],
         by=acting_name(),

@@ -48,8 +48,11 @@ async def decision_flow(decision_id: str, title: str = "") -> str:
         decision = await off_loop(services.get_decision, ctx.engine, decision_id)
         head = publish_history(ctx.engine, decision_id)
         logger.info(
-            "%s is %s; chain head %s events, %s.", decision_id, decision.state.value,
-            head["count"], head["head_hash"][:16],
+            "%s is %s; chain head %s events, %s.",
+            decision_id,
+            decision.state.value,
+            head["count"],
+            head["head_hash"][:16],
         )
         if decision.state is State.STALLED:
             logger.warning("%s stalled: %s", decision_id, decision.state_reason)

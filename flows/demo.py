@@ -45,18 +45,24 @@ def examples_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "examples"
 
 
-def demo_script(criteria: tuple[str, ...]) -> Callable[[Task, Decision, Actor], dict[str, Any] | None]:
+def demo_script(
+    criteria: tuple[str, ...],
+) -> Callable[[Task, Decision, Actor], dict[str, Any] | None]:
     """What each simulated person answers, deterministic for the demo's story."""
     state: dict[str, Any] = {"wrong_code_sent": False}
-    round1_cost = [4, 6, 7, 5, 7, 6, 5, 7, 6]
+    round1_cost = {1: 4, 2: 6, 3: 7, 4: 5, 5: 8}  # IQR 2 on cost: no consensus in round 1
 
     def script(task: Task, decision: Decision, actor: Actor) -> dict[str, Any] | None:
         number = int(task.id.rsplit("-", 1)[1][1:])
         if task.kind is TaskKind.CONSULT:
             ratings = {f"rating_{c}": 6 + (number % 2) for c in criteria}
             if task.round == 1:
-                ratings["rating_cost"] = round1_cost[number % len(round1_cost)]
-                rationale = "可行；夜间保洁费用需核算。" if number % 2 else "Feasible if the tender caps the price."
+                ratings["rating_cost"] = round1_cost.get(number, 6)
+                rationale = (
+                    "可行；夜间保洁费用需核算。"
+                    if number % 2
+                    else "Feasible if the tender caps the price."
+                )
             else:
                 ratings["rating_cost"] = 6
                 rationale = "Revised after round 1: the night shift fits under the ceiling."
@@ -72,7 +78,10 @@ def demo_script(criteria: tuple[str, ...]) -> Callable[[Task, Decision, Actor], 
             return answer
         if task.kind is TaskKind.DISCUSS:
             if actor.id == "zhou-min":
-                return {"stance": "support_with_changes", "text": "居民希望早上7点前完成主干道清扫。"}
+                return {
+                    "stance": "support_with_changes",
+                    "text": "居民希望早上7点前完成主干道清扫。",
+                }
             return {"stance": "support", "text": "The conditions answer the market association."}
         if task.kind is TaskKind.VOTE:
             choice = "approve_with_amendments" if number % 2 else "approve"
@@ -83,7 +92,10 @@ def demo_script(criteria: tuple[str, ...]) -> Callable[[Task, Decision, Actor], 
                 "text": "Tender awarded; the service has run since 1 March.",
                 "measures_done": "open tender\nnight shift around Renmin market",
             }
-        return {"verdict": "accept", "findings": "Four unannounced checks met the 30-minute standard."}
+        return {
+            "verdict": "accept",
+            "findings": "Four unannounced checks met the 30-minute standard.",
+        }
 
     return script
 
@@ -132,7 +144,11 @@ class _ChainTail:
                 self._print(event)
 
     def _print(self, event: AuditEvent) -> None:
-        style = "yellow" if "refused" in event.action else ("bold" if event.action.startswith("decision.") else "")
+        style = (
+            "yellow"
+            if "refused" in event.action
+            else ("bold" if event.action.startswith("decision.") else "")
+        )
         text = f"  {event.seq:>4}  {event.actor:<14} {event.action:<34} {summarise_event(event)}"
         self.console.print(f"[{style}]{text}[/{style}]" if style else text, highlight=False)
 
@@ -169,29 +185,39 @@ def run_demo(console: Console, home: Path) -> bool:
     console.print(f"[bold]{decision.id}[/bold] filed by {planner.name}: {decision.title}")
     console.print(
         f"Class {dclass.name}: {dclass.experts} experts, criteria {', '.join(dclass.criteria)}; "
-        f"consensus when every IQR ≤ {dclass.consensus.max_iqr:g}; at most {dclass.max_rounds} rounds."
+        f"consensus when every IQR ≤ {dclass.consensus.max_iqr:g}; "
+        f"at most {dclass.max_rounds} rounds."
     )
     console.print("Starting an embedded Prefect API (no server to start by hand)…")
 
     def show(attempt: Attempt) -> None:
         if attempt.outcome != "recorded":
-            console.print(f"  [yellow]refused[/yellow] {attempt.actor_id} on {attempt.task_id}: {attempt.outcome}")
+            console.print(
+                f"  [yellow]refused[/yellow] {attempt.actor_id} on {attempt.task_id}: "
+                f"{attempt.outcome}"
+            )
 
     with embedded_prefect(folder / "prefect") as api:
         console.print(f"Prefect API at {api}; the flows are running.")
         console.rule("The audit chain as it grows")
         script = demo_script(dclass.criteria)
-        with _ChainTail(engine, decision.id, console), Participants(
-            engine, classes, script, on_attempt=show
+        with (
+            _ChainTail(engine, decision.id, console),
+            Participants(engine, classes, script, on_attempt=show),
         ):
             final = asyncio.run(decision_flow(decision.id, decision.title))
     console.rule("Result")
     final_decision = services.get_decision(engine, decision.id)
-    console.print(f"{decision.id} is [bold]{final}[/bold]." + (
-        f" Reason: {final_decision.state_reason}" if final_decision.state_reason else ""))
+    console.print(
+        f"{decision.id} is [bold]{final}[/bold]."
+        + (f" Reason: {final_decision.state_reason}" if final_decision.state_reason else "")
+    )
     console.print(
         "Stage reports were published as Prefect artifacts: "
-        + ", ".join(artifact_key(decision.id, s) for s in ("consult", "discuss", "decide", "execute", "history"))
+        + ", ".join(
+            artifact_key(decision.id, s)
+            for s in ("consult", "discuss", "decide", "execute", "history")
+        )
     )
     table = Table("seq", "actor", "action", "details", title=f"History of {decision.id}")
     for event in services.history(engine, decision.id):
@@ -213,5 +239,7 @@ def run_demo(console: Console, home: Path) -> bool:
             f"{report.head_hash[:16]}…, matching the exported anchor."
         )
     else:
-        console.print(f"[red]The audit chain is broken[/red] at event {report.first_bad_seq}: {report.reason}")
+        console.print(
+            f"[red]The audit chain is broken[/red] at event {report.first_bad_seq}: {report.reason}"
+        )
     return report.ok and final == "closed"

@@ -10,6 +10,8 @@ instead (see the README).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +21,7 @@ __all__ = ["embedded_prefect"]
 
 @contextmanager
 def embedded_prefect(home: Path, *, database_url: str | None = None) -> Iterator[str]:
-    """Run an embedded Prefect API with its data in ``home``; yields the API URL.
+    """Run an embedded Prefect API with its data and log in ``home``; yields the API URL.
 
     ``database_url`` (e.g. ``postgresql+asyncpg://…``) puts Prefect's own tables on
     PostgreSQL instead of a SQLite file in ``home``.
@@ -43,7 +45,46 @@ def embedded_prefect(home: Path, *, database_url: str | None = None) -> Iterator
         temporary_settings,
     )
 
-    server = SubprocessASGIServer()
+    log_path = home / "server.log"
+
+    class _QuietServer(SubprocessASGIServer):
+        """Prefect's ephemeral server, writing to a log file instead of our terminal."""
+
+        def _run_uvicorn_command(self) -> subprocess.Popen[bytes]:
+            import prefect
+            from prefect.settings import get_current_settings
+
+            log = log_path.open("ab")
+            return subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--app-dir",
+                    str(prefect.__module_path__.parent),
+                    "--factory",
+                    "prefect.server.api.server:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "error",
+                    "--lifespan",
+                    "on",
+                ],
+                env={
+                    **os.environ,
+                    "PREFECT_UI_ENABLED": "0",
+                    "PREFECT__SERVER_EPHEMERAL": "1",
+                    "PREFECT__SERVER_FINAL": "1",
+                    **get_current_settings().to_environment_variables(exclude_unset=True),
+                },
+                stdout=log,
+                stderr=log,
+            )
+
+    server = _QuietServer()
     try:
         with temporary_settings(
             updates={PREFECT_HOME: str(home), PREFECT_SERVER_ANALYTICS_ENABLED: False}

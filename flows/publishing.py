@@ -46,7 +46,24 @@ def publish_markdown(decision_id: str, stage: str, markdown: str, description: s
 
 
 def summarise_event(event: AuditEvent) -> str:
+    """A short human line for an event, for history tables and the demo."""
     data = event.data
+    if event.action == "consultation.routed":
+        line = (
+            f"{len(data.get('experts', []))} experts routed: {', '.join(data.get('experts', []))}"
+        )
+        if data.get("conflicts"):
+            line += f"; {len(data['conflicts'])} kept out for conflicts"
+        return line
+    if event.action == "consultation.round_aggregated":
+        spread = ", ".join(f"{k} {v:g}" for k, v in data.get("iqr", {}).items())
+        verdict = "consensus" if data.get("consensus") else "no consensus"
+        return f"round {data.get('round')}: {verdict} (IQR {spread})"
+    if event.action == "consultation.reported":
+        verdict = "consensus" if data.get("consensus") else "dissent: " + "; ".join(data["dissent"])
+        return f"after {data.get('rounds')} round(s): {verdict}"
+    if event.action == "vote.tallied":
+        return f"{data.get('outcome')}: {data.get('in_favour')} of {data.get('cast')} in favour"
     if "reason" in data:
         return str(data["reason"])
     answer = data.get("answer")

@@ -226,7 +226,8 @@ async def expert_consultation(decision_id: str) -> str:
                 or "the expertise database has too few matching experts"
             )
             reason = (
-                f"Only {len(routed)} experts could be routed but the class needs {dclass.min_answers} "
+                f"Only {len(routed)} experts could be routed but the class needs "
+                f"{dclass.min_answers} "
                 f"answers: {uncovered}."
             )
             await _transition(
@@ -238,7 +239,8 @@ async def expert_consultation(decision_id: str) -> str:
             )
             return "stalled"
         routing_md = "\n".join(
-            f"- **{r.name}** (`{r.actor_id}`): {r.reason}; alternates {', '.join(r.alternates) or 'none'}"
+            f"- **{r.name}** (`{r.actor_id}`): {r.reason}; "
+            f"alternates {', '.join(r.alternates) or 'none'}"
             for r in routed
         )
         await off_loop(
@@ -261,7 +263,12 @@ async def expert_consultation(decision_id: str) -> str:
             round_no = decision.round
             md_previous = aggregate_markdown(previous) if previous else ""
 
-            def intro(task: Task, md_previous: str = md_previous, round_no: int = round_no) -> str:
+            def intro(
+                task: Task,
+                md_previous: str = md_previous,
+                round_no: int = round_no,
+                decision: Decision = decision,
+            ) -> str:
                 text = _proposal_intro(decision) + f"\n\n### Consultation round {round_no}\n"
                 text += "Rate each criterion from 1 (poor) to 9 (excellent) and recommend.\n"
                 if md_previous:
@@ -294,7 +301,7 @@ async def expert_consultation(decision_id: str) -> str:
                     waits.append(Wait(task, alternates))
 
             async def reassign(
-                actor_id: str, attempt: int, round_no: int = round_no
+                actor_id: str, attempt: int, round_no: int = round_no, decision: Decision = decision
             ) -> Task | None:
                 return await _assign(
                     ctx,
@@ -468,7 +475,8 @@ async def discussion(decision_id: str) -> str:
             else:
                 c = Comment.model_validate(o.answer)
                 lines.append(
-                    f"- **{names.get(o.task.assignee_id, o.task.assignee_id)}** ({c.stance.replace('_', ' ')}): {c.text}"
+                    f"- **{names.get(o.task.assignee_id, o.task.assignee_id)}** "
+                    f"({c.stance.replace('_', ' ')}): {c.text}"
                 )
         if len(decision.versions) > 1:
             lines += ["", "## Proposal versions", ""]
@@ -637,7 +645,8 @@ async def execution(decision_id: str) -> str:
                     executor.id,
                     round=cycle,
                     duration=dclass.durations.execute,
-                    zone=f"{decision.district} ({', '.join(executor.affiliations) or executor.name})",
+                    zone=f"{decision.district} "
+                    f"({', '.join(executor.affiliations) or executor.name})",
                     measures=tuple(conditions),
                     key=f"{decision_id}:execute:{cycle}:{executor.id}",
                 )
