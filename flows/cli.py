@@ -26,7 +26,7 @@ from decisions.db import make_engine
 from decisions.exceptions import AuditError, CounselError
 from decisions.model import Role
 from decisions.settings import load_settings
-from flows import cli_experts
+from flows import cli_decisions, cli_experts
 
 __all__ = ["app", "main"]
 
@@ -40,6 +40,7 @@ audit_app = typer.Typer(help="Verify and export the tamper-evident audit chain."
 app.add_typer(actors_app, name="actors")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cli_experts.app, name="experts", help="The expertise database and expert routing.")
+cli_decisions.register(app)
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)

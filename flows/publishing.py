@@ -62,6 +62,10 @@ def summarise_event(event: AuditEvent) -> str:
     if event.action == "consultation.reported":
         verdict = "consensus" if data.get("consensus") else "dissent: " + "; ".join(data["dissent"])
         return f"after {data.get('rounds')} round(s): {verdict}"
+    if event.action == "decision.round_started":
+        return f"round {data.get('round')}"
+    if event.action == "task.answered.progress":
+        return f"{data.get('task_id')}: {data['answer'].get('percent_complete')}% done"
     if event.action == "vote.tallied":
         return f"{data.get('outcome')}: {data.get('in_favour')} of {data.get('cast')} in favour"
     if "reason" in data:

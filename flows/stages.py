@@ -121,7 +121,7 @@ async def _assign(
             idempotency_key=key,
         )
     except PermissionDenied as refusal:
-        get_run_logger().warning("Not assigned: %s", refusal)
+        get_run_logger().info("Not assigned: %s", refusal)
         return None
     return assigned.task
 

@@ -1,0 +1,278 @@
+"""Planner, participant and manager commands: submit, status, tasks, answer, amend, withdraw.
+
+Each acts as the actor whose token is in ``COUNSEL_TOKEN``; every command parses its input,
+calls one service and prints. Answers go through the same path as the Prefect form
+(:mod:`flows.answering`): recorded once in the store, then the waiting run is resumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from decisions import services
+from decisions.classes import load_classes
+from decisions.exceptions import CounselError, InvalidProposal
+from decisions.model import Actor, Decision, TaskKind
+from decisions.settings import load_settings
+
+__all__ = ["register"]
+
+console = Console(soft_wrap=True)
+
+
+class InputFileError(CounselError, ValueError):
+    """A YAML input file cannot be read or is not valid."""
+
+
+def _engine() -> Any:
+    from flows.cli import open_engine
+
+    return open_engine()
+
+
+def _me(engine: Any) -> Actor:
+    return services.authenticate(engine, load_settings().token)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise InputFileError(f"Cannot read {path}: {err.strerror}.") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InputFileError(f"{path} is not valid YAML{where}.") from err
+    if not isinstance(data, dict):
+        raise InputFileError(f"{path} must be a mapping of fields to values.")
+    return data
+
+
+def _pydantic_sentence(path: Path, err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{path}: {where}: {message}."
+
+
+def _ui_url(flow_run_id: str) -> str:
+    from prefect.settings import PREFECT_UI_URL
+
+    base = PREFECT_UI_URL.value() or os.environ.get("PREFECT_API_URL", "").removesuffix("/api")
+    return f"{base}/runs/flow-run/{flow_run_id}" if base else flow_run_id
+
+
+def start_decision_run(decision: Decision, deployment: str) -> str:
+    """Start the decision's flow run on the deployment; returns the run id."""
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(
+        name=deployment,
+        parameters={"decision_id": decision.id, "title": decision.title},
+        timeout=0,
+        tags=[
+            f"decision:{decision.id}",
+            f"class:{decision.class_name}",
+            f"district:{decision.district}",
+        ],
+    )
+    return str(run.id)
+
+
+def submit(
+    proposal_file: Annotated[Path, typer.Argument(help="The proposal, as YAML.")],
+    run: Annotated[
+        bool, typer.Option(help="Start the decision flow on the Prefect server.")
+    ] = True,
+    deployment: Annotated[
+        str, typer.Option(help="The deployment that runs decisions.")
+    ] = "decision/decision",
+) -> None:
+    """File a proposal as a new decision and start its flow; prints its id and run address."""
+    engine = _engine()
+    planner = _me(engine)
+    data = _read_yaml(proposal_file)
+    try:
+        proposal = services.Proposal.model_validate(data)
+    except ValidationError as err:
+        raise InvalidProposal(_pydantic_sentence(proposal_file, err)) from err
+    digest = hashlib.sha256(proposal_file.read_bytes()).hexdigest()[:20]
+    classes = load_classes(load_settings().classes_file)
+    decision = services.submit_proposal(
+        engine,
+        proposal,
+        planner=planner,
+        classes=classes,
+        idempotency_key=f"submit:{planner.id}:{digest}",
+    )
+    console.print(f"Filed [bold]{decision.id}[/bold]: {decision.title} ({decision.state.value}).")
+    if not run:
+        return
+    if not os.environ.get("PREFECT_API_URL"):
+        console.print(
+            "PREFECT_API_URL is not set, so no flow was started. Start one with "
+            f"`prefect deployment run {deployment} --param decision_id={decision.id}`."
+        )
+        return
+    try:
+        run_id = start_decision_run(decision, deployment)
+    except Exception as err:  # noqa: BLE001 - report the server's refusal in one sentence
+        raise CounselError(
+            f"{decision.id} is filed, but its flow could not be started on {deployment}: {err}. "
+            f"Start it later with `prefect deployment run {deployment} "
+            f"--param decision_id={decision.id}`."
+        ) from err
+    console.print(f"Its flow run: {_ui_url(run_id)}")
+
+
+def status(
+    decision_id: Annotated[str, typer.Argument(help="Decision id, e.g. D-2026-0001.")],
+) -> None:
+    """Show where a decision stands and the state of its tasks."""
+    engine = _engine()
+    decision = services.get_decision(engine, decision_id)
+    console.print(f"[bold]{decision.id}[/bold] {decision.title}")
+    line = f"State: {decision.state.value}"
+    if decision.round:
+        line += f", consultation round {decision.round}"
+    if decision.state_reason:
+        line += f" — {decision.state_reason}"
+    console.print(line)
+    console.print(
+        f"Class {decision.class_name}, district {decision.district}; "
+        f"planner {decision.planner_id}; "
+        f"proposal version {decision.current_version.number}."
+    )
+    table = Table("task", "kind", "round", "assignee", "status", "deadline (UTC)", title="Tasks")
+    for task in services.tasks_of(engine, decision_id):
+        deadline = f"{task.deadline:%Y-%m-%d %H:%M}" if task.deadline else ""
+        table.add_row(
+            task.id, task.kind.value, str(task.round), task.assignee_id, task.status.value, deadline
+        )
+    console.print(table)
+
+
+FIELDS: dict[TaskKind, str] = {
+    TaskKind.CONSULT: "recommendation (approve | approve_with_conditions | reject), "
+    "rating_<criterion>: 1-9 each, conditions, rationale",
+    TaskKind.DISCUSS: "stance (support | support_with_changes | oppose | neutral), text",
+    TaskKind.VOTE: "choice (approve | approve_with_amendments | reject | return | recuse), "
+    "rationale, justification",
+    TaskKind.EXECUTE: "percent_complete (0-100), text, measures_done",
+    TaskKind.INSPECT: "verdict (accept | reject), findings",
+}
+
+
+def tasks() -> None:
+    """List your open tasks with their answer codes and the fields an answer needs."""
+    engine = _engine()
+    me = _me(engine)
+    mine = services.open_tasks_for(engine, me.id)
+    if not mine:
+        console.print(f"{me.name} has no open tasks.")
+        return
+    table = Table(
+        "task",
+        "decision",
+        "kind",
+        "round",
+        "deadline (UTC)",
+        "answer code",
+        "answer fields",
+        title=f"Open tasks of {me.name}",
+    )
+    for task in mine:
+        deadline = f"{task.deadline:%Y-%m-%d %H:%M}" if task.deadline else ""
+        table.add_row(
+            task.id,
+            task.decision_id,
+            task.kind.value,
+            str(task.round),
+            deadline,
+            services.answer_code_for(engine, task.id),
+            FIELDS[task.kind],
+        )
+    console.print(table)
+
+
+def answer(
+    task_id: Annotated[str, typer.Argument(help="The task you answer, e.g. D-2026-0001-C003.")],
+    file: Annotated[Path | None, typer.Option("--file", help="The answer as YAML.")] = None,
+    field: Annotated[
+        list[str] | None, typer.Option("--set", help="A field as name=value; repeatable.")
+    ] = None,
+) -> None:
+    """Answer one of your tasks; the waiting flow run continues."""
+    from flows.answering import submit_answer
+
+    engine = _engine()
+    me = _me(engine)
+    data: dict[str, Any] = _read_yaml(file) if file else {}
+    for item in field or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InputFileError(f"--set takes name=value, not {item!r}.")
+        data[name.strip()] = value
+    if "answer_code" not in data:
+        data["answer_code"] = (
+            services.answer_code_for(engine, task_id) if _owns(engine, me, task_id) else ""
+        )
+    classes = load_classes(load_settings().classes_file)
+    recorded = submit_answer(engine, task_id, data, actor=me, classes=classes)
+    verb = "Recorded" if recorded.created else "Already recorded"
+    console.print(f"{verb}: your answer to {task_id} (audit event {recorded.event.seq}).")
+
+
+def _owns(engine: Any, me: Actor, task_id: str) -> bool:
+    return services.get_task(engine, task_id).assignee_id == me.id
+
+
+def amend(
+    decision_id: Annotated[str, typer.Argument(help="Your decision.")],
+    file: Annotated[Path, typer.Option("--file", help="YAML with title, text and note.")],
+) -> None:
+    """Publish an amended proposal version (planners, during discussion)."""
+    engine = _engine()
+    me = _me(engine)
+    data = _read_yaml(file)
+    missing = [k for k in ("title", "text") if not str(data.get(k, "")).strip()]
+    if missing:
+        raise InputFileError(f"{file} needs {' and '.join(missing)}.")
+    decision = services.amend_proposal(
+        engine,
+        decision_id,
+        actor=me,
+        title=str(data["title"]),
+        text=str(data["text"]),
+        note=str(data.get("note", "")),
+        idempotency_key=f"amend:{decision_id}:{hashlib.sha256(file.read_bytes()).hexdigest()[:20]}",
+    )
+    console.print(f"Published version {decision.current_version.number} of {decision_id}.")
+
+
+def withdraw(
+    decision_id: Annotated[str, typer.Argument(help="Your decision.")],
+    reason: Annotated[str, typer.Option(help="Why it is withdrawn.")],
+) -> None:
+    """Withdraw your proposal before the vote."""
+    engine = _engine()
+    me = _me(engine)
+    decision = services.apply_transition(
+        engine, decision_id, "withdraw", actor_id=me.id, reason=reason
+    )
+    console.print(f"{decision.id} is {decision.state.value}.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the ``counsel`` app."""
+    for command in (submit, status, tasks, answer, amend, withdraw):
+        app.command()(command)
