@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test chromium bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/counsel demo
 
-test: $(STAMP)
+# The browser test drives the Prefect UI in Debian's Chromium (Playwright cannot download one here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	  || echo "Chromium could not be installed; the browser test will say so."; }
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check decisions experts flows tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

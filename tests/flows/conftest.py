@@ -1,0 +1,69 @@
+"""Flow tests: one Prefect test harness per session, a fresh Counsel store per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import Engine
+
+from decisions import services
+from decisions.classes import ClassBook, load_classes
+from decisions.db import make_engine
+from experts.sample import load_sample
+from experts.store import save_expertise
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """Prefect's own test harness: a temporary API and database for the whole session."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with (
+        prefect_test_harness(server_startup_timeout=90),
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
+        yield
+
+
+@dataclass
+class Stage:
+    engine: Engine
+    classes: ClassBook
+    url: str
+
+
+@pytest.fixture
+def stage(prefect_api: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+    """A store with the sample expertise database and the example people, where the flows
+    (which read ``COUNSEL_DATABASE_URL``) will find it."""
+    url = f"sqlite:///{tmp_path / 'counsel.db'}"
+    monkeypatch.setenv("COUNSEL_DATABASE_URL", url)
+    engine = make_engine(url)
+    services.init_store(engine)
+    with services.unit_of_work(engine) as session:
+        save_expertise(session, load_sample())
+    for entry in yaml.safe_load((EXAMPLES / "actors.yaml").read_text(encoding="utf-8")):
+        services.add_actor(
+            engine,
+            actor_id=entry["id"],
+            name=entry["name"],
+            roles=entry["roles"],
+            affiliations=entry.get("affiliations", []),
+            bodies=entry.get("bodies", []),
+        )
+    yield Stage(engine, load_classes(os.environ.get("COUNSEL_CLASSES_FILE")), url)
+    engine.dispose()
+
+
+def proposal(**changes: object) -> services.Proposal:
+    data = yaml.safe_load((EXAMPLES / "proposal.yaml").read_text(encoding="utf-8"))
+    data.update(changes)
+    return services.Proposal.model_validate(data)
