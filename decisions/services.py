@@ -92,6 +92,7 @@ __all__ = [
     "answer_code_for",
     "get_actor",
     "ensure_actor",
+    "issue_token",
 ]
 
 #: The actor name the engine itself uses in the audit chain (flows, deadlines).
@@ -867,3 +868,19 @@ def ensure_actor(
     except ActorError:
         return get_actor(engine, actor_id)  # created meanwhile by another run
     return actor
+
+
+def issue_token(engine: Engine, actor_id: str, *, by: str = SYSTEM) -> str:
+    """Give an actor a new token (the old one stops working); shown to them once."""
+    token = new_token()
+    with unit_of_work(engine) as session:
+        from decisions.tables import ActorRow
+
+        row = session.get(ActorRow, actor_id)
+        if row is None:
+            raise ActorError(f"There is no actor with id {actor_id!r}.")
+        row.token_hash = hash_secret(token)
+        AuditLog(session).append(
+            NewEvent(actor=by, action="actor.token_issued", payload={"id": actor_id})
+        )
+    return token

@@ -107,6 +107,17 @@ def actors_add(
     print(token)
 
 
+@actors_app.command("token")
+def actors_token(
+    actor_id: Annotated[str, typer.Argument(help="Whose token to issue, e.g. e031.")],
+) -> None:
+    """Issue a new token for an actor (the old one stops working); printed once."""
+    engine = open_engine()
+    token = services.issue_token(engine, actor_id, by=acting_name())
+    console.print(f"A new token for {actor_id}, shown only now:")
+    print(token)
+
+
 @actors_app.command("list")
 def actors_list(
     role: Annotated[Role | None, typer.Option(help="Only actors with this role.")] = None,

@@ -180,28 +180,17 @@ def tasks() -> None:
     if not mine:
         console.print(f"{me.name} has no open tasks.")
         return
-    table = Table(
-        "task",
-        "decision",
-        "kind",
-        "round",
-        "deadline (UTC)",
-        "answer code",
-        "answer fields",
-        title=f"Open tasks of {me.name}",
-    )
+    console.print(f"[bold]Open tasks of {me.name}[/bold] ({len(mine)})")
     for task in mine:
-        deadline = f"{task.deadline:%Y-%m-%d %H:%M}" if task.deadline else ""
-        table.add_row(
-            task.id,
-            task.decision_id,
-            task.kind.value,
-            str(task.round),
-            deadline,
-            services.answer_code_for(engine, task.id),
-            FIELDS[task.kind],
+        deadline = f"{task.deadline:%Y-%m-%d %H:%M} UTC" if task.deadline else "none"
+        console.print(
+            f"\n[bold]{task.id}[/bold]  {task.kind.value}, round {task.round}, "
+            f"decision {task.decision_id}\n  deadline: {deadline}\n"
+            f"  answer code: {services.answer_code_for(engine, task.id)}\n"
+            f"  answer fields: {FIELDS[task.kind]}\n"
+            f"  answer with: counsel answer {task.id} --file answer.yaml",
+            highlight=False,
         )
-    console.print(table)
 
 
 def answer(
@@ -223,9 +212,9 @@ def answer(
             raise InputFileError(f"--set takes name=value, not {item!r}.")
         data[name.strip()] = value
     if "answer_code" not in data:
-        data["answer_code"] = (
-            services.answer_code_for(engine, task_id) if _owns(engine, me, task_id) else ""
-        )
+        # Only the assignee's own code is filled in; anyone else is refused (and audited).
+        owns = _owns(engine, me, task_id)
+        data["answer_code"] = services.answer_code_for(engine, task_id) if owns else "XXXXX-XXXXX"
     classes = load_classes(load_settings().classes_file)
     recorded = submit_answer(engine, task_id, data, actor=me, classes=classes)
     verb = "Recorded" if recorded.created else "Already recorded"
