@@ -147,6 +147,7 @@ class ChainReport:
     head_hash: str
     first_bad_seq: int | None = None
     reason: str = ""
+    first_prev: str | None = None  # the first walked event's previous hash (for segments)
 
     @property
     def anchor(self) -> Anchor:
@@ -156,7 +157,13 @@ class ChainReport:
 Row = tuple[int, str, str, str, str | None, str | None, str, str, str]
 
 
-def verify_chain(rows: Iterable[Row], *, anchor: Anchor | None = None) -> ChainReport:
+def verify_chain(
+    rows: Iterable[Row],
+    *,
+    anchor: Anchor | None = None,
+    start: int = 1,
+    previous: str | None = GENESIS_HASH,
+) -> ChainReport:
     """Walk stored events in ``seq`` order and report the first that breaks the chain.
 
     Parameters
@@ -166,6 +173,10 @@ def verify_chain(rows: Iterable[Row], *, anchor: Anchor | None = None) -> ChainR
         prev_hash, hash)`` ordered by ``seq``, as the store yields them.
     anchor : Anchor, optional
         A head recorded earlier outside the database. Without it a cut-off tail cannot be seen.
+    start, previous : int, str or None
+        Where the walk starts and the hash the first event must follow; ``previous=None``
+        walks a segment whose link to the events before it the caller checks
+        (:func:`decisions.ledger.verify_store` splits long chains over processes).
 
     Returns
     -------
@@ -179,25 +190,30 @@ def verify_chain(rows: Iterable[Row], *, anchor: Anchor | None = None) -> ChainR
     """
     sha256 = hashlib.sha256
     sep = FIELD_SEPARATOR
-    previous = GENESIS_HASH
-    expected = 1
-    anchor_seen = anchor is None or anchor.count == 0
+    expected = start
+    first_prev: str | None = None
+    anchor_seen = anchor is None or anchor.count < start
     for seq, recorded_at, actor, action, decision_id, key, payload, prev_hash, stored in rows:
+        if first_prev is None:
+            first_prev = prev_hash
+            if previous is None:
+                previous = prev_hash  # the caller checks this segment's link
         if seq != expected:
             reason = (
                 f"event {expected} is missing: the chain jumps from event {expected - 1} to {seq}"
                 if seq > expected
                 else f"event {seq} appears out of order after event {expected - 1}"
             )
-            return ChainReport(False, expected - 1, previous, expected, reason)
+            return ChainReport(False, expected - 1, previous or "", expected, reason, first_prev)
         if prev_hash != previous:
             return ChainReport(
                 False,
                 seq - 1,
-                previous,
+                previous or "",
                 seq,
                 f"event {seq} does not follow event {seq - 1}: its previous-hash field does not "
                 "match (an event before it was removed, replaced or reordered)",
+                first_prev,
             )
         data = sep.join(
             (prev_hash, str(seq), recorded_at, actor, action, decision_id or "", key or "", payload)
@@ -211,19 +227,21 @@ def verify_chain(rows: Iterable[Row], *, anchor: Anchor | None = None) -> ChainR
             return ChainReport(
                 False,
                 seq - 1,
-                previous,
+                previous or "",
                 seq,
                 f"event {seq} was altered: its content no longer matches its hash",
+                first_prev,
             )
         if anchor is not None and seq == anchor.count:
             if stored != anchor.head_hash:
                 return ChainReport(
                     False,
                     seq - 1,
-                    previous,
+                    previous or "",
                     seq,
                     f"event {seq} does not match the anchored head hash: the chain was rewritten "
                     "up to the anchor",
+                    first_prev,
                 )
             anchor_seen = True
         previous = stored
@@ -233,9 +251,10 @@ def verify_chain(rows: Iterable[Row], *, anchor: Anchor | None = None) -> ChainR
         return ChainReport(
             False,
             count,
-            previous,
+            previous or "",
             count + 1,
             f"the chain ends at event {count} but was anchored at {anchor.count} events: "
             f"{anchor.count - count} event(s) are missing from its end",
+            first_prev,
         )
-    return ChainReport(True, count, previous)
+    return ChainReport(True, count, previous or "", first_prev=first_prev)

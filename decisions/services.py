@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from decisions import ledger
-from decisions.audit import Anchor, AuditEvent, ChainReport, verify_chain
+from decisions.audit import Anchor, AuditEvent, ChainReport
 from decisions.classes import ClassBook
 from decisions.credentials import answer_code, hash_secret, matches, new_token
 from decisions.db import READ_ONLY, current_revision, head_revision, migrate, take_write_lock
@@ -813,7 +813,7 @@ def history(engine: Engine, decision_id: str) -> list[AuditEvent]:
 
 def verify(engine: Engine, *, anchor: Anchor | None = None) -> ChainReport:
     """Walk the whole chain (against ``anchor`` if given) and report the first bad event."""
-    return verify_chain(ledger.iter_rows(engine), anchor=anchor)
+    return ledger.verify_store(engine, anchor=anchor)
 
 
 def export_events(engine: Engine) -> list[AuditEvent]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Connection, text
 
-from decisions import services
-from decisions.audit import event_hash
+from decisions import ledger, services
+from decisions.audit import Anchor, ChainReport, event_hash
 from decisions.store import AuditLog
 from tests.integration.decisions._appender import append_events
 from tests.integration.decisions.conftest import World, chain_unprotected
@@ -76,15 +77,24 @@ TAMPERING: dict[str, Callable[[Connection], int]] = {
 }
 
 
+def verify_split(world: World, anchor: Anchor | None = None) -> ChainReport:
+    """The chain verified by worker processes (three ranges), however short it is."""
+    assert threading.active_count() == 1  # otherwise verify_store walks in-process
+    return ledger.verify_store(world.engine, anchor=anchor, workers=3, min_events=0)
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-walk", "worker-processes"])
 @pytest.mark.parametrize("damage", list(TAMPERING.values()), ids=list(TAMPERING))
 def test_verify_names_the_first_bad_event(
-    world: World, damage: Callable[[Connection], int]
+    world: World, damage: Callable[[Connection], int], split: bool
 ) -> None:
-    """Each kind of tampering is found and the first bad event is named."""
+    """Each kind of tampering is found and the first bad event is named, whether one walk
+    or several worker processes verify the chain."""
     assert services.verify(world.engine).ok
+    assert verify_split(world).ok
     with chain_unprotected(world.engine) as conn:
         bad = damage(conn)
-    report = services.verify(world.engine)
+    report = verify_split(world) if split else services.verify(world.engine)
     assert not report.ok
     assert report.first_bad_seq == bad
     assert f"event {bad}" in report.reason
@@ -96,9 +106,9 @@ def test_truncated_tail_is_found_against_the_export_anchor(world: World) -> None
     with chain_unprotected(world.engine) as conn:
         conn.execute(text("DELETE FROM audit_events WHERE seq > :n"), {"n": anchor.count - 3})
     assert services.verify(world.engine).ok
-    report = services.verify(world.engine, anchor=anchor)
-    assert not report.ok
-    assert f"anchored at {anchor.count} events: 3 event(s) are missing" in report.reason
+    for report in (services.verify(world.engine, anchor=anchor), verify_split(world, anchor)):
+        assert not report.ok
+        assert f"anchored at {anchor.count} events: 3 event(s) are missing" in report.reason
 
 
 def test_history_is_the_decisions_events_in_order(world: World) -> None:
