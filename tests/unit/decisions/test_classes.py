@@ -58,7 +58,7 @@ def test_unknown_class_lists_the_known_ones() -> None:
         ),
         (
             lambda d: d["classes"]["major"]["durations"].update(answer="3 weeks"),
-            r"classes\.major\.durations\.answer: a duration is a positive number with m, h or d",
+            r"classes\.major\.durations\.answer: a duration is a positive number with s, m, h or d",
         ),
         (
             lambda d: d["classes"]["major"].update(expertz=3),
@@ -134,7 +134,7 @@ def test_durations_parse(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["0d", "5", "5w", "-1h", 3])
+@pytest.mark.parametrize("text", ["0d", "5", "5w", "-1h", "2y", 3])
 def test_bad_durations_fail(text: object) -> None:
     """Zero, unitless, unknown units and numbers are refused."""
     with pytest.raises(ValueError, match="a duration is a positive number"):

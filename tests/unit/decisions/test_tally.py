@@ -75,3 +75,15 @@ def test_too_many_votes_is_an_error() -> None:
 def test_against_consensus(outcome: str, recommendations: dict[str, int], expected: bool) -> None:
     """Going against the experts' majority recommendation is detected."""
     assert against_consensus(outcome, recommendations) is expected
+
+
+def test_vote_against_consensus_needs_justification() -> None:
+    """Rejecting what the experts approved needs a written justification; agreeing does not."""
+    from decisions.tally import vote_problem
+
+    experts = {"approve_with_conditions": 3}
+    reject = Vote(choice="reject", rationale="Too costly.")
+    assert vote_problem(reject, experts) is not None
+    justified = Vote(choice="reject", rationale="Too costly.", justification="Budget cut by 30%.")
+    assert vote_problem(justified, experts) is None
+    assert vote_problem(Vote(choice="approve", rationale="ok"), experts) is None

@@ -22,30 +22,49 @@ from experts.assignment import (
 from experts.exceptions import InfeasibleAssignment, InvalidAffinity
 
 
-def exact_optimum(rows: list[tuple[str, str, float]], conflicts: set[tuple[str, str]],
-                  per_item: int, max_load: int, min_load: int) -> float | None:
+def exact_optimum(
+    rows: list[tuple[str, str, float]],
+    conflicts: set[tuple[str, str]],
+    per_item: int,
+    max_load: int,
+    min_load: int,
+) -> float | None:
     """The optimum by SciPy's integer programming (``milp``), or None if infeasible."""
     table = AffinityTable.from_rows(rows)
-    keep = [i for i in range(len(table))
-            if (table.items[table.item[i]], table.experts[table.expert[i]]) not in conflicts]
+    keep = [
+        i
+        for i in range(len(table))
+        if (table.items[table.item[i]], table.experts[table.expert[i]]) not in conflicts
+    ]
     n = len(keep)
     if n == 0:
         return None if per_item or min_load else 0.0
     cols = np.arange(n)
-    a = sp.vstack([
-        sp.csr_array((np.ones(n), (table.item[keep], cols)), shape=(len(table.items), n)),
-        sp.csr_array((np.ones(n), (table.expert[keep], cols)), shape=(len(table.experts), n)),
-    ])
+    a = sp.vstack(
+        [
+            sp.csr_array((np.ones(n), (table.item[keep], cols)), shape=(len(table.items), n)),
+            sp.csr_array((np.ones(n), (table.expert[keep], cols)), shape=(len(table.experts), n)),
+        ]
+    )
     lo = np.r_[np.full(len(table.items), per_item), np.full(len(table.experts), min_load)]
     hi = np.r_[np.full(len(table.items), per_item), np.full(len(table.experts), max_load)]
-    res = milp(-table.score[keep], constraints=LinearConstraint(a, lo, hi),
-               integrality=np.ones(n), bounds=Bounds(0, 1))
+    res = milp(
+        -table.score[keep],
+        constraints=LinearConstraint(a, lo, hi),
+        integrality=np.ones(n),
+        bounds=Bounds(0, 1),
+    )
     return None if res.status != 0 else float(-res.fun)
 
 
-def check_constraints(result: Assignment, rows: list[tuple[str, str, float]],
-                      conflicts: set[tuple[str, str]], per_item: int, max_load: int,
-                      min_load: int) -> None:
+def check_constraints(
+    result: Assignment,
+    rows: list[tuple[str, str, float]],
+    conflicts: set[tuple[str, str]],
+    per_item: int,
+    max_load: int,
+    min_load: int,
+) -> None:
     """Assert every item has its count, every load is in range, no conflict, scores match."""
     scores = {(i, e): s for i, e, s in rows}
     loads: dict[str, int] = {}
@@ -65,8 +84,9 @@ def check_constraints(result: Assignment, rows: list[tuple[str, str, float]],
 
 
 @st.composite
-def instances(draw: st.DrawFn) -> tuple[list[tuple[str, str, float]], set[tuple[str, str]],
-                                        int, int, int]:
+def instances(
+    draw: st.DrawFn,
+) -> tuple[list[tuple[str, str, float]], set[tuple[str, str]], int, int, int]:
     """A small random instance: sparse scores, a few conflicts and the limits."""
     n_items, n_experts = draw(st.integers(1, 7)), draw(st.integers(1, 7))
     pairs = [(f"i{i}", f"e{e}") for i in range(n_items) for e in range(n_experts)]
@@ -82,18 +102,20 @@ def instances(draw: st.DrawFn) -> tuple[list[tuple[str, str, float]], set[tuple[
 @settings(max_examples=150, deadline=None)
 @given(instances())
 def test_assignment_meets_constraints_and_equals_exact_optimum(
-        instance: tuple[list[tuple[str, str, float]], set[tuple[str, str]], int, int, int]
+    instance: tuple[list[tuple[str, str, float]], set[tuple[str, str]], int, int, int],
 ) -> None:
     """On small random instances the result satisfies every constraint and matches milp."""
     rows, conflicts, per_item, max_load, min_load = instance
     best = exact_optimum(rows, conflicts, per_item, max_load, min_load)
     if best is None:
         with pytest.raises(InfeasibleAssignment):
-            assign_experts(rows, conflicts=conflicts, per_item=per_item, max_load=max_load,
-                           min_load=min_load)
+            assign_experts(
+                rows, conflicts=conflicts, per_item=per_item, max_load=max_load, min_load=min_load
+            )
         return
-    result = assign_experts(rows, conflicts=conflicts, per_item=per_item, max_load=max_load,
-                            min_load=min_load)
+    result = assign_experts(
+        rows, conflicts=conflicts, per_item=per_item, max_load=max_load, min_load=min_load
+    )
     check_constraints(result, rows, conflicts, per_item, max_load, min_load)
     assert result.total_score == pytest.approx(best, abs=1e-9)
 
@@ -117,8 +139,10 @@ def test_assignment_equals_brute_force(seed: int) -> None:
 def test_item_with_too_few_candidates_is_named() -> None:
     """An item left with too few non-conflicted candidates is named in the refusal."""
     rows = [("bid-7", "E1", 1.0), ("bid-7", "E2", 0.5), ("bid-8", "E1", 1.0)]
-    with pytest.raises(InfeasibleAssignment, match="Item 'bid-7' needs 2 experts but only 1 "
-                       "expert scored for it without a conflict") as info:
+    with pytest.raises(
+        InfeasibleAssignment,
+        match="Item 'bid-7' needs 2 experts but only 1 expert scored for it without a conflict",
+    ) as info:
         assign_experts(rows, per_item=2, max_load=5, conflicts={("bid-7", "E2")})
     assert info.value.constraint == "per_item"
 
@@ -126,11 +150,17 @@ def test_item_with_too_few_candidates_is_named() -> None:
 def test_group_short_of_capacity_is_named() -> None:
     """Items whose shared candidates cannot take them all are named with the shortfall."""
     rows = [(i, e, 1.0) for i in ("a", "b", "c") for e in ("E1", "E2")] + [
-        ("c", "E3", 1.0), ("d", "E3", 1.0), ("d", "E4", 1.0), ("d", "E5", 1.0)]
+        ("c", "E3", 1.0),
+        ("d", "E3", 1.0),
+        ("d", "E4", 1.0),
+        ("d", "E5", 1.0),
+    ]
     with pytest.raises(InfeasibleAssignment, match="max load") as info:
         assign_experts(rows, per_item=2, max_load=2)
-    assert "'a', 'b', 'c' need 6 assignments between them but their candidates can take " \
-           "only 5 of them" in str(info.value)
+    assert (
+        "'a', 'b', 'c' need 6 assignments between them but their candidates can take "
+        "only 5 of them" in str(info.value)
+    )
     assert info.value.constraint == "max_load"
 
 
@@ -144,8 +174,9 @@ def test_unreachable_min_load_is_named() -> None:
 def test_csv_files_in_matcher_form(tmp_path: Path) -> None:
     """Scores and conflicts CSV files with and without headers read as the matcher form."""
     scores = tmp_path / "s.csv"
-    scores.write_text("item,expert,score\nbid-1,张伟,0.9\nbid-1,E2,0.5\nbid-2,张伟,0.75\n",
-                      encoding="utf-8")
+    scores.write_text(
+        "item,expert,score\nbid-1,张伟,0.9\nbid-1,E2,0.5\nbid-2,张伟,0.75\n", encoding="utf-8"
+    )
     conflicts = tmp_path / "c.csv"
     conflicts.write_text("bid-2,张伟,-1\n", encoding="utf-8")
     table = read_scores_csv(scores)
@@ -157,12 +188,15 @@ def test_csv_files_in_matcher_form(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
-    [("a,E1,0.5\nb,E1,high\n", 2, "the score 'high' is not a number"),
-     ("a,E1,0.5\na,E1,0.7\n", 2, "already scored on line 1"),
-     ("a,E1\n", 1, "found 2 cells")],
+    [
+        ("a,E1,0.5\nb,E1,high\n", 2, "the score 'high' is not a number"),
+        ("a,E1,0.5\na,E1,0.7\n", 2, "already scored on line 1"),
+        ("a,E1\n", 1, "found 2 cells"),
+    ],
 )
-def test_bad_score_rows_name_file_and_line(tmp_path: Path, text: str, line: int,
-                                           reason: str) -> None:
+def test_bad_score_rows_name_file_and_line(
+    tmp_path: Path, text: str, line: int, reason: str
+) -> None:
     """A bad scores row raises with the file, line and reason."""
     path = tmp_path / "s.csv"
     path.write_text(text, encoding="utf-8")

@@ -30,10 +30,15 @@ from experts.model import (
 )
 
 # Names: any printable text in any script, not blank, no surrounding blanks.
-names = st.text(
-    alphabet=st.characters(codec="utf-8", categories=["L", "M", "N", "P", "S", "Zs"]),
-    min_size=1, max_size=20,
-).map(str.strip).filter(bool)
+names = (
+    st.text(
+        alphabet=st.characters(codec="utf-8", categories=["L", "M", "N", "P", "S", "Zs"]),
+        min_size=1,
+        max_size=20,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 weights = st.floats(min_value=0.001, max_value=1.0, allow_nan=False)
 
 
@@ -42,27 +47,45 @@ def expertise(draw: st.DrawFn) -> ExpertiseData:
     """Small random expertise data with references that resolve."""
     topic_ids = draw(st.lists(names, min_size=1, max_size=4, unique=True))
     topics = tuple(
-        Topic(id=t, name=draw(names), parent=topic_ids[0] if i else None,
-              aliases=tuple(draw(st.lists(names, max_size=2, unique=True))))
-        for i, t in enumerate(topic_ids))
-    districts = (District(id="d", name=draw(names), profile=draw(st.none() | names)),
-                 District(id="d-1", name=draw(names), kind="street_office", parent="d"))
-    orgs = (Organisation(id="o", name=draw(names), kind="contractor", district="d",
-                         interests=(topic_ids[-1],)),)
+        Topic(
+            id=t,
+            name=draw(names),
+            parent=topic_ids[0] if i else None,
+            aliases=tuple(draw(st.lists(names, max_size=2, unique=True))),
+        )
+        for i, t in enumerate(topic_ids)
+    )
+    districts = (
+        District(id="d", name=draw(names), profile=draw(st.none() | names)),
+        District(id="d-1", name=draw(names), kind="street_office", parent="d"),
+    )
+    orgs = (
+        Organisation(
+            id="o", name=draw(names), kind="contractor", district="d", interests=(topic_ids[-1],)
+        ),
+    )
     experts = tuple(
-        Expert(id=f"e{i}", name=draw(names), title=draw(st.just("") | names),
-               available=draw(st.booleans()), workload_cap=draw(st.integers(0, 5)),
-               active_assignments=draw(st.integers(0, 5)),
-               affiliations=(Affiliation(organisation="o", role=draw(names),
-                                         current=draw(st.booleans())),),
-               proficiencies=tuple(Proficiency(topic=t, weight=draw(weights),
-                                               last_active=draw(st.integers(1990, 2030)))
-                                   for t in draw(st.lists(st.sampled_from(topic_ids),
-                                                          unique=True, max_size=3))),
-               districts=(LocalKnowledge(district="d-1", weight=draw(weights)),))
-        for i in range(draw(st.integers(0, 3))))
-    return ExpertiseData(topics=topics, districts=districts, organisations=orgs,
-                         experts=experts)
+        Expert(
+            id=f"e{i}",
+            name=draw(names),
+            title=draw(st.just("") | names),
+            available=draw(st.booleans()),
+            workload_cap=draw(st.integers(0, 5)),
+            active_assignments=draw(st.integers(0, 5)),
+            affiliations=(
+                Affiliation(organisation="o", role=draw(names), current=draw(st.booleans())),
+            ),
+            proficiencies=tuple(
+                Proficiency(
+                    topic=t, weight=draw(weights), last_active=draw(st.integers(1990, 2030))
+                )
+                for t in draw(st.lists(st.sampled_from(topic_ids), unique=True, max_size=3))
+            ),
+            districts=(LocalKnowledge(district="d-1", weight=draw(weights)),),
+        )
+        for i in range(draw(st.integers(0, 3)))
+    )
+    return ExpertiseData(topics=topics, districts=districts, organisations=orgs, experts=experts)
 
 
 def test_sample_round_trips_through_yaml(sample: ExpertiseData) -> None:
@@ -80,19 +103,37 @@ def test_sample_is_realistic(sample: ExpertiseData) -> None:
     """The sample has 80+ experts in eight fields, three districts and conflicted contractors."""
     assert len(sample.experts) >= 80
     roots = {t.id for t in sample.topics if t.parent is None}
-    assert {"urban-planning", "construction-management", "city-sanitation", "transport",
-            "environment", "law", "finance", "community-governance"} <= roots
+    assert {
+        "urban-planning",
+        "construction-management",
+        "city-sanitation",
+        "transport",
+        "environment",
+        "law",
+        "finance",
+        "community-governance",
+    } <= roots
     assert {d.id for d in sample.districts if d.kind == "district"} == {
-        "east-district", "middle-district", "west-district"}
-    contractors = {o.id for o in sample.organisations
-                   if o.kind == "contractor" and "street-cleaning" in o.interests}
-    staff = [e for e in sample.experts
-             if any(a.organisation in contractors and a.current for a in e.affiliations)]
+        "east-district",
+        "middle-district",
+        "west-district",
+    }
+    contractors = {
+        o.id
+        for o in sample.organisations
+        if o.kind == "contractor" and "street-cleaning" in o.interests
+    }
+    staff = [
+        e
+        for e in sample.experts
+        if any(a.organisation in contractors and a.current for a in e.affiliations)
+    ]
     assert len(staff) >= 3
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=expertise())
 def test_any_script_round_trips_through_both_formats(data: ExpertiseData, tmp_path: Path) -> None:
     """Random names in any script survive YAML and CSV export and import unchanged."""
@@ -103,8 +144,9 @@ def test_any_script_round_trips_through_both_formats(data: ExpertiseData, tmp_pa
 
 
 @pytest.mark.parametrize("suffix", ["x.yaml", "dir"])
-def test_read_and_write_pick_the_format_by_path(sample: ExpertiseData, tmp_path: Path,
-                                                suffix: str) -> None:
+def test_read_and_write_pick_the_format_by_path(
+    sample: ExpertiseData, tmp_path: Path, suffix: str
+) -> None:
     """``write_expertise``/``read_expertise`` use YAML for .yaml and CSV for a directory."""
     write_expertise(sample, tmp_path / suffix)
     assert read_expertise(tmp_path / suffix) == sample
@@ -129,18 +171,27 @@ experts:
     ("old", "new", "line", "reason"),
     [
         ("weight: 0.9", "weight: 1.5", 11, "weight: input should be less than or equal to 1"),
-        ("topic: street-cleaning,", "topic: street-sweeping,", 11,
-         "topic 'street-sweeping' is not defined"),
+        (
+            "topic: street-cleaning,",
+            "topic: street-sweeping,",
+            11,
+            "topic 'street-sweeping' is not defined",
+        ),
         ("parent: sanitation}", "parent: sanitaton}", 4, "parent topic 'sanitaton' is not defined"),
-        ("{id: east, name: 东区}", "{id: east, name: 东区, colour: red}", 6,
-         "unknown field 'colour'"),
+        (
+            "{id: east, name: 东区}",
+            "{id: east, name: 东区, colour: red}",
+            6,
+            "unknown field 'colour'",
+        ),
         ("id: E1\n", "id: E1\n    age: 5\n", 8, "unknown field 'age'"),
         ("{id: street-cleaning,", "{id: sanitation,", 4, "topic id 'sanitation' is already used"),
         ("name: 张伟", "name: '  '", 8, "name: must not be empty"),
     ],
 )
 def test_bad_yaml_row_is_reported_with_file_line_and_reason(
-        tmp_path: Path, old: str, new: str, line: int, reason: str) -> None:
+    tmp_path: Path, old: str, new: str, line: int, reason: str
+) -> None:
     """A bad YAML row raises with its file, line and reason, and nothing is returned."""
     path = tmp_path / "experts.yaml"
     assert old in GOOD
@@ -165,8 +216,12 @@ def test_invalid_yaml_syntax_is_reported_with_its_line(tmp_path: Path) -> None:
 def test_every_bad_row_is_listed(tmp_path: Path) -> None:
     """All bad rows of a file are reported, in line order."""
     path = tmp_path / "x.yaml"
-    path.write_text(GOOD.replace("weight: 0.9", "weight: -1").replace(
-        "parent: sanitation}", "parent: nowhere}"), encoding="utf-8")
+    path.write_text(
+        GOOD.replace("weight: 0.9", "weight: -1").replace(
+            "parent: sanitation}", "parent: nowhere}"
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(ExpertiseImportError) as info:
         read_expertise(path)
     assert [p.line for p in info.value.problems] == [4, 11]
@@ -182,8 +237,9 @@ def _write(path: Path, rows: list[list[str]]) -> None:
         csv.writer(fh).writerows(rows)
 
 
-def test_bad_csv_row_is_reported_with_its_file_and_line(sample: ExpertiseData,
-                                                        tmp_path: Path) -> None:
+def test_bad_csv_row_is_reported_with_its_file_and_line(
+    sample: ExpertiseData, tmp_path: Path
+) -> None:
     """A bad CSV row names its file and line, counting the header as line 1."""
     write_csv_dir(sample, tmp_path)
     path = tmp_path / "proficiencies.csv"
@@ -197,8 +253,7 @@ def test_bad_csv_row_is_reported_with_its_file_and_line(sample: ExpertiseData,
     assert "weight" in problem.reason and "very good" in problem.reason
 
 
-def test_csv_edge_row_for_unknown_expert_is_refused(sample: ExpertiseData,
-                                                    tmp_path: Path) -> None:
+def test_csv_edge_row_for_unknown_expert_is_refused(sample: ExpertiseData, tmp_path: Path) -> None:
     """A proficiency row naming an expert not in experts.csv is refused."""
     write_csv_dir(sample, tmp_path)
     path = tmp_path / "local_knowledge.csv"
@@ -242,8 +297,10 @@ def test_street_office_needs_a_district_parent() -> None:
 
 def test_rows_may_refer_to_known_records_when_merging(sample: ExpertiseData) -> None:
     """With ``known``, rows may refer to records already in the database."""
-    text = ("experts:\n  - id: N1\n    name: 新专家\n    proficiencies:\n"
-            "      - {topic: street-cleaning, weight: 0.7, last_active: 2025}\n")
+    text = (
+        "experts:\n  - id: N1\n    name: 新专家\n    proficiencies:\n"
+        "      - {topic: street-cleaning, weight: 0.7, last_active: 2025}\n"
+    )
     with pytest.raises(ExpertiseImportError):
         parse_yaml_text(text)
     extra = parse_yaml_text(text, known=sample)

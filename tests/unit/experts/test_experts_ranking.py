@@ -15,10 +15,23 @@ from experts.ranking import Routing, keyword_rank, rank_experts
 from experts.sample import load_sample
 from experts.synthetic import synthetic_expertise
 
-SAMPLE_TOPICS = ["street-cleaning", "market-based-contracting", "cleaning-zones", "waste-transfer",
-                 "zoning", "permits", "illegal-buildings", "pipe-networks", "public-transit",
-                 "air-quality", "procurement-law", "cost-evaluation", "resident-participation",
-                 "city-sanitation", "urban-planning"]
+SAMPLE_TOPICS = [
+    "street-cleaning",
+    "market-based-contracting",
+    "cleaning-zones",
+    "waste-transfer",
+    "zoning",
+    "permits",
+    "illegal-buildings",
+    "pipe-networks",
+    "public-transit",
+    "air-quality",
+    "procurement-law",
+    "cost-evaluation",
+    "resident-participation",
+    "city-sanitation",
+    "urban-planning",
+]
 SAMPLE_DISTRICTS = [None, "east-district", "middle-district", "west-district", "west-xijiao"]
 
 
@@ -37,7 +50,8 @@ def _graph() -> nx.Graph[str]:
 def proposed(routing: Routing) -> list[str]:
     """Every expert a routing proposes: picks and alternates."""
     return [p.expert for p in routing.picks] + [
-        a.expert for p in routing.picks for a in p.alternates]
+        a.expert for p in routing.picks for a in p.alternates
+    ]
 
 
 def current_orgs(sample: ExpertiseData, expert: str) -> set[str]:
@@ -47,10 +61,12 @@ def current_orgs(sample: ExpertiseData, expert: str) -> set[str]:
 
 
 def test_street_cleaning_drops_contractor_staff_and_says_why(
-        sample_graph: nx.Graph[str], sample: ExpertiseData) -> None:
+    sample_graph: nx.Graph[str], sample: ExpertiseData
+) -> None:
     """Staff and consultants of cleaning contractors are never routed to a cleaning decision."""
-    routing = rank_experts(sample_graph, ["street-cleaning", "market-based-contracting"],
-                           district="east-district", k=5)
+    routing = rank_experts(
+        sample_graph, ["street-cleaning", "market-based-contracting"], district="east-district", k=5
+    )
     bidders = {"cleanco", "qingyuan-city-services"}
     for expert in proposed(routing):
         assert not current_orgs(sample, expert) & bidders
@@ -64,20 +80,33 @@ def test_street_cleaning_drops_contractor_staff_and_says_why(
     topics=st.lists(st.sampled_from(SAMPLE_TOPICS), min_size=1, max_size=3, unique=True),
     district=st.sampled_from(SAMPLE_DISTRICTS),
     k=st.integers(1, 8),
-    stakeholders=st.sets(st.sampled_from(["cleanco", "city-university", "ruida",
-                                          "city-planning-institute", "tech-university"])),
+    stakeholders=st.sets(
+        st.sampled_from(
+            ["cleanco", "city-university", "ruida", "city-planning-institute", "tech-university"]
+        )
+    ),
     exclude=st.sets(st.sampled_from([f"E{i:03d}" for i in range(1, 99)]), max_size=10),
     interest_conflicts=st.booleans(),
 )
 def test_no_conflicted_expert_is_ever_proposed(
-        topics: list[str],
-        district: str | None, k: int, stakeholders: set[str], exclude: set[str],
-        interest_conflicts: bool) -> None:
+    topics: list[str],
+    district: str | None,
+    k: int,
+    stakeholders: set[str],
+    exclude: set[str],
+    interest_conflicts: bool,
+) -> None:
     """Whatever the query, no pick or alternate is excluded, conflicted, unavailable or full."""
     sample = _sample()
-    routing = rank_experts(_graph(), topics, district=district, k=k,
-                           stakeholders=stakeholders, exclude=exclude,
-                           interest_conflicts=interest_conflicts)
+    routing = rank_experts(
+        _graph(),
+        topics,
+        district=district,
+        k=k,
+        stakeholders=stakeholders,
+        exclude=exclude,
+        interest_conflicts=interest_conflicts,
+    )
     by_id = {e.id: e for e in sample.experts}
     parent = {t.id: t.parent for t in sample.topics}
 
@@ -117,8 +146,9 @@ def test_every_topic_is_covered_when_possible(sample_graph: nx.Graph[str]) -> No
 def test_uncoverable_topic_is_reported_with_a_reason(sample_graph: nx.Graph[str]) -> None:
     """A topic nobody knows is listed as uncovered, saying nobody is proficient in it."""
     G = sample_graph.copy()
-    G.add_node("topic:drones", kind="topic", id="drones", name="无人机巡查", aliases=(),
-               parent=None)
+    G.add_node(
+        "topic:drones", kind="topic", id="drones", name="无人机巡查", aliases=(), parent=None
+    )
     routing = rank_experts(G, ["street-cleaning", "drones"], k=3)
     (missing,) = routing.uncovered
     assert missing.topic == "drones"
@@ -134,8 +164,9 @@ def test_too_small_k_says_so(sample_graph: nx.Graph[str]) -> None:
 
 
 @pytest.mark.parametrize("topic", ["city-sanitation", "urban-planning", "law"])
-def test_at_most_one_pick_per_organisation(sample_graph: nx.Graph[str], sample: ExpertiseData,
-                                           topic: str) -> None:
+def test_at_most_one_pick_per_organisation(
+    sample_graph: nx.Graph[str], sample: ExpertiseData, topic: str
+) -> None:
     """By default no two picks share a current organisation."""
     routing = rank_experts(sample_graph, [topic], k=6)
     seen: set[str] = set()
@@ -145,16 +176,18 @@ def test_at_most_one_pick_per_organisation(sample_graph: nx.Graph[str], sample: 
         seen |= orgs
 
 
-def test_organisation_limit_can_be_lifted(sample_graph: nx.Graph[str], sample: ExpertiseData
-                                          ) -> None:
+def test_organisation_limit_can_be_lifted(
+    sample_graph: nx.Graph[str], sample: ExpertiseData
+) -> None:
     """With ``per_organisation=None`` colleagues may be picked together."""
     routing = rank_experts(sample_graph, ["law"], k=8, per_organisation=None)
     orgs = [o for p in routing.picks for o in current_orgs(sample, p.expert)]
     assert len(orgs) > len(set(orgs))
 
 
-def test_alternates_keep_coverage_and_diversity(sample_graph: nx.Graph[str],
-                                                sample: ExpertiseData) -> None:
+def test_alternates_keep_coverage_and_diversity(
+    sample_graph: nx.Graph[str], sample: ExpertiseData
+) -> None:
     """Swapping any pick for its alternate keeps topics covered and organisations distinct."""
     topics = ["zoning", "air-quality", "procurement-law"]
     routing = rank_experts(sample_graph, topics, k=3, alternates=2)
@@ -188,8 +221,10 @@ def test_ranking_is_deterministic(sample: ExpertiseData, sample_graph: nx.Graph[
 
 
 @settings(max_examples=30, deadline=None)
-@given(topics=st.lists(st.sampled_from(SAMPLE_TOPICS), min_size=1, max_size=3, unique=True),
-       district=st.sampled_from(SAMPLE_DISTRICTS))
+@given(
+    topics=st.lists(st.sampled_from(SAMPLE_TOPICS), min_size=1, max_size=3, unique=True),
+    district=st.sampled_from(SAMPLE_DISTRICTS),
+)
 def test_explanations_walk_edges_of_the_graph(topics: list[str], district: str | None) -> None:
     """Each explanation is a walk from a query seed to the expert along existing edges."""
     sample_graph = _graph()
@@ -202,8 +237,9 @@ def test_explanations_walk_edges_of_the_graph(topics: list[str], district: str |
         assert path.nodes[0] in seeds
         assert path.nodes[-1] == f"expert:{cand.expert}"
         assert len(path.edges) == len(path.nodes) - 1 >= 1
-        for edge, (u, v) in zip(path.edges, zip(path.nodes, path.nodes[1:], strict=False),
-                                strict=True):
+        for edge, (u, v) in zip(
+            path.edges, zip(path.nodes, path.nodes[1:], strict=False), strict=True
+        ):
             assert sample_graph.has_edge(u, v)
             assert (edge.source, edge.target) == (u, v)
             assert edge.kind == sample_graph.edges[u, v]["kind"]
@@ -212,8 +248,9 @@ def test_explanations_walk_edges_of_the_graph(topics: list[str], district: str |
 
 def test_ranker_beats_keyword_baseline_on_planted_experts() -> None:
     """On small synthetic data the graph ranker finds planted experts better than keywords."""
-    synthetic = synthetic_expertise(3_000, 300, 300, n_districts=5, street_offices=3,
-                                    n_queries=30, seed=7)
+    synthetic = synthetic_expertise(
+        3_000, 300, 300, n_districts=5, street_offices=3, n_queries=30, seed=7
+    )
     G = build_graph(synthetic.data, as_of=2025)
     ours = base = 0.0
     for q in synthetic.queries:
