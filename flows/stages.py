@@ -80,6 +80,21 @@ async def _transition(
     return decision
 
 
+async def _note(
+    ctx: FlowContext, decision_id: str, action: str, *, key: str, payload: dict[str, Any]
+) -> None:
+    """Record a fact of the stage (routing, a round's aggregate, a tally) in the chain."""
+    await off_loop(
+        services.append_event,
+        ctx.engine,
+        actor=services.SYSTEM,
+        action=action,
+        decision_id=decision_id,
+        payload=payload,
+        idempotency_key=key,
+    )
+
+
 @dataclass
 class Wait:
     """One person's task and who may take it over if they never answer."""
@@ -163,18 +178,16 @@ async def _wait_for(
                 answer = await state.result()  # type: ignore[misc]
                 return Outcome(task, answer)
             if phase == "before the reminder":
-                await off_loop(
-                    services.append_event,
-                    ctx.engine,
-                    actor=services.SYSTEM,
-                    action="task.reminded",
-                    decision_id=decision.id,
+                await _note(
+                    ctx,
+                    decision.id,
+                    "task.reminded",
+                    key=f"{task.id}:reminded",
                     payload={
                         "task_id": task.id,
                         "assignee": task.assignee_id,
                         "deadline": deadline,
                     },
-                    idempotency_key=f"{task.id}:reminded",
                 )
         # the deadline passed without an answer
         await off_loop(
@@ -243,19 +256,17 @@ async def expert_consultation(decision_id: str) -> str:
             f"alternates {', '.join(r.alternates) or 'none'}"
             for r in routed
         )
-        await off_loop(
-            services.append_event,
-            ctx.engine,
-            actor=services.SYSTEM,
-            action="consultation.routed",
-            decision_id=decision_id,
+        await _note(
+            ctx,
+            decision_id,
+            "consultation.routed",
+            key=f"{decision_id}:routed:{decision.round}",
             payload={
                 "experts": [r.actor_id for r in routed],
                 "alternates": {r.actor_id: list(r.alternates) for r in routed},
                 "uncovered": [u.topic for u in routing.uncovered],
                 "conflicts": [e.reason for e in routing.excluded if e.cause == "conflict"][:10],
             },
-            idempotency_key=f"{decision_id}:routed:{decision.round}",
         )
         panel = [(r.actor_id, list(r.alternates)) for r in routed]
         previous: RoundAggregate | None = None
@@ -340,12 +351,11 @@ async def expert_consultation(decision_id: str) -> str:
                 )
                 return "stalled"
             aggregate = aggregate_round(opinions, dclass.criteria, dclass.consensus, round=round_no)
-            await off_loop(
-                services.append_event,
-                ctx.engine,
-                actor=services.SYSTEM,
-                action="consultation.round_aggregated",
-                decision_id=decision_id,
+            await _note(
+                ctx,
+                decision_id,
+                "consultation.round_aggregated",
+                key=f"{decision_id}:aggregate:{round_no}",
                 payload={
                     "round": round_no,
                     "answers": aggregate.answers,
@@ -355,7 +365,6 @@ async def expert_consultation(decision_id: str) -> str:
                     "medians": {c.criterion: c.median for c in aggregate.criteria},
                     "iqr": {c.criterion: c.iqr for c in aggregate.criteria},
                 },
-                idempotency_key=f"{decision_id}:aggregate:{round_no}",
             )
             publish_markdown(
                 decision_id,
@@ -390,12 +399,11 @@ async def expert_consultation(decision_id: str) -> str:
             f"# Consultation report: {decision_id}\n\n{verdict}\n\n## Experts\n\n{routing_md}\n\n"
             + aggregate_markdown(aggregate)
         )
-        await off_loop(
-            services.append_event,
-            ctx.engine,
-            actor=services.SYSTEM,
-            action="consultation.reported",
-            decision_id=decision_id,
+        await _note(
+            ctx,
+            decision_id,
+            "consultation.reported",
+            key=f"{decision_id}:consult-report:{round_no}",
             payload={
                 "rounds": round_no,
                 "consensus": aggregate.consensus,
@@ -403,7 +411,6 @@ async def expert_consultation(decision_id: str) -> str:
                 "recommendations": aggregate.recommendations,
                 "conditions": list(aggregate.conditions),
             },
-            idempotency_key=f"{decision_id}:consult-report:{round_no}",
         )
         publish_markdown(decision_id, "consult", report, "Consultation report")
         await _transition(
@@ -485,17 +492,15 @@ async def discussion(decision_id: str) -> str:
                 for v in decision.versions
             ]
         minutes = "\n".join(lines)
-        await off_loop(
-            services.append_event,
-            ctx.engine,
-            actor=services.SYSTEM,
-            action="discussion.minuted",
-            decision_id=decision_id,
+        await _note(
+            ctx,
+            decision_id,
+            "discussion.minuted",
+            key=f"{decision_id}:minutes:{decision.round}",
             payload={
                 "positions": sum(1 for o in outcomes if o.answer),
                 "final_version": decision.current_version.number,
             },
-            idempotency_key=f"{decision_id}:minutes:{decision.round}",
         )
         publish_markdown(decision_id, "discuss", minutes, "Minutes")
         await _transition(
@@ -558,14 +563,12 @@ async def decision_vote(decision_id: str) -> str:
                 votes.append(Vote.model_validate(o.answer))
         resolution = tally(votes, body_size=len(members), recused=recused, decision_class=dclass)
         against = against_consensus(resolution.outcome, recommendations)
-        await off_loop(
-            services.append_event,
-            ctx.engine,
-            actor=services.SYSTEM,
-            action="vote.tallied",
-            decision_id=decision_id,
+        await _note(
+            ctx,
+            decision_id,
+            "vote.tallied",
+            key=f"{decision_id}:tally:{decision.round}",
             payload={**resolution.model_dump(), "against_consensus": against},
-            idempotency_key=f"{decision_id}:tally:{decision.round}",
         )
         lines = [
             f"# Resolution on {decision_id}",
@@ -657,18 +660,16 @@ async def execution(decision_id: str) -> str:
             )
             for r in reports:
                 if r.answer is None:
-                    await off_loop(
-                        services.append_event,
-                        ctx.engine,
-                        actor=services.SYSTEM,
-                        action="execution.escalated",
-                        decision_id=decision_id,
+                    await _note(
+                        ctx,
+                        decision_id,
+                        "execution.escalated",
+                        key=f"{r.task.id}:escalated",
                         payload={
                             "task_id": r.task.id,
                             "executor": r.task.assignee_id,
                             "reason": "no progress report by the deadline",
                         },
-                        idempotency_key=f"{r.task.id}:escalated",
                     )
                 else:
                     p = ProgressReport.model_validate(r.answer)
@@ -725,14 +726,12 @@ async def execution(decision_id: str) -> str:
                 )
                 await _transition(ctx, decision_id, "close", f"{decision_id}:close")
                 return "accepted"
-            await off_loop(
-                services.append_event,
-                ctx.engine,
-                actor=services.SYSTEM,
-                action="execution.rework",
-                decision_id=decision_id,
+            await _note(
+                ctx,
+                decision_id,
+                "execution.rework",
+                key=f"{decision_id}:rework:{cycle}",
                 payload={"cycle": cycle, "accepted": yes, "needed": needed},
-                idempotency_key=f"{decision_id}:rework:{cycle}",
             )
         reason = f"The work was not accepted after {MAX_EXECUTION_CYCLES} cycles."
         await _transition(
