@@ -9,7 +9,7 @@ that is an error so that a green run means the browser test ran (as for PostgreS
 The Prefect server is ``prefect server start`` on a free port of 127.0.0.1, with its own
 ``PREFECT_HOME``, its own copy of the UI's static files, analytics off, and no other
 ``PREFECT_*`` setting of the calling environment. It serves the API and the UI in one
-process and is stopped at the end of the session.
+process and is stopped after the module's tests.
 """
 
 from __future__ import annotations
@@ -79,6 +79,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.sections.append(("browser", f"screenshot of {page.url} at failure: {shot}"))
         except Exception as err:  # noqa: BLE001 - a screenshot must not hide the failure
             report.sections.append(("browser", f"no screenshot: {err}"))
+        server, driver = funcargs.get("prefect_server"), funcargs.get("decision_driver")
+        if server is not None:
+            report.sections.append(("browser", f"Prefect server log: {server.log}"))
+        if driver is not None:
+            report.sections.append(("browser", f"decision flow log: {driver.log}"))
     return report
 
 
@@ -92,7 +97,7 @@ def _missing_requirement(message: str) -> None:
     pytest.skip(message + "; browser test skipped")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless, driven by Playwright's bundled driver."""
     if importlib.util.find_spec("playwright") is None:
@@ -160,11 +165,11 @@ def _wait_healthy(api_url: str, process: subprocess.Popen[bytes], log: Path) -> 
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def prefect_server(
     chromium: Browser, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PrefectServer]:
-    """``prefect server start`` (API and UI) on a free local port, for the whole session."""
+    """``prefect server start`` (API and UI) on a free local port, for the module's tests."""
     home = tmp_path_factory.mktemp("prefect-server")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"

@@ -107,6 +107,7 @@ def test_expert_answers_in_the_ui_and_the_history_artifact_shows_it(
     expect(form.get_by_role("button", name="Select Recommendation")).to_have_text(
         "approve_with_conditions"
     )
+    expect(form.get_by_role("textbox", name=re.compile(r"^Conditions"))).to_have_value(CONDITIONS)
     expect(form.get_by_role("textbox", name="Rationale")).to_have_value(RATIONALE)
     for criterion in CRITERIA:
         expect(form.get_by_role("spinbutton", name=criterion, exact=True)).to_have_value(RATING)
@@ -122,7 +123,12 @@ def test_expert_answers_in_the_ui_and_the_history_artifact_shows_it(
         if e.action == "task.answered.opinion" and e.data.get("task_id") == task_id
     ]
     assert [e.actor for e in answered] == [expert]
-    assert answered[0].data["answer"]["rationale"] == RATIONALE  # the UI's answer, not a script's
+    answer = answered[0].data["answer"]  # the UI's answer, not a script's
+    assert answer["rationale"] == RATIONALE
+    assert answer["ratings"] == dict.fromkeys(
+        ("feasibility", "cost", "social_impact", "environmental_impact"), int(RATING)
+    )
+    assert list(answer["conditions"]) == CONDITIONS.splitlines()
 
     # -- the decision ends; its history artifact shows the answer and the chain head ---------
     assert decision_driver.wait_final(timeout=120) == "closed"
