@@ -21,8 +21,9 @@ demo: $(STAMP)
 
 # The browser test drives the Prefect UI in Debian's Chromium (Playwright cannot download one here).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	@command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/opentype/noto ] || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium fonts-noto-cjk) >/dev/null \
 	  || echo "Chromium could not be installed; the browser test will say so."; }
 
 test: $(STAMP) chromium

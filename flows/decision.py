@@ -32,11 +32,26 @@ STAGE_FOR_STATE: dict[State, tuple[str, Any]] = {
 MAX_STAGES = 20
 
 
+async def _tag_own_run(ctx: Any, decision_id: str) -> None:
+    """Give this run the decision's tags, however it was started (UI, CLI, deployment)."""
+    from prefect import get_client
+    from prefect.context import get_run_context
+
+    decision = await off_loop(services.get_decision, ctx.engine, decision_id)
+    run = get_run_context().flow_run  # type: ignore[union-attr]
+    if run is None:
+        return
+    wanted = [t for t in run_tags(decision, "decision") if not t.startswith("stage:")]
+    async with get_client() as client:
+        await client.update_flow_run(run.id, tags=sorted({*run.tags, *wanted}))
+
+
 @flow(name="decision", flow_run_name="{decision_id} · {title}")
 async def decision_flow(decision_id: str, title: str = "") -> str:
     """Run the decision's stages until it is closed, rejected, withdrawn or stalled."""
     logger = get_run_logger()
     async with flow_context() as ctx:
+        await _tag_own_run(ctx, decision_id)
         for _ in range(MAX_STAGES):
             decision = await off_loop(services.get_decision, ctx.engine, decision_id)
             if decision.state not in STAGE_FOR_STATE:

@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger, tags
 from prefect.context import get_run_context
 from prefect.flow_runs import pause_flow_run
 from prefect.states import State
+from pydantic import Field, create_model
 
 from decisions import services
 from decisions.exceptions import ActorNotFound, PermissionDenied, TaskError
@@ -28,6 +29,26 @@ from flows.context import flow_context, off_loop
 from flows.forms import AnswerForm, form_for
 
 __all__ = ["await_answer", "ask"]
+
+
+def _personal_form(form_class: type[AnswerForm], person: str) -> type[AnswerForm]:
+    """The form with ``your_id`` filled in for ``person`` and its constraints kept
+    (``with_initial_data`` would replace the field with a bare default)."""
+    personal: type[AnswerForm] = create_model(  # type: ignore[call-overload]
+        form_class.__name__,
+        __base__=form_class,
+        your_id=(
+            str,
+            Field(
+                default=person,
+                min_length=2,
+                max_length=63,
+                title="Your Counsel id",
+                description="e.g. wang-fang",
+            ),
+        ),
+    )
+    return personal
 
 
 def _describe(intro: str, problem: str | None) -> str:
@@ -56,7 +77,7 @@ async def await_answer(
         task = await off_loop(services.attach_flow_run, ctx.engine, task_id, str(run.flow_run.id))  # type: ignore[union-attr]
         decision = await off_loop(services.get_decision, ctx.engine, decision_id)
         criteria = ctx.decision_class(decision).criteria
-        form_class = form_for(task.kind, criteria)
+        form_class = _personal_form(form_for(task.kind, criteria), person)
         problem: str | None = None
         attempt = 0
         while True:
@@ -73,9 +94,7 @@ async def await_answer(
                 remaining = 1
             attempt += 1
             form: AnswerForm = await pause_flow_run(  # type: ignore[misc]
-                wait_for_input=form_class.with_initial_data(
-                    description=_describe(intro, problem), your_id=person
-                ),
+                wait_for_input=form_class.with_initial_data(description=_describe(intro, problem)),
                 timeout=remaining,
                 poll_interval=1,
                 key=f"answer-{attempt}",
