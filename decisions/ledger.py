@@ -382,20 +382,22 @@ def verify_store(
     Each worker walks a contiguous range of sequence numbers; this process checks that each
     range starts where the previous one ended (its first event's previous hash is the last
     hash before it) and reports the first bad event overall, with the same sentences as a
-    single walk. Chains under ``min_events`` events are walked here, and so is every chain
-    when this process runs other threads (a fork would copy their locks mid-use).
+    single walk. Chains under ``min_events`` events are walked here.
     """
     with engine.connect() as conn:
         top = int(
             conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM audit_events").scalar_one()
         )
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
-    if workers < 2 or top < min_events or threading.active_count() > 1:
+    if workers < 2 or top < min_events:
         return verify_chain(iter_rows(engine), anchor=anchor)
     step = -(-top // workers)
     ranges = [(low, min(low + step - 1, top)) for low in range(1, top + 1, step)]
     url = engine.url.render_as_string(hide_password=False)
-    with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("fork")) as pool:
+    # Fork is quick; but a process running other threads (a flow, a server) spawns instead,
+    # since a fork would copy their locks mid-use.
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context(method)) as pool:
         parts = list(
             pool.map(
                 _verify_range,
