@@ -166,8 +166,38 @@ def _wait_healthy(api_url: str, process: subprocess.Popen[bytes], log: Path) -> 
 
 
 @pytest.fixture(scope="module")
+def prefect_database() -> Iterator[str | None]:
+    """A fresh PostgreSQL database for Prefect's own tables, or None (SQLite) when the server
+    cannot be reached: on SQLite, Prefect's server hits lock retries under a decision's
+    concurrent pauses, which can hold up the UI's Resume for seconds."""
+    import uuid
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import POSTGRES_URL, _admin_engine
+
+    admin = _admin_engine()
+    name = f"prefect_ui_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:  # noqa: BLE001 - unreachable PostgreSQL: Prefect keeps SQLite
+        admin.dispose()
+        yield None
+        return
+    url = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
 def prefect_server(
-    chromium: Browser, tmp_path_factory: pytest.TempPathFactory
+    chromium: Browser, tmp_path_factory: pytest.TempPathFactory, prefect_database: str | None
 ) -> Iterator[PrefectServer]:
     """``prefect server start`` (API and UI) on a free local port, for the module's tests."""
     home = tmp_path_factory.mktemp("prefect-server")
@@ -185,6 +215,8 @@ def prefect_server(
         PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT="false",
         PREFECT_SERVER_LOGGING_LEVEL="WARNING",
     )
+    if prefect_database:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database
     log = home / "server.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
