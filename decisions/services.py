@@ -319,15 +319,18 @@ def _refuse(
     key: str | None,
     **details: Any,
 ) -> PermissionDenied:
-    AuditLog(session).append(
-        NewEvent(
-            actor=actor.id,
-            action="powers.refused",
-            decision_id=parties.decision_id,
-            payload={"attempted": str(action), "rule": rule, "reason": reason, **details},
-            idempotency_key=f"refused:{key}" if key else None,
+    log = AuditLog(session)
+    refusal_key = f"refused:{key}" if key else None
+    if refusal_key is None or log.by_key(refusal_key) is None:  # a retried call: audited once
+        log.append(
+            NewEvent(
+                actor=actor.id,
+                action="powers.refused",
+                decision_id=parties.decision_id,
+                payload={"attempted": str(action), "rule": rule, "reason": reason, **details},
+                idempotency_key=refusal_key,
+            )
         )
-    )
     return PermissionDenied(
         reason, decision_id=parties.decision_id, actor_id=actor.id, action=str(action)
     )
@@ -620,15 +623,20 @@ def record_answer(
 
         def refuse(reason: str, rule: str) -> None:
             nonlocal refusal
-            log.append(
-                NewEvent(
-                    actor=actor.id,
-                    action="task.answer_refused",
-                    decision_id=task.decision_id,
-                    payload={"task_id": task.id, "rule": rule, "reason": reason},
-                    idempotency_key=f"refused:{key}",
+            # One event per distinct attempt: the same call retried is audited once, another
+            # actor or code trying the same answer is audited again.
+            attempt = hash_secret(f"{actor.id}:{answer_code}")[:12]
+            refusal_key = f"refused:{key}:{attempt}"
+            if log.by_key(refusal_key) is None:
+                log.append(
+                    NewEvent(
+                        actor=actor.id,
+                        action="task.answer_refused",
+                        decision_id=task.decision_id,
+                        payload={"task_id": task.id, "rule": rule, "reason": reason},
+                        idempotency_key=refusal_key,
+                    )
                 )
-            )
             if rule == "powers":
                 refusal = PermissionDenied(
                     reason, decision_id=task.decision_id, actor_id=actor.id, action=task.kind.value

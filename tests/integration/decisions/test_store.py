@@ -348,3 +348,29 @@ def test_blank_database_says_run_init(tmp_path: object) -> None:
         services.check_ready(engine)
     with pytest.raises(StoreNotReady, match="run `counsel init` first"):
         services.list_actors(engine)
+
+
+def test_repeated_refusals_are_audited_once_per_attempt(world: World) -> None:
+    """The same refused call retried is audited once; a different wrong code is audited
+    again; nothing fails on the repeat."""
+    assigned = services.assign_task(world.engine, world.decision.id, "consult", "expert-0")
+    for code in ("WRONG-CODE2", "WRONG-CODE2", "WRONG-CODE3"):
+        with pytest.raises(TaskError, match="not right"):
+            services.record_answer(
+                world.engine,
+                assigned.task.id,
+                opinion(),
+                actor=world.experts[0],
+                answer_code=code,
+                idempotency_key="same-call",
+            )
+    services.add_actor(world.engine, actor_id="dual2", name="Dual", roles=["expert", "member"])
+    services.assign_task(world.engine, world.decision.id, "consult", "dual2")
+    for _ in range(2):
+        with pytest.raises(PermissionDenied):
+            services.assign_task(
+                world.engine, world.decision.id, "vote", "dual2", idempotency_key="v"
+            )
+    actions = [e.action for e in services.history(world.engine, world.decision.id)]
+    assert actions.count("task.answer_refused") == 2
+    assert actions.count("powers.refused") == 1
