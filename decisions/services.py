@@ -613,7 +613,7 @@ def record_answer(
         log = AuditLog(session)
         tasks = TaskRepository(session)
         answers = AnswerRepository(session)
-        if done := log.by_key(key):
+        if (done := log.by_key(key)) and done.actor == actor.id:
             task = tasks.get(done.data["task_id"])
             stored = answers.for_task(task.id)
             return RecordedAnswer(task, stored["payload"] if stored else payload, done, False)

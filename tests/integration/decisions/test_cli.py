@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from decisions import services
+from decisions.classes import load_classes
 from tests.integration.decisions.conftest import World, chain_unprotected
 
 
@@ -151,3 +152,59 @@ def test_demo_runs_and_verifies(tmp_path: Path) -> None:
     assert "The audit chain verified" in result.stdout
     assert "is closed." in result.stdout
     assert "refused" in result.stdout  # the conflicted expert, the wrong code, the expert's vote
+
+
+def test_planner_and_expert_work_from_the_command_line(world: World, tmp_path: Path) -> None:
+    """A planner files a proposal and reads its status; an expert lists their task with its
+    code, answers it once, is told a repeat was already recorded, and cannot answer
+    someone else's task."""
+    url = url_of(world)
+    proposal = tmp_path / "proposal.yaml"
+    proposal.write_text(
+        "title: Redraw cleaning zones 3 and 4\ndescription: Merge two zones.\nclass: standard\n"
+        "district: middle-district\ntopics: [cleaning-zones]\n",
+        encoding="utf-8",
+    )
+    filed = counsel(url, "submit", str(proposal), "--no-run", token=world.planner_token)
+    assert filed.returncode == 0, filed.stderr
+    decision_id = filed.stdout.split()[1].rstrip(":")
+    again = counsel(url, "submit", str(proposal), "--no-run", token=world.planner_token)
+    assert again.stdout.split()[1].rstrip(":") == decision_id  # the same file filed twice is one decision
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: x\nclass: standard\n", encoding="utf-8")
+    assert_refused(
+        counsel(url, "submit", str(bad), token=world.planner_token), "description: Field required"
+    )
+
+    services.apply_transition(world.engine, decision_id, "start_consultation")
+    task = services.assign_task(world.engine, decision_id, "consult", "expert-1").task
+    token = services.issue_token(world.engine, "expert-1")
+    status = counsel(url, "status", decision_id)
+    assert "State: consulting, consultation round 1" in status.stdout
+    assert task.id in status.stdout and "open" in status.stdout
+    listing = counsel(url, "tasks", token=token)
+    assert task.id in listing.stdout
+    assert services.answer_code_for(world.engine, task.id) in listing.stdout
+
+    answer = tmp_path / "answer.yaml"
+    ratings = "".join(f"rating_{c}: 6\n" for c in load_classes().get("standard").criteria)
+    answer.write_text(
+        f"recommendation: approve\nrationale: Zones 3 and 4 share a depot.\n{ratings}",
+        encoding="utf-8",
+    )
+    first = counsel(url, "answer", task.id, "--file", str(answer), token=token)
+    assert first.returncode == 0 and "Recorded: your answer" in first.stdout, first.stderr
+    repeat = counsel(url, "answer", task.id, "--file", str(answer), token=token)
+    assert "Already recorded" in repeat.stdout
+    other = services.issue_token(world.engine, "expert-2")
+    assert_refused(
+        counsel(url, "answer", task.id, "--file", str(answer), token=other),
+        f"Task {task.id} is assigned to expert-1, not to expert-2.",
+    )
+    assert_refused(
+        counsel(
+            url, "answer", task.id, "--set", "rating_cost=12", "--file", str(answer), token=token
+        ),
+        "rating_cost: Input should be less than or equal to 9",
+    )
+    assert_refused(counsel(url, "tasks"), "No token given: set COUNSEL_TOKEN")
