@@ -169,7 +169,8 @@ def test_planner_and_expert_work_from_the_command_line(world: World, tmp_path: P
     assert filed.returncode == 0, filed.stderr
     decision_id = filed.stdout.split()[1].rstrip(":")
     again = counsel(url, "submit", str(proposal), "--no-run", token=world.planner_token)
-    assert again.stdout.split()[1].rstrip(":") == decision_id  # the same file filed twice is one decision
+    # the same file filed twice is one decision
+    assert again.stdout.split()[1].rstrip(":") == decision_id
     bad = tmp_path / "bad.yaml"
     bad.write_text("title: x\nclass: standard\n", encoding="utf-8")
     assert_refused(
