@@ -279,6 +279,32 @@ def audit_export(
 
 
 @app.command()
+def up(
+    port: Annotated[int, typer.Option(help="Port of the Prefect server (UI and API).")] = 4200,
+    prefect_database: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL for Prefect's own tables, postgresql+asyncpg://…"),
+    ] = None,
+) -> None:
+    """Start a local stack: Prefect server, the counsel work pool, deployments, a worker."""
+    from flows.stack import start_stack
+
+    stack = start_stack(load_settings().home, port=port, prefect_database=prefect_database)
+    console.print(f"Prefect UI: {stack.ui_url}  (logs in {stack.folder})")
+    console.print("Deployments of prefect.yaml registered; a worker polls the counsel pool.")
+    console.print(f"In your shell: export PREFECT_API_URL={stack.api_url}")
+
+
+@app.command()
+def down() -> None:
+    """Stop the worker and the Prefect server that `counsel up` started."""
+    from flows.stack import stop_stack
+
+    stack = stop_stack(load_settings().home)
+    console.print(f"Stopped the worker and the Prefect server at {stack.ui_url}.")
+
+
+@app.command()
 def demo() -> None:
     """Run one decision through consult, discuss, decide and execute with Prefect flows."""
     import os

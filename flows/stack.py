@@ -1,0 +1,164 @@
+"""``counsel up`` / ``counsel down``: a local Prefect stack for Counsel on this machine.
+
+``up`` starts ``prefect server start`` (UI and API), creates the ``counsel`` process work
+pool, registers the deployments of ``prefect.yaml`` and starts a worker, each as its own
+process group with its log under ``$COUNSEL_HOME/stack``; it records what it started in
+``stack.json``. ``down`` stops exactly those processes. Prefect's database is SQLite in the
+stack folder unless ``--prefect-database`` names PostgreSQL (``postgresql+asyncpg://…``);
+the store is whatever ``COUNSEL_DATABASE_URL`` says, passed on to the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from decisions.exceptions import CounselError
+
+__all__ = ["Stack", "StackError", "start_stack", "stop_stack", "project_dir"]
+
+HEALTH_TIMEOUT_S = 60.0
+
+
+class StackError(CounselError, RuntimeError):
+    """The local stack could not be started or stopped as asked."""
+
+
+@dataclass
+class Stack:
+    folder: str
+    api_url: str
+    ui_url: str
+    server_pid: int
+    worker_pid: int
+
+
+def project_dir() -> Path:
+    """The checkout holding ``prefect.yaml`` and the flows (workers run the flows from it)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def _spawn(
+    args: list[str], *, env: dict[str, str], log: Path, cwd: Path
+) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _prefect(*args: str) -> list[str]:
+    return [sys.executable, "-m", "prefect", *args]
+
+
+def _wait_healthy(api_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise StackError(f"prefect server stopped at start; see {log}.")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise StackError(f"prefect server did not answer within {HEALTH_TIMEOUT_S:.0f} s; see {log}.")
+
+
+def start_stack(home: Path, *, port: int = 4200, prefect_database: str | None = None) -> Stack:
+    """Start server, work pool, deployments and worker; refuse if a stack is already up."""
+    folder = home / "stack"
+    folder.mkdir(parents=True, exist_ok=True)
+    record = folder / "stack.json"
+    if record.exists():
+        raise StackError(f"A stack is already up (see {record}); run `counsel down` first.")
+    api_url, ui_url = f"http://127.0.0.1:{port}/api", f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(folder / "prefect"),
+        "PREFECT_API_URL": api_url,
+        "PREFECT_UI_URL": ui_url,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "COUNSEL_PROJECT_DIR": str(project_dir()),
+    }
+    if prefect_database:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database
+    server_log = folder / "server.log"
+    server = _spawn(
+        _prefect("server", "start", "--host", "127.0.0.1", "--port", str(port)),
+        env=env,
+        log=server_log,
+        cwd=folder,
+    )
+    try:
+        _wait_healthy(api_url, server, server_log)
+        setup_log = folder / "deploy.log"
+        for step in (
+            _prefect("work-pool", "create", "counsel", "--type", "process", "--overwrite"),
+            _prefect("--no-prompt", "deploy", "--all"),
+        ):
+            with setup_log.open("ab") as out:
+                done = subprocess.run(
+                    step,
+                    env=env,
+                    cwd=project_dir(),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                    timeout=300,
+                )
+            if done.returncode != 0:
+                raise StackError(f"`{' '.join(step[2:])}` failed; see {setup_log}.")
+        worker = _spawn(
+            _prefect("worker", "start", "--pool", "counsel"),
+            env=env,
+            log=folder / "worker.log",
+            cwd=project_dir(),
+        )
+    except BaseException:
+        _stop_group(server.pid)
+        raise
+    stack = Stack(str(folder), api_url, ui_url, server.pid, worker.pid)
+    record.write_text(json.dumps(asdict(stack), indent=2), encoding="utf-8")
+    return stack
+
+
+def _stop_group(pid: int, timeout: float = 20.0) -> bool:
+    """SIGTERM a process group, then SIGKILL it if it lingers; False if it was gone."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return True
+
+
+def stop_stack(home: Path) -> Stack:
+    """Stop the worker and the server that ``start_stack`` recorded."""
+    record = home / "stack" / "stack.json"
+    if not record.exists():
+        raise StackError(f"No stack is up: {record} does not exist.")
+    stack = Stack(**json.loads(record.read_text(encoding="utf-8")))
+    _stop_group(stack.worker_pid)
+    _stop_group(stack.server_pid)
+    record.unlink()
+    return stack
