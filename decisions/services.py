@@ -483,9 +483,8 @@ def amend_proposal(
 
 def _parties(session: Session, decision: Decision) -> Parties:
     groups: dict[TaskKind, set[str]] = {kind: set() for kind in TaskKind}
-    for task in TaskRepository(session).for_decision(decision.id):
-        if task.status is not TaskStatus.CANCELLED:
-            groups[task.kind].add(task.assignee_id)
+    for kind, assignee in TaskRepository(session).assignments(decision.id):
+        groups[kind].add(assignee)
     return Parties(
         decision_id=decision.id,
         planner_id=decision.planner_id,

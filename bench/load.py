@@ -1,0 +1,159 @@
+"""Answer-path load benchmark: many experts answering at once, on SQLite and PostgreSQL.
+
+100 experts × 10 consultation tasks each; the experts answer concurrently (25 threads in
+each of 4 processes) through the same path as ``counsel answer`` (form check, the store's
+service with its powers checks and audit event, one transaction each), every answer sent
+twice. Prints the acknowledgement latency (p50/p99 ms) and throughput per database, and
+checks that every answer was recorded exactly once and the chain verifies.
+
+    .venv/bin/python bench/load.py [--experts 100] [--answers 10]
+
+The waiting-decisions half of the issue's load test (decisions waiting with no process
+alive) needs durable waits, which are not built yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from decisions import services
+from decisions.classes import load_classes
+from decisions.db import make_engine, normalise_url
+from decisions.tables import AnswerRow
+
+POSTGRES = normalise_url("postgresql://postgres@127.0.0.1:5432/test")
+PROCESSES, THREADS = 4, 25
+
+
+def answer_share(url: str, task_ids: list[str]) -> tuple[list[float], list[str]]:
+    """One process: answer its share of tasks from THREADS threads; latencies in ms."""
+    from flows.answering import submit_answer
+
+    # threads beyond the pool wait for a connection: PostgreSQL allows about 100 in all
+    engine = make_engine(url, pool_size=10, max_overflow=0, pool_timeout=120)
+    classes = load_classes()
+    criteria = classes.get("standard").criteria
+
+    def one(task_id: str) -> tuple[list[float], list[str]]:
+        task = services.get_task(engine, task_id)
+        actor = services.get_actor(engine, task.assignee_id)
+        data = {
+            "answer_code": services.answer_code_for(engine, task_id),
+            "recommendation": "approve",
+            "rationale": f"Answer to {task_id}",
+            **{f"rating_{c}": 6 for c in criteria},
+        }
+        took, errors = [], []
+        for _ in range(2):
+            start = time.perf_counter()
+            try:
+                submit_answer(engine, task_id, data, actor=actor, classes=classes, resume=False)
+            except Exception as err:  # noqa: BLE001 - counted and printed
+                errors.append(f"{task_id}: {type(err).__name__}: {err}")
+            took.append((time.perf_counter() - start) * 1000)
+        return took, errors
+
+    latencies: list[float] = []
+    problems: list[str] = []
+    with ThreadPoolExecutor(THREADS) as pool:
+        for took, errors in pool.map(one, task_ids):
+            latencies += took
+            problems += errors
+    engine.dispose()
+    return latencies, problems
+
+
+def prepare(url: str, experts: int, answers: int) -> list[str]:
+    engine = make_engine(url)
+    services.init_store(engine)
+    planner, _ = services.add_actor(engine, actor_id="li-wei", name="Li Wei", roles=["planner"])
+    proposal = services.Proposal.model_validate(
+        {
+            "title": "Load",
+            "description": "Load test.",
+            "class": "standard",
+            "district": "east-district",
+            "topics": ["street-cleaning"],
+        }
+    )
+    tasks: list[str] = []
+    decision = services.submit_proposal(engine, proposal, planner=planner, classes=load_classes())
+    services.apply_transition(engine, decision.id, "start_consultation")
+    for e in range(experts):
+        services.add_actor(engine, actor_id=f"x{e:03d}", name=f"Expert {e}", roles=["expert"])
+    for r in range(answers):
+        for e in range(experts):
+            tasks.append(
+                services.assign_task(
+                    engine, decision.id, "consult", f"x{e:03d}", round=r + 1
+                ).task.id
+            )
+    engine.dispose()
+    return tasks
+
+
+def run(label: str, url: str, experts: int, answers: int) -> None:
+    tasks = prepare(url, experts, answers)
+    shares = [tasks[i::PROCESSES] for i in range(PROCESSES)]
+    start = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
+        results = pool.starmap(answer_share, [(url, share) for share in shares])
+    wall = time.perf_counter() - start
+    latencies = [ms for took, _ in results for ms in took]
+    problems = [p for _, errors in results for p in errors]
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(AnswerRow)).scalar_one()
+    report = services.verify(engine)
+    engine.dispose()
+    q = statistics.quantiles(latencies, n=100)
+    print(
+        f"  {label:<10} {len(tasks):>5} answers (each sent twice) in {wall:5.1f} s: "
+        f"{len(latencies) / wall:6.0f} submissions/s; "
+        f"ack p50 {q[49]:6.1f} ms, p99 {q[98]:6.1f} ms; "
+        f"recorded {stored} (lost {len(tasks) - stored}, extra {max(0, stored - len(tasks))}); "
+        f"errors {len(problems)}; chain {'verified' if report.ok else 'BROKEN'}"
+    )
+    for problem in problems[:5]:
+        print(f"    {problem}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experts", type=int, default=100)
+    parser.add_argument("--answers", type=int, default=10, help="answers per expert")
+    args = parser.parse_args()
+    print(
+        f"{args.experts} experts × {args.answers} answers, "
+        f"{PROCESSES} processes × {THREADS} threads"
+    )
+    folder = Path(tempfile.mkdtemp(prefix="counsel-load-"))
+    run("SQLite", f"sqlite:///{folder / 'counsel.db'}", args.experts, args.answers)
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    name = f"counsel_load_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as err:  # noqa: BLE001 - say why PostgreSQL was left out
+        print(f"  PostgreSQL not reachable at {POSTGRES} ({type(err).__name__}); skipped")
+        return
+    try:
+        url = make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+        run("PostgreSQL", url, args.experts, args.answers)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
