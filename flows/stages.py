@@ -24,7 +24,7 @@ from prefect.states import State
 from decisions import services
 from decisions.classes import DecisionClass
 from decisions.consensus import RoundAggregate, aggregate_round
-from decisions.exceptions import PermissionDenied
+from decisions.exceptions import PermissionDenied, TaskError
 from decisions.model import (
     Acceptance,
     Comment,
@@ -190,14 +190,18 @@ async def _wait_for(
                     },
                 )
         # the deadline passed without an answer
-        await off_loop(
-            services.set_task_status,
-            ctx.engine,
-            task.id,
-            TaskStatus.REASSIGNED if (alternates and reassign) else TaskStatus.CANCELLED,
-            reason=f"No answer by the deadline {deadline:%Y-%m-%d %H:%M} UTC.",
-            idempotency_key=f"{task.id}:expired",
-        )
+        try:
+            await off_loop(
+                services.set_task_status,
+                ctx.engine,
+                task.id,
+                TaskStatus.REASSIGNED if (alternates and reassign) else TaskStatus.CANCELLED,
+                reason=f"No answer by the deadline {deadline:%Y-%m-%d %H:%M} UTC.",
+                idempotency_key=f"{task.id}:expired",
+            )
+        except TaskError:  # answered in the last moment, by the CLI: take that answer
+            stored = await off_loop(services.answer_for, ctx.engine, task.id)
+            return Outcome(task, dict(stored["payload"]) if stored else None)
         replacement: Task | None = None
         while alternates and reassign and replacement is None:
             replacement = await reassign(alternates.pop(0), attempt)
