@@ -7,7 +7,7 @@ are assigned by one writer at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -435,26 +435,6 @@ class AuditLog:
             .order_by(_AUDIT.c.seq)
         )
         return [to_event(r) for r in rows]
-
-    def count(self) -> int:
-        return int(self.session.scalar(select(func.count()).select_from(_AUDIT)) or 0)
-
-    def rows(self, *, batch: int = 20_000) -> Iterator[tuple[Any, ...]]:
-        """Every event as a plain tuple in ``seq`` order, streamed in batches by key range."""
-        after = 0
-        connection = self.session.connection()
-        while True:
-            chunk = connection.execute(
-                select(*_AUDIT_COLUMNS)
-                .where(_AUDIT.c.seq > after)
-                .order_by(_AUDIT.c.seq)
-                .limit(batch)
-            ).all()
-            if not chunk:
-                return
-            for row in chunk:
-                yield tuple(row)
-            after = int(chunk[-1][0])
 
 
 def to_event(row: Any) -> AuditEvent:

@@ -36,10 +36,8 @@ def answer_key(task_id: str, answer: dict[str, Any]) -> str:
     return f"answer:{task_id}:{digest}"
 
 
-def parse_form(task: Task, data: dict[str, Any], classes: ClassBook, engine: Engine) -> AnswerForm:
+def parse_form(task: Task, data: dict[str, Any], criteria: tuple[str, ...]) -> AnswerForm:
     """Validate ``data`` against the task's form, or raise :class:`InvalidAnswer`."""
-    decision = services.get_decision(engine, task.decision_id)
-    criteria = classes.get(decision.class_name, decision.district_type).criteria
     form_class = form_for(task.kind, criteria)
     try:
         return form_class.model_validate(data)
@@ -65,9 +63,9 @@ def submit_answer(
 ) -> services.RecordedAnswer:
     """Record ``actor``'s answer to a task and wake the run waiting for it."""
     task = services.get_task(engine, task_id)
-    form = parse_form(task, {**data, "your_id": actor.id}, classes, engine)
     decision = services.get_decision(engine, task.decision_id)
     criteria = classes.get(decision.class_name, decision.district_type).criteria
+    form = parse_form(task, {**data, "your_id": actor.id}, criteria)
     answer = form.to_answer()
     recorded = services.record_answer(
         engine,

@@ -37,7 +37,7 @@ from experts.store import save_expertise
 from flows.publishing import artifact_key, summarise_event
 from flows.simulate import Attempt, Participants
 
-__all__ = ["run_demo", "examples_dir", "demo_script"]
+__all__ = ["run_demo", "examples_dir", "demo_script", "prepare_store"]
 
 
 def examples_dir() -> Path:
@@ -100,8 +100,15 @@ def demo_script(
     return script
 
 
-def _load_actors(engine: Engine, path: Path) -> int:
-    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+def prepare_store(engine: Engine, *, by: str = "demo") -> tuple[int, int]:
+    """Create the schema, import the sample expertise database and register the people of
+    ``examples/actors.yaml``: the stage the demo and the flow and browser tests start from.
+    Returns (experts imported, people registered)."""
+    services.init_store(engine)
+    sample = load_sample()
+    with services.unit_of_work(engine) as session:
+        save_expertise(session, sample)
+    entries = yaml.safe_load((examples_dir() / "actors.yaml").read_text(encoding="utf-8"))
     for entry in entries:
         services.add_actor(
             engine,
@@ -110,9 +117,9 @@ def _load_actors(engine: Engine, path: Path) -> int:
             roles=entry["roles"],
             affiliations=entry.get("affiliations", []),
             bodies=entry.get("bodies", []),
-            by="demo",
+            by=by,
         )
-    return len(entries)
+    return len(sample.experts), len(entries)
 
 
 class _ChainTail:
@@ -165,16 +172,12 @@ def run_demo(console: Console, home: Path) -> bool:
     url = f"sqlite:///{store}"
     os.environ["COUNSEL_DATABASE_URL"] = url  # the flows open the store from settings
     engine = make_engine(url)
-    services.init_store(engine)
     console.rule("Counsel demo")
     console.print(f"Store: {store}")
-    with services.unit_of_work(engine) as session:
-        sample = load_sample()
-        save_expertise(session, sample)
-    console.print(f"Imported the sample expertise database: {len(sample.experts)} experts.")
+    experts, people = prepare_store(engine)
+    console.print(f"Imported the sample expertise database: {experts} experts.")
+    console.print(f"Registered {people} people from examples/actors.yaml.")
     examples = examples_dir()
-    count = _load_actors(engine, examples / "actors.yaml")
-    console.print(f"Registered {count} people from examples/actors.yaml.")
     classes = load_classes()
     proposal = services.Proposal.model_validate(
         yaml.safe_load((examples / "proposal.yaml").read_text(encoding="utf-8"))

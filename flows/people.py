@@ -11,7 +11,6 @@ pause timeout, and the stage decides what follows (a reminder, an alternate, a s
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -144,8 +143,3 @@ async def ask(
             return_state=True,  # type: ignore[call-arg]
         )
     return state
-
-
-async def ask_all(calls: list[Any]) -> list[State[Any]]:
-    """Wait for several people at once; each keeps their own run and form."""
-    return list(await asyncio.gather(*calls))

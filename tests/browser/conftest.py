@@ -35,8 +35,6 @@ from sqlalchemy import Engine
 from decisions import services
 from decisions.classes import load_classes
 from decisions.db import make_engine
-from experts.sample import load_sample
-from experts.store import save_expertise
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -259,20 +257,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
     """A SQLite store as ``counsel demo`` sets it up: sample expertise database, the example
     people, and ``examples/proposal.yaml`` filed by li-wei."""
     url = f"sqlite:///{tmp_path / 'counsel.db'}"
+    from flows.demo import prepare_store  # imported here: Prefect stays out of collection
+
     engine = make_engine(url)
-    services.init_store(engine)
-    with services.unit_of_work(engine) as session:
-        save_expertise(session, load_sample())
-    for entry in yaml.safe_load((EXAMPLES / "actors.yaml").read_text(encoding="utf-8")):
-        services.add_actor(
-            engine,
-            actor_id=entry["id"],
-            name=entry["name"],
-            roles=entry["roles"],
-            affiliations=entry.get("affiliations", []),
-            bodies=entry.get("bodies", []),
-            by="browser-test",
-        )
+    prepare_store(engine, by="browser-test")
     proposal = services.Proposal.model_validate(
         yaml.safe_load((EXAMPLES / "proposal.yaml").read_text(encoding="utf-8"))
     )

@@ -14,8 +14,7 @@ from sqlalchemy import Engine
 from decisions import services
 from decisions.classes import ClassBook, load_classes
 from decisions.db import make_engine
-from experts.sample import load_sample
-from experts.store import save_expertise
+from flows.demo import prepare_store
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -47,18 +46,7 @@ def stage(prefect_api: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     url = f"sqlite:///{tmp_path / 'counsel.db'}"
     monkeypatch.setenv("COUNSEL_DATABASE_URL", url)
     engine = make_engine(url)
-    services.init_store(engine)
-    with services.unit_of_work(engine) as session:
-        save_expertise(session, load_sample())
-    for entry in yaml.safe_load((EXAMPLES / "actors.yaml").read_text(encoding="utf-8")):
-        services.add_actor(
-            engine,
-            actor_id=entry["id"],
-            name=entry["name"],
-            roles=entry["roles"],
-            affiliations=entry.get("affiliations", []),
-            bodies=entry.get("bodies", []),
-        )
+    prepare_store(engine, by="flow-test")
     yield Stage(engine, load_classes(os.environ.get("COUNSEL_CLASSES_FILE")), url)
     engine.dispose()
 
