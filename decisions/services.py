@@ -218,6 +218,33 @@ def append_event(
     return to_event(row)
 
 
+def append_event_once(
+    engine: Engine,
+    *,
+    actor: str,
+    action: str,
+    decision_id: str | None,
+    payload: dict[str, Any],
+    idempotency_key: str,
+) -> bool:
+    """Record a fact under ``idempotency_key`` unless it is recorded; True for the one caller
+    (of any number racing) that wrote it, so only that caller sends what goes with it."""
+    with unit_of_work(engine) as session:
+        log = AuditLog(session)
+        if log.by_key(idempotency_key):
+            return False
+        log.append(
+            NewEvent(
+                actor=actor,
+                action=action,
+                decision_id=decision_id,
+                payload=payload,
+                idempotency_key=idempotency_key,
+            )
+        )
+        return True
+
+
 def _driver_errors() -> tuple[type[BaseException], ...]:
     """The drivers' own error classes, which the raw-cursor hot path can raise."""
     import sqlite3
@@ -816,6 +843,18 @@ def history(engine: Engine, decision_id: str) -> list[AuditEvent]:
     with unit_of_work(engine, read_only=True) as session:
         DecisionRepository(session).require(decision_id)
         return AuditLog(session).for_decision(decision_id)
+
+
+def event_count(engine: Engine, decision_id: str) -> int:
+    """How many audit events the decision has (what a continuation is keyed on)."""
+    with unit_of_work(engine, read_only=True) as session:
+        return AuditLog(session).count_for(decision_id)
+
+
+def open_tasks(engine: Engine) -> list[Task]:
+    """Every open task of every decision (what the deadline sweep looks at)."""
+    with unit_of_work(engine, read_only=True) as session:
+        return TaskRepository(session).all_open()
 
 
 def verify(engine: Engine, *, anchor: Anchor | None = None) -> ChainReport:

@@ -117,6 +117,14 @@ class ActorRepository:
         ]
         return [a for a in actors if role is None or role in a.roles]
 
+    def all_open(self) -> list[Task]:
+        rows = self.session.scalars(
+            select(TaskRow)
+            .where(TaskRow.status == TaskStatus.OPEN.value)
+            .order_by(TaskRow.deadline, TaskRow.id)
+        )
+        return [self._to_model(r) for r in rows]
+
     @staticmethod
     def _to_model(row: ActorRow) -> Actor:
         return Actor(
@@ -427,6 +435,15 @@ class AuditLog:
     def get(self, seq: int) -> AuditEvent | None:
         row = self.session.execute(select(*_AUDIT_COLUMNS).where(_AUDIT.c.seq == seq)).first()
         return None if row is None else to_event(row)
+
+    def count_for(self, decision_id: str) -> int:
+        """How many events the decision has: its position in its own history."""
+        return int(
+            self.session.scalar(
+                select(func.count()).select_from(_AUDIT).where(_AUDIT.c.decision_id == decision_id)
+            )
+            or 0
+        )
 
     def for_decision(self, decision_id: str) -> list[AuditEvent]:
         rows = self.session.execute(

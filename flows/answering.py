@@ -1,18 +1,21 @@
 """One answer path for every channel: the CLI, the demo's participants, and the UI form.
 
 ``submit_answer`` checks the form, records the answer through the store's service (which
-applies the separation of powers and audits refusals), then resumes the Prefect run that is
-waiting for it, so the flow moves on. The flow itself records what the UI form brings with
-the same idempotency key, so one answer is recorded once whichever channel delivers it.
+applies the separation of powers and audits refusals), closes the task's suspended form in
+Prefect and, when it was the last answer its step waited for, starts the decision's next
+step. The ``answer-task`` flow records what the UI form brings with the same idempotency
+key, so one answer is recorded once whichever channel delivers it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
+from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
+import httpx
+from prefect import get_client
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
@@ -22,8 +25,9 @@ from decisions.classes import ClassBook
 from decisions.exceptions import TaskError
 from decisions.model import Actor, Task
 from flows.forms import AnswerForm, form_for
+from flows.runs import close_person_run, continue_if_ready
 
-__all__ = ["answer_key", "parse_form", "submit_answer", "resume_waiting_run", "InvalidAnswer"]
+__all__ = ["answer_key", "parse_form", "submit_answer", "Submitted", "InvalidAnswer"]
 
 
 class InvalidAnswer(TaskError):
@@ -52,6 +56,15 @@ def parse_form(task: Task, data: dict[str, Any], criteria: tuple[str, ...]) -> A
         ) from err
 
 
+@dataclass
+class Submitted:
+    """What happened to one answer: recorded (or found recorded) and what followed."""
+
+    recorded: services.RecordedAnswer
+    continued: bool = False
+    follow_up: str | None = None  # why the decision could not be continued right now
+
+
 def submit_answer(
     engine: Engine,
     task_id: str,
@@ -59,9 +72,15 @@ def submit_answer(
     *,
     actor: Actor,
     classes: ClassBook,
-    resume: bool = True,
-) -> services.RecordedAnswer:
-    """Record ``actor``'s answer to a task and wake the run waiting for it."""
+    notify_prefect: bool = True,
+) -> Submitted:
+    """Record ``actor``'s answer to a task, close its form, and continue the decision.
+
+    The store comes first: once this returns, the answer is kept whatever Prefect does. Then
+    the person's suspended run is marked answered and, if this was the last answer the
+    decision's step waited for, its next step is started. When Prefect cannot be reached,
+    the deadline sweep continues the decision later; ``follow_up`` says so.
+    """
     task = services.get_task(engine, task_id)
     decision = services.get_decision(engine, task.decision_id)
     criteria = classes.get(decision.class_name, decision.district_type).criteria
@@ -76,36 +95,21 @@ def submit_answer(
         criteria=criteria,
         idempotency_key=answer_key(task.id, answer.model_dump(mode="json")),
     )
-    if resume and task.flow_run_id:
-        resume_waiting_run(UUID(task.flow_run_id), form.model_dump(mode="json"))
-    return recorded
-
-
-def resume_waiting_run(
-    flow_run_id: UUID, run_input: dict[str, Any], *, wait_s: float = 20.0
-) -> bool:
-    """Resume the run with ``run_input`` once it is paused; False if it never needed to be.
-
-    The answer is already in the store, so this only saves the run from waiting until its
-    next check: a run that is not paused yet is retried for ``wait_s`` seconds, a finished
-    run is left alone.
-    """
-    from prefect import get_client
-    from prefect.exceptions import FlowPauseTimeout, NotPausedError
-    from prefect.flow_runs import resume_flow_run
-
-    deadline = time.monotonic() + wait_s
-    while True:
+    outcome = Submitted(recorded)
+    if not notify_prefect:
+        return outcome
+    try:
         with get_client(sync_client=True) as client:
-            state = client.read_flow_run(flow_run_id).state
-        if state is None or state.is_final():
-            return False
-        if state.is_paused() and state.state_details.run_input_keyset:
-            try:
-                resume_flow_run(flow_run_id, run_input=run_input)
-                return True
-            except (RuntimeError, FlowPauseTimeout, NotPausedError):
-                pass  # the form's schema is not saved yet, or it just moved; try again
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.3)
+            close_person_run(
+                client,
+                recorded.task.flow_run_id or task.flow_run_id,
+                f"Answered by {actor.id} through the CLI.",
+                answered=True,
+            )
+            outcome.continued = continue_if_ready(client, engine, task.decision_id)
+    except (httpx.HTTPError, PrefectHTTPStatusError, ObjectNotFound, RuntimeError) as err:
+        outcome.follow_up = (
+            f"Prefect could not be reached ({type(err).__name__}); the answer is kept and "
+            "the deadline sweep will continue the decision."
+        )
+    return outcome

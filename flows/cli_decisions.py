@@ -21,7 +21,7 @@ from rich.table import Table
 from decisions import services
 from decisions.classes import load_classes
 from decisions.exceptions import CounselError, InvalidProposal
-from decisions.model import Actor, Decision, TaskKind
+from decisions.model import Actor, TaskKind
 from decisions.settings import load_settings
 
 __all__ = ["register"]
@@ -71,31 +71,11 @@ def _ui_url(flow_run_id: str) -> str:
     return f"{base}/runs/flow-run/{flow_run_id}" if base else flow_run_id
 
 
-def start_decision_run(decision: Decision, deployment: str) -> str:
-    """Start the decision's flow run on the deployment; returns the run id."""
-    from prefect.deployments import run_deployment
-
-    run = run_deployment(
-        name=deployment,
-        parameters={"decision_id": decision.id, "title": decision.title},
-        timeout=0,
-        tags=[
-            f"decision:{decision.id}",
-            f"class:{decision.class_name}",
-            f"district:{decision.district}",
-        ],
-    )
-    return str(run.id)
-
-
 def submit(
     proposal_file: Annotated[Path, typer.Argument(help="The proposal, as YAML.")],
     run: Annotated[
         bool, typer.Option(help="Start the decision flow on the Prefect server.")
     ] = True,
-    deployment: Annotated[
-        str, typer.Option(help="The deployment that runs decisions.")
-    ] = "decision/decision",
 ) -> None:
     """File a proposal as a new decision and start its flow; prints its id and run address."""
     engine = _engine()
@@ -117,21 +97,28 @@ def submit(
     console.print(f"Filed [bold]{decision.id}[/bold]: {decision.title} ({decision.state.value}).")
     if not run:
         return
+    from flows.runs import DECISION_DEPLOYMENT as deployment
+
     if not os.environ.get("PREFECT_API_URL"):
         console.print(
             "PREFECT_API_URL is not set, so no flow was started. Start one with "
             f"`prefect deployment run {deployment} --param decision_id={decision.id}`."
         )
         return
+    from prefect import get_client
+
+    from flows.runs import start_decision_run
+
     try:
-        run_id = start_decision_run(decision, deployment)
+        with get_client(sync_client=True) as client:
+            run_id = start_decision_run(client, engine, decision.id).id
     except Exception as err:  # noqa: BLE001 - report the server's refusal in one sentence
         raise CounselError(
             f"{decision.id} is filed, but its flow could not be started on {deployment}: {err}. "
-            f"Start it later with `prefect deployment run {deployment} "
-            f"--param decision_id={decision.id}`."
+            "The deadline sweep starts it once the stack is up, or start it yourself with "
+            f"`prefect deployment run {deployment} --param decision_id={decision.id}`."
         ) from err
-    console.print(f"Its flow run: {_ui_url(run_id)}")
+    console.print(f"Its flow run: {_ui_url(str(run_id))}")
 
 
 def status(
@@ -216,9 +203,20 @@ def answer(
         owns = _owns(engine, me, task_id)
         data["answer_code"] = services.answer_code_for(engine, task_id) if owns else "XXXXX-XXXXX"
     classes = load_classes(load_settings().classes_file)
-    recorded = submit_answer(engine, task_id, data, actor=me, classes=classes)
+    outcome = submit_answer(
+        engine, task_id, data, actor=me, classes=classes, notify_prefect=_prefect_configured()
+    )
+    recorded = outcome.recorded
     verb = "Recorded" if recorded.created else "Already recorded"
     console.print(f"{verb}: your answer to {task_id} (audit event {recorded.event.seq}).")
+    if outcome.continued:
+        console.print(f"That was the last answer awaited: {recorded.task.decision_id} continues.")
+    if outcome.follow_up:
+        console.print(outcome.follow_up)
+
+
+def _prefect_configured() -> bool:
+    return bool(os.environ.get("PREFECT_API_URL"))
 
 
 def _owns(engine: Any, me: Actor, task_id: str) -> bool:

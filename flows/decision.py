@@ -1,9 +1,11 @@
-"""The decision flow: carries one decision through its stages, as the store says it stands.
+"""The decision flow: takes one decision as far as it can go now, as the store says it stands.
 
 It reads the decision's state and runs the stage that state calls for, again and again, so
-a decision returned by its body goes back to consultation and a flow restarted later picks
-up where the store says it is. It ends when the decision is closed, rejected, withdrawn or
-stalled, and publishes the history artifact with the chain's head.
+a decision returned by its body goes back to consultation. When a stage must wait for
+people it returns ``waiting`` and this run ends: no process holds the decision while it
+waits. The last answer of the step (or the deadline sweep) starts the next run of this
+flow, which picks up where the store says the decision is. Every run publishes the history
+artifact with the chain's head, so the UI's record grows with the decision.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from decisions import services
 from decisions.model import State
 from flows.context import flow_context, off_loop
 from flows.publishing import publish_history
-from flows.stages import decision_vote, discussion, execution, expert_consultation, run_tags
+from flows.stages import (
+    WAITING,
+    decision_vote,
+    discussion,
+    execution,
+    expert_consultation,
+    run_tags,
+)
 
 __all__ = ["decision_flow", "STAGE_FOR_STATE"]
 
@@ -48,7 +57,8 @@ async def _tag_own_run(ctx: Any, decision_id: str) -> None:
 
 @flow(name="decision", flow_run_name="{decision_id} · {title}")
 async def decision_flow(decision_id: str, title: str = "") -> str:
-    """Run the decision's stages until it is closed, rejected, withdrawn or stalled."""
+    """Run the decision's stages until it waits for people or is closed, rejected,
+    withdrawn or stalled; returns ``waiting`` or the final state."""
     logger = get_run_logger()
     async with flow_context() as ctx:
         await _tag_own_run(ctx, decision_id)
@@ -59,7 +69,9 @@ async def decision_flow(decision_id: str, title: str = "") -> str:
             stage, stage_flow = STAGE_FOR_STATE[decision.state]
             logger.info("%s is %s: running the %s stage.", decision_id, decision.state.value, stage)
             with tags(*run_tags(decision, stage)):
-                await stage_flow(decision_id)
+                outcome = await stage_flow(decision_id)
+            if outcome == WAITING:
+                break
         decision = await off_loop(services.get_decision, ctx.engine, decision_id)
         head = publish_history(ctx.engine, decision_id)
         logger.info(
@@ -71,4 +83,4 @@ async def decision_flow(decision_id: str, title: str = "") -> str:
         )
         if decision.state is State.STALLED:
             logger.warning("%s stalled: %s", decision_id, decision.state_reason)
-        return decision.state.value
+        return WAITING if decision.state in STAGE_FOR_STATE else decision.state.value

@@ -13,7 +13,6 @@ with the head anchor, and the chain verified against it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
@@ -35,7 +34,7 @@ from decisions.model import Actor, Decision, Task, TaskKind
 from experts.sample import load_sample
 from experts.store import save_expertise
 from flows.publishing import artifact_key, summarise_event
-from flows.simulate import Attempt, Participants
+from flows.simulate import Attempt, Participants, wait_until_settled
 
 __all__ = ["run_demo", "examples_dir", "demo_script", "prepare_store"]
 
@@ -162,8 +161,11 @@ class _ChainTail:
 
 def run_demo(console: Console, home: Path) -> bool:
     """Run the demo decision; returns whether the chain verified at the end."""
-    from flows.decision import decision_flow
+    from prefect import get_client
+
     from flows.local_prefect import embedded_prefect
+    from flows.local_runner import local_runner
+    from flows.runs import start_decision_run
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     folder = home / "demo" / stamp
@@ -200,15 +202,21 @@ def run_demo(console: Console, home: Path) -> bool:
                 f"{attempt.outcome}"
             )
 
-    with embedded_prefect(folder / "prefect") as api:
-        console.print(f"Prefect API at {api}; the flows are running.")
+    with embedded_prefect(folder / "prefect") as api, local_runner():
+        console.print(
+            f"Prefect API at {api}; a local runner serves the decision and answer-task "
+            "deployments. Each step runs in its own process and ends when it must wait "
+            "for people."
+        )
         console.rule("The audit chain as it grows")
         script = demo_script(dclass.criteria)
         with (
             _ChainTail(engine, decision.id, console),
             Participants(engine, classes, script, on_attempt=show),
         ):
-            final = asyncio.run(decision_flow(decision.id, decision.title))
+            with get_client(sync_client=True) as client:
+                start_decision_run(client, engine, decision.id)
+            final = wait_until_settled(engine, decision.id, timeout_s=900)
     console.rule("Result")
     final_decision = services.get_decision(engine, decision.id)
     console.print(

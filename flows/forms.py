@@ -33,6 +33,7 @@ __all__ = [
     "AcceptanceForm",
     "form_for",
     "ANSWER_CODE_PATTERN",
+    "personal_form",
 ]
 
 ANSWER_CODE_PATTERN = r"^[A-Z2-9]{5}-[A-Z2-9]{5}$"
@@ -156,3 +157,24 @@ def form_for(kind: TaskKind, criteria: tuple[str, ...] = ()) -> type[AnswerForm]
         TaskKind.INSPECT: AcceptanceForm,
     }
     return forms[kind]
+
+
+def personal_form(kind: TaskKind, criteria: tuple[str, ...], person: str) -> type[AnswerForm]:
+    """The task's form with ``your_id`` filled in for ``person`` and its constraints kept
+    (``with_initial_data`` would replace the field with a bare default)."""
+    form_class = form_for(kind, criteria)
+    personal: type[AnswerForm] = create_model(  # type: ignore[call-overload]
+        form_class.__name__,
+        __base__=form_class,
+        your_id=(
+            str,
+            Field(
+                default=person,
+                min_length=2,
+                max_length=63,
+                title="Your Counsel id",
+                description="e.g. wang-fang",
+            ),
+        ),
+    )
+    return personal

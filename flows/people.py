@@ -1,106 +1,87 @@
-"""One person's task as its own flow run, waiting for their answer in a Prefect form.
+"""One person's task as its own flow run: the ``answer-task`` deployment.
 
-The run is named ``<stage> · <decision id> · <person>`` and tagged ``actor:<id>``, so a
-person finds their waiting run in the UI by filtering on their tag. It pauses with the
-task's form; the server refuses malformed input, and the flow checks the rest through the
-store (right person, task open, code valid, powers). A refused answer reopens the form with
-the reason at the top and never fails the run; an answer that came by the CLI meanwhile
-ends the wait. A run that reaches its ``until`` time without an answer fails with Prefect's
-pause timeout, and the stage decides what follows (a reminder, an alternate, a stall).
+The run is created suspended by the stage that assigned the task (:mod:`flows.runs`), named
+``<stage> · <decision id> · <person>`` and tagged ``actor:<id>``, with the task's form as
+its Resume dialog. Prefect's server refuses malformed input; valid input reschedules the
+run, and a worker executes this flow, which checks the rest through the store (right
+person, task open, code valid, powers). A refused answer suspends the run again with the
+reason above the form and never fails it; a recorded one continues the decision if it was
+the last one its step waited for. The flow runs only for the moments it takes to record:
+before and after, no process holds it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, tags
-from prefect.context import get_run_context
-from prefect.flow_runs import pause_flow_run
-from prefect.states import State
-from pydantic import Field, create_model
+from prefect import flow, get_client, get_run_logger
+from prefect.flow_runs import suspend_flow_run
 
 from decisions import services
+from decisions.classes import load_classes
+from decisions.db import make_engine
 from decisions.exceptions import ActorNotFound, PermissionDenied, TaskError
-from decisions.model import Task, utcnow
+from decisions.model import Task, TaskStatus
+from decisions.settings import load_settings
 from flows.answering import answer_key
-from flows.context import flow_context, off_loop
-from flows.forms import AnswerForm, form_for
+from flows.forms import AnswerForm, personal_form
+from flows.runs import continue_if_ready, describe, form_timeout_s
 
-__all__ = ["await_answer", "ask"]
+__all__ = ["answer_task"]
 
-
-def _personal_form(form_class: type[AnswerForm], person: str) -> type[AnswerForm]:
-    """The form with ``your_id`` filled in for ``person`` and its constraints kept
-    (``with_initial_data`` would replace the field with a bare default)."""
-    personal: type[AnswerForm] = create_model(  # type: ignore[call-overload]
-        form_class.__name__,
-        __base__=form_class,
-        your_id=(
-            str,
-            Field(
-                default=person,
-                min_length=2,
-                max_length=63,
-                title="Your Counsel id",
-                description="e.g. wang-fang",
-            ),
-        ),
-    )
-    return personal
-
-
-def _describe(intro: str, problem: str | None) -> str:
-    if problem:
-        return f"**Your last answer was not recorded:** {problem}\n\n---\n\n{intro}"
-    return intro
+MAX_ATTEMPTS = 50
 
 
 @flow(
     name="answer-task",
     flow_run_name="{stage} · {decision_id} · {person}",
-    description="One person's task: waits for their answer and records it in the store.",
+    description="One person's task: its form waits, suspended, for their answer.",
 )
-async def await_answer(
-    task_id: str,
-    decision_id: str,
-    stage: str,
-    person: str,
-    until: datetime,
-    intro: str = "",
+def answer_task(
+    task_id: str, decision_id: str, stage: str, person: str, intro: str = ""
 ) -> dict[str, Any] | None:
-    """Wait for the task's answer, record it, and return it (None if the task closed)."""
+    """Record the answer the form brought; ask again with the reason if it is refused."""
     logger = get_run_logger()
-    run = get_run_context()
-    async with flow_context() as ctx:
-        task = await off_loop(services.attach_flow_run, ctx.engine, task_id, str(run.flow_run.id))  # type: ignore[union-attr]
-        decision = await off_loop(services.get_decision, ctx.engine, decision_id)
-        criteria = ctx.decision_class(decision).criteria
-        form_class = _personal_form(form_for(task.kind, criteria), person)
+    settings = load_settings()
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        decision = services.get_decision(engine, decision_id)
+        criteria = (
+            load_classes(settings.classes_file)
+            .get(decision.class_name, decision.district_type)
+            .criteria
+        )
         problem: str | None = None
-        attempt = 0
-        while True:
-            stored = await off_loop(services.answer_for, ctx.engine, task_id)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            stored = services.answer_for(engine, task_id)
             if stored is not None:
                 logger.info("The answer to %s is recorded.", task_id)
+                _continue(engine, decision_id)
                 return dict(stored["payload"])
-            current = await off_loop(services.get_task, ctx.engine, task_id)
-            if current.status.value != "open":
-                logger.info("Task %s is %s; nothing to wait for.", task_id, current.status.value)
+            task = services.get_task(engine, task_id)
+            if task.status is not TaskStatus.OPEN:
+                logger.info("Task %s is %s; nothing to wait for.", task_id, task.status.value)
                 return None
-            remaining = int((until - utcnow()).total_seconds())
-            if remaining <= 0:
-                remaining = 1
-            attempt += 1
-            form: AnswerForm = await pause_flow_run(  # type: ignore[misc]
-                wait_for_input=form_class.with_initial_data(description=_describe(intro, problem)),
-                timeout=remaining,
-                poll_interval=1,
+            form_class = personal_form(task.kind, criteria, person)
+            # The first suspension was made when the task was assigned; on every run this
+            # returns the inputs already given, in order, and suspends at the first new one.
+            form: AnswerForm = suspend_flow_run(  # type: ignore[assignment]
+                wait_for_input=form_class.with_initial_data(description=describe(intro, problem)),
                 key=f"answer-{attempt}",
+                timeout=form_timeout_s(task),
             )
-            problem = await off_loop(_record, ctx.engine, task, form, criteria)
+            problem = _record(engine, task, form, criteria)
             if problem:
                 logger.warning("Answer to %s refused: %s", task_id, problem)
+        return None
+    finally:
+        engine.dispose()
+
+
+def _continue(engine: Any, decision_id: str) -> None:
+    with get_client(sync_client=True) as client:
+        if continue_if_ready(client, engine, decision_id):
+            get_run_logger().info("%s: every task of the step is done; continuing.", decision_id)
 
 
 def _record(engine: Any, task: Task, form: AnswerForm, criteria: tuple[str, ...]) -> str | None:
@@ -120,26 +101,3 @@ def _record(engine: Any, task: Task, form: AnswerForm, criteria: tuple[str, ...]
     except (TaskError, PermissionDenied, ActorNotFound, ValueError) as refusal:
         return str(refusal)
     return None
-
-
-async def ask(
-    task: Task,
-    *,
-    stage: str,
-    person: str,
-    until: datetime,
-    intro: str,
-    run_tags: list[str],
-) -> State[Any]:
-    """Start the person's run for ``task`` under its tags and return its final state."""
-    with tags(f"actor:{person}", f"task:{task.id}", *run_tags):
-        state: State[Any] = await await_answer(
-            task.id,
-            task.decision_id,
-            stage,
-            person,
-            until,
-            intro,
-            return_state=True,  # type: ignore[call-arg]
-        )
-    return state

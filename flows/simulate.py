@@ -10,6 +10,7 @@ submits it with :func:`flows.answering.submit_answer` as that person, exactly as
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,9 @@ from decisions.exceptions import CounselError
 from decisions.model import Actor, Decision, Task
 from flows.answering import submit_answer
 
-__all__ = ["Participants", "Script", "Attempt"]
+__all__ = ["Participants", "Script", "Attempt", "wait_until_settled"]
+
+SETTLED = {"closed", "rejected", "withdrawn", "stalled"}
 
 Script = Callable[[Task, Decision, Actor], "dict[str, Any] | None"]
 
@@ -87,3 +90,14 @@ class Participants:
         self.attempts.append(attempt)
         if self.on_attempt:
             self.on_attempt(attempt)
+
+
+def wait_until_settled(engine: Engine, decision_id: str, *, timeout_s: float = 600) -> str:
+    """Poll the store until the decision is closed, rejected, withdrawn or stalled; returns
+    that state (or the state it was in when ``timeout_s`` ran out)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = services.get_decision(engine, decision_id).state.value
+        if state in SETTLED or time.monotonic() > deadline:
+            return state
+        time.sleep(0.5)

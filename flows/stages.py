@@ -1,30 +1,32 @@
 """The four stage flows. They orchestrate; the rules live in ``decisions`` and ``experts``.
 
-Each stage assigns tasks (the store checks the separation of powers and audits refusals),
-waits for every person in their own run (:mod:`flows.people`), and turns the answers into
-the stage's product with the domain's functions: the consultation report (Delphi rounds,
-consensus and dissent), the minutes, the resolution (quorum, majority, recusal), and the
-execution record with its acceptance. Deadlines: a person who has not answered by the
-class's reminder time is reminded (an audit event and a new wait until the deadline); at
-the deadline a consultation task passes to the next alternate; a stage left with too few
+Each stage assigns tasks (the store checks the separation of powers and audits refusals)
+and turns the answers into the stage's product with the domain's functions: the
+consultation report (Delphi rounds, consensus and dissent), the minutes, the resolution
+(quorum, majority, recusal), and the execution record with its acceptance.
+
+A stage never waits in a process. Each run reads the decision from the store, redoes
+nothing that is recorded (every write has a key), goes as far as the answers allow, gives
+every open task a suspended person run (:mod:`flows.runs`) and returns ``waiting``. The
+last answer a step waits for starts the next run; deadlines (reminders, alternates,
+cancellation) are the deadline sweep's (:mod:`flows.sweep`), and a stage left with too few
 answers goes ``stalled`` with the reason.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from prefect import flow, get_run_logger
-from prefect.states import State
+from prefect import flow, get_client, get_run_logger
 
 from decisions import services
+from decisions.audit import AuditEvent
 from decisions.classes import DecisionClass
-from decisions.consensus import RoundAggregate, aggregate_round
-from decisions.exceptions import PermissionDenied, TaskError
+from decisions.consensus import aggregate_round
+from decisions.exceptions import PermissionDenied
 from decisions.model import (
     Acceptance,
     Comment,
@@ -49,11 +51,19 @@ from decisions.participants import (
 )
 from decisions.tally import against_consensus, tally
 from flows.context import FlowContext, flow_context, off_loop
-from flows.people import ask
 from flows.publishing import aggregate_markdown, emit_transition, publish_markdown
 from flows.routing import route_consultation
+from flows.runs import open_person_run
 
-__all__ = ["expert_consultation", "discussion", "decision_vote", "execution", "run_tags"]
+__all__ = [
+    "expert_consultation",
+    "discussion",
+    "decision_vote",
+    "execution",
+    "run_tags",
+    "assign_once",
+    "WAITING",
+]
 
 MAX_EXECUTION_CYCLES = 3
 
@@ -68,50 +78,140 @@ def run_tags(decision: Decision, stage: str) -> list[str]:
     ]
 
 
-async def _transition(
-    ctx: FlowContext, decision_id: str, action: str, key: str, **kw: Any
-) -> Decision:
-    decision = await off_loop(
-        services.apply_transition, ctx.engine, decision_id, action, idempotency_key=key, **kw
-    )
-    emit_transition(
-        decision, action, **{k: v for k, v in kw.items() if isinstance(v, str | bool | int)}
-    )
-    return decision
-
-
-async def _note(
-    ctx: FlowContext, decision_id: str, action: str, *, key: str, payload: dict[str, Any]
-) -> None:
-    """Record a fact of the stage (routing, a round's aggregate, a tally) in the chain."""
-    await off_loop(
-        services.append_event,
-        ctx.engine,
-        actor=services.SYSTEM,
-        action=action,
-        decision_id=decision_id,
-        payload=payload,
-        idempotency_key=key,
-    )
-
-
-@dataclass
-class Wait:
-    """One person's task and who may take it over if they never answer."""
-
-    task: Task
-    alternates: list[str] = field(default_factory=list)
-
-
 @dataclass
 class Outcome:
     task: Task
     answer: dict[str, Any] | None
 
 
-async def _assign(
-    ctx: FlowContext,
-    decision: Decision,
+WAITING = "waiting"
+
+
+@dataclass
+class Step:
+    """One run of a stage: the decision as the store has it, and idempotent ways to move it.
+
+    Every write carries a key derived from the decision (``<id>:consult:<round>:<actor>``
+    …), so a stage run again from the top — the next continuation, or a retry after a crash
+    — finds what it already did and goes on from there. Reports and events are published
+    only by the run that first writes their record.
+    """
+
+    ctx: FlowContext
+    decision: Decision
+    dclass: DecisionClass
+    events: list[AuditEvent]
+
+    @classmethod
+    async def load(cls, ctx: FlowContext, decision_id: str) -> Step:
+        decision = await off_loop(services.get_decision, ctx.engine, decision_id)
+        events = await off_loop(services.history, ctx.engine, decision_id)
+        return cls(ctx, decision, ctx.decision_class(decision), events)
+
+    @property
+    def id(self) -> str:
+        return self.decision.id
+
+    def done(self, key: str) -> bool:
+        return any(e.idempotency_key == key for e in self.events)
+
+    def event(self, key: str) -> AuditEvent | None:
+        return next((e for e in self.events if e.idempotency_key == key), None)
+
+    async def transition(self, action: str, key: str, **kw: Any) -> Decision:
+        self.decision = await off_loop(
+            services.apply_transition, self.ctx.engine, self.id, action, idempotency_key=key, **kw
+        )
+        if not self.done(key):
+            emit_transition(
+                self.decision,
+                action,
+                **{k: v for k, v in kw.items() if isinstance(v, str | bool | int)},
+            )
+        return self.decision
+
+    async def note(self, action: str, *, key: str, payload: dict[str, Any]) -> bool:
+        """Record a fact of the stage (routing, a round's aggregate, a tally) in the chain;
+        True when this run wrote it (and should publish what goes with it)."""
+        first = not self.done(key)
+        await off_loop(
+            services.append_event,
+            self.ctx.engine,
+            actor=services.SYSTEM,
+            action=action,
+            decision_id=self.id,
+            payload=payload,
+            idempotency_key=key,
+        )
+        return first
+
+    async def assign(
+        self,
+        kind: TaskKind,
+        actor_id: str,
+        *,
+        round: int,
+        duration: timedelta,
+        key: str,
+        zone: str | None = None,
+        measures: tuple[str, ...] = (),
+    ) -> Task | None:
+        """Assign a task once, or None when the separation of powers refuses (audited)."""
+        return await assign_once(
+            self.ctx.engine,
+            self.id,
+            kind,
+            actor_id,
+            round=round,
+            duration=duration,
+            key=key,
+            zone=zone,
+            measures=measures,
+        )
+
+    async def collect(
+        self, kind: TaskKind, round: int, *, stage: str, intro: Callable[[Task], str]
+    ) -> list[Outcome] | None:
+        """The closed tasks of ``kind`` in ``round`` with their answers (None for a task
+        cancelled unanswered), or None while some are open; each open task gets its
+        suspended person run, so the people can answer while no process waits."""
+        tasks = [
+            t
+            for t in await off_loop(services.tasks_of, self.ctx.engine, self.id)
+            if t.kind is kind and t.round == round
+        ]
+        waiting = [t for t in tasks if t.status is TaskStatus.OPEN]
+        if waiting:
+            async with get_client() as client:
+                for t in waiting:
+                    await open_person_run(
+                        client,
+                        self.ctx.engine,
+                        t,
+                        stage=stage,
+                        intro=intro(t),
+                        criteria=self.dclass.criteria,
+                        tags=run_tags(self.decision, stage),
+                    )
+            get_run_logger().info(
+                "%s waits for %s %s answers; no process waits with it.",
+                self.id,
+                len(waiting),
+                kind.value,
+            )
+            return None
+        answers = {
+            a["task_id"]: dict(a["payload"])
+            for a in await off_loop(services.answers_of, self.ctx.engine, self.id)
+        }
+        return [
+            Outcome(t, answers.get(t.id)) for t in tasks if t.status is not TaskStatus.REASSIGNED
+        ]
+
+
+async def assign_once(
+    engine: Any,
+    decision_id: str,
     kind: TaskKind,
     actor_id: str,
     *,
@@ -121,12 +221,11 @@ async def _assign(
     zone: str | None = None,
     measures: tuple[str, ...] = (),
 ) -> Task | None:
-    """Assign a task, or None when the separation of powers refuses (already audited)."""
     try:
         assigned = await off_loop(
             services.assign_task,
-            ctx.engine,
-            decision.id,
+            engine,
+            decision_id,
             kind,
             actor_id,
             round=round,
@@ -141,75 +240,6 @@ async def _assign(
     return assigned.task
 
 
-async def _wait_for(
-    ctx: FlowContext,
-    decision: Decision,
-    dclass: DecisionClass,
-    wait: Wait,
-    *,
-    stage: str,
-    intro: Callable[[Task], str],
-    reassign: Callable[[str, int], Awaitable[Task | None]] | None = None,
-) -> Outcome:
-    """Wait for one task through reminder and deadline, handing it to alternates if allowed."""
-    task = wait.task
-    tags = run_tags(decision, stage)
-    alternates = list(wait.alternates)
-    attempt = 0
-    while True:
-        attempt += 1
-        deadline = task.deadline or (utcnow() + dclass.durations.answer)
-        reminder_at = task.created_at + dclass.durations.reminder
-        for until, phase in (
-            (reminder_at, "before the reminder"),
-            (deadline, "before the deadline"),
-        ):
-            if until <= utcnow() and phase == "before the reminder":
-                continue
-            state: State[Any] = await ask(
-                task,
-                stage=stage,
-                person=task.assignee_id,
-                until=until,
-                intro=intro(task),
-                run_tags=tags,
-            )
-            if state.is_completed():
-                answer = await state.result()  # type: ignore[misc]
-                return Outcome(task, answer)
-            if phase == "before the reminder":
-                await _note(
-                    ctx,
-                    decision.id,
-                    "task.reminded",
-                    key=f"{task.id}:reminded",
-                    payload={
-                        "task_id": task.id,
-                        "assignee": task.assignee_id,
-                        "deadline": deadline,
-                    },
-                )
-        # the deadline passed without an answer
-        try:
-            await off_loop(
-                services.set_task_status,
-                ctx.engine,
-                task.id,
-                TaskStatus.REASSIGNED if (alternates and reassign) else TaskStatus.CANCELLED,
-                reason=f"No answer by the deadline {deadline:%Y-%m-%d %H:%M} UTC.",
-                idempotency_key=f"{task.id}:expired",
-            )
-        except TaskError:  # answered in the last moment, by the CLI: take that answer
-            stored = await off_loop(services.answer_for, ctx.engine, task.id)
-            return Outcome(task, dict(stored["payload"]) if stored else None)
-        replacement: Task | None = None
-        while alternates and reassign and replacement is None:
-            replacement = await reassign(alternates.pop(0), attempt)
-        if replacement is None:
-            return Outcome(task, None)
-        task = replacement
-
-
 def _proposal_intro(decision: Decision) -> str:
     version = decision.current_version
     return (
@@ -222,61 +252,129 @@ def _proposal_intro(decision: Decision) -> str:
 # -- consult ---------------------------------------------------------------------------------
 
 
+def _cycle_start(events: list[AuditEvent]) -> int:
+    """The round the current consultation began with (a returned decision starts again)."""
+    round_no, start = 0, 1
+    for e in events:
+        if e.action == "decision.consultation_started":
+            round_no += 1
+            start = round_no
+        elif e.action == "decision.round_started":
+            round_no += 1
+    return start
+
+
+async def _routing(step: Step, first_round: int) -> dict[str, Any] | None:
+    """The experts routed for this consultation (made once and kept in the chain), or None
+    after stalling the decision because too few could be routed."""
+    key = f"{step.id}:routed:{first_round}"
+    if noted := step.event(key):
+        return noted.data
+    routed, routing = await off_loop(
+        route_consultation, step.ctx.engine, step.decision, step.dclass
+    )
+    if len(routed) < step.dclass.min_answers:
+        uncovered = (
+            "; ".join(u.reason for u in routing.uncovered)
+            or "the expertise database has too few matching experts"
+        )
+        reason = (
+            f"Only {len(routed)} experts could be routed but the class needs "
+            f"{step.dclass.min_answers} answers: {uncovered}."
+        )
+        await step.transition("stall", f"{step.id}:stall:routing:{first_round}", reason=reason)
+        return None
+    payload = {
+        "round": first_round,
+        "experts": [r.actor_id for r in routed],
+        "alternates": {r.actor_id: list(r.alternates) for r in routed},
+        "reasons": {r.actor_id: f"{r.name}: {r.reason}" for r in routed},
+        "uncovered": [u.topic for u in routing.uncovered],
+        "conflicts": [e.reason for e in routing.excluded if e.cause == "conflict"][:10],
+    }
+    await step.note("consultation.routed", key=key, payload=payload)
+    return payload
+
+
+def _routing_markdown(routing: dict[str, Any]) -> str:
+    return "\n".join(
+        f"- **{routing.get('reasons', {}).get(e, e)}** (`{e}`); alternates "
+        f"{', '.join(routing['alternates'].get(e, [])) or 'none'}"
+        for e in routing["experts"]
+    )
+
+
+async def _opinions(step: Step, round_no: int) -> list[Outcome]:
+    answers = {
+        a["task_id"]: dict(a["payload"])
+        for a in await off_loop(services.answers_of, step.ctx.engine, step.id)
+    }
+    return [
+        Outcome(t, answers[t.id])
+        for t in await off_loop(services.tasks_of, step.ctx.engine, step.id)
+        if t.kind is TaskKind.CONSULT and t.round == round_no and t.id in answers
+    ]
+
+
+async def _assign_panel(
+    step: Step, round_no: int, first_round: int, routing: dict[str, Any]
+) -> None:
+    """Give the round's panel their tasks: the routed experts in the first round (an
+    alternate where the powers refuse one), those who answered the round before after it."""
+    if round_no == first_round:
+        panel = [(e, list(routing["alternates"].get(e, []))) for e in routing["experts"]]
+    else:
+        panel = [(o.task.assignee_id, []) for o in await _opinions(step, round_no - 1)]
+    for actor_id, alternates in panel:
+        candidates = [actor_id, *alternates]
+        while candidates:
+            actor_id = candidates.pop(0)
+            task = await step.assign(
+                TaskKind.CONSULT,
+                actor_id,
+                round=round_no,
+                duration=step.dclass.durations.answer,
+                key=f"{step.id}:consult:{round_no}:{actor_id}",
+            )
+            if task is not None:
+                break
+
+
 @flow(name="expert-consultation", flow_run_name="expert-consultation · {decision_id}")
 async def expert_consultation(decision_id: str) -> str:
-    """Consult routed experts in Delphi rounds until consensus or the class's last round."""
+    """Consult routed experts in Delphi rounds until consensus or the class's last round.
+
+    Each run takes the consultation as far as the answers allow and returns ``waiting``
+    while experts have open tasks; the last answer of a round starts the next run.
+    """
     logger = get_run_logger()
     async with flow_context() as ctx:
-        decision = await off_loop(services.get_decision, ctx.engine, decision_id)
-        dclass = ctx.decision_class(decision)
-        if decision.state in {DecisionState.SUBMITTED, DecisionState.RETURNED}:
-            decision = await _transition(
-                ctx,
-                decision_id,
+        step = await Step.load(ctx, decision_id)
+        if step.decision.state in {DecisionState.SUBMITTED, DecisionState.RETURNED}:
+            await step.transition(
                 "start_consultation",
-                f"{decision_id}:start-consultation:{decision.round + 1}",
+                f"{decision_id}:start-consultation:{step.decision.round + 1}",
             )
-        routed, routing = await off_loop(route_consultation, ctx.engine, decision, dclass)
-        if len(routed) < dclass.min_answers:
-            uncovered = (
-                "; ".join(u.reason for u in routing.uncovered)
-                or "the expertise database has too few matching experts"
-            )
-            reason = (
-                f"Only {len(routed)} experts could be routed but the class needs "
-                f"{dclass.min_answers} "
-                f"answers: {uncovered}."
-            )
-            await _transition(
-                ctx,
-                decision_id,
-                "stall",
-                f"{decision_id}:stall:routing:{decision.round}",
-                reason=reason,
-            )
+            step = await Step.load(ctx, decision_id)
+        if step.decision.state is not DecisionState.CONSULTING:
+            return step.decision.state.value
+        dclass = step.dclass
+        first_round = _cycle_start(step.events)
+        routing = await _routing(step, first_round)
+        if routing is None:
             return "stalled"
-        routing_md = "\n".join(
-            f"- **{r.name}** (`{r.actor_id}`): {r.reason}; "
-            f"alternates {', '.join(r.alternates) or 'none'}"
-            for r in routed
-        )
-        await _note(
-            ctx,
-            decision_id,
-            "consultation.routed",
-            key=f"{decision_id}:routed:{decision.round}",
-            payload={
-                "experts": [r.actor_id for r in routed],
-                "alternates": {r.actor_id: list(r.alternates) for r in routed},
-                "uncovered": [u.topic for u in routing.uncovered],
-                "conflicts": [e.reason for e in routing.excluded if e.cause == "conflict"][:10],
-            },
-        )
-        panel = [(r.actor_id, list(r.alternates)) for r in routed]
-        previous: RoundAggregate | None = None
         while True:
-            round_no = decision.round
+            round_no = step.decision.round
+            previous = None
+            if round_no > first_round:
+                before = [
+                    Opinion.model_validate(o.answer) for o in await _opinions(step, round_no - 1)
+                ]
+                previous = aggregate_round(
+                    before, dclass.criteria, dclass.consensus, round=round_no - 1
+                )
             md_previous = aggregate_markdown(previous) if previous else ""
+            decision = step.decision
 
             def intro(
                 task: Task,
@@ -290,52 +388,10 @@ async def expert_consultation(decision_id: str) -> str:
                     text += "\n**What the panel said in the previous round:**\n\n" + md_previous
                 return text
 
-            waits: list[Wait] = []
-            for actor_id, alternates in panel:
-                task = await _assign(
-                    ctx,
-                    decision,
-                    TaskKind.CONSULT,
-                    actor_id,
-                    round=round_no,
-                    duration=dclass.durations.answer,
-                    key=f"{decision_id}:consult:{round_no}:{actor_id}",
-                )
-                while task is None and alternates:
-                    actor_id = alternates.pop(0)
-                    task = await _assign(
-                        ctx,
-                        decision,
-                        TaskKind.CONSULT,
-                        actor_id,
-                        round=round_no,
-                        duration=dclass.durations.answer,
-                        key=f"{decision_id}:consult:{round_no}:{actor_id}",
-                    )
-                if task is not None:
-                    waits.append(Wait(task, alternates))
-
-            async def reassign(
-                actor_id: str, attempt: int, round_no: int = round_no, decision: Decision = decision
-            ) -> Task | None:
-                return await _assign(
-                    ctx,
-                    decision,
-                    TaskKind.CONSULT,
-                    actor_id,
-                    round=round_no,
-                    duration=dclass.durations.answer,
-                    key=f"{decision_id}:consult:{round_no}:{actor_id}",
-                )
-
-            outcomes = await asyncio.gather(
-                *(
-                    _wait_for(
-                        ctx, decision, dclass, w, stage="consult", intro=intro, reassign=reassign
-                    )
-                    for w in waits
-                )
-            )
+            await _assign_panel(step, round_no, first_round, routing)
+            outcomes = await step.collect(TaskKind.CONSULT, round_no, stage="consult", intro=intro)
+            if outcomes is None:
+                return WAITING
             answered = [o for o in outcomes if o.answer is not None]
             opinions = [Opinion.model_validate(o.answer) for o in answered]
             if len(opinions) < dclass.min_answers:
@@ -343,21 +399,15 @@ async def expert_consultation(decision_id: str) -> str:
                     f"Round {round_no} has {len(opinions)} answers but the class needs "
                     f"{dclass.min_answers}; the consultation cannot conclude."
                 )
-                await _transition(
-                    ctx,
-                    decision_id,
-                    "stall",
-                    f"{decision_id}:stall:consult:{round_no}",
-                    reason=reason,
+                await step.transition(
+                    "stall", f"{decision_id}:stall:consult:{round_no}", reason=reason
                 )
                 publish_markdown(
                     decision_id, "consult", f"# Consultation stalled\n\n{reason}", reason
                 )
                 return "stalled"
             aggregate = aggregate_round(opinions, dclass.criteria, dclass.consensus, round=round_no)
-            await _note(
-                ctx,
-                decision_id,
+            first = await step.note(
                 "consultation.round_aggregated",
                 key=f"{decision_id}:aggregate:{round_no}",
                 payload={
@@ -370,27 +420,24 @@ async def expert_consultation(decision_id: str) -> str:
                     "iqr": {c.criterion: c.iqr for c in aggregate.criteria},
                 },
             )
-            publish_markdown(
-                decision_id,
-                "consult",
-                f"# Consultation of {decision_id}\n\n## Experts\n\n{routing_md}\n\n"
-                + aggregate_markdown(aggregate),
-                f"Round {round_no}: "
-                + ("consensus" if aggregate.consensus else "no consensus yet"),
-            )
-            logger.info(
-                "Round %s: %s", round_no, "consensus" if aggregate.consensus else aggregate.dissent
-            )
-            panel = [(o.task.assignee_id, []) for o in answered]
+            if first:
+                publish_markdown(
+                    decision_id,
+                    "consult",
+                    f"# Consultation of {decision_id}\n\n## Experts\n\n"
+                    f"{_routing_markdown(routing)}\n\n" + aggregate_markdown(aggregate),
+                    f"Round {round_no}: "
+                    + ("consensus" if aggregate.consensus else "no consensus yet"),
+                )
+                logger.info(
+                    "Round %s: %s",
+                    round_no,
+                    "consensus" if aggregate.consensus else aggregate.dissent,
+                )
             if aggregate.consensus or round_no >= dclass.max_rounds:
                 break
-            previous = aggregate
-            decision = await _transition(
-                ctx,
-                decision_id,
-                "next_round",
-                f"{decision_id}:next-round:{round_no}",
-                max_rounds=dclass.max_rounds,
+            await step.transition(
+                "next_round", f"{decision_id}:next-round:{round_no}", max_rounds=dclass.max_rounds
             )
         verdict = (
             "**Consensus** on every criterion."
@@ -400,12 +447,10 @@ async def expert_consultation(decision_id: str) -> str:
             + "."
         )
         report = (
-            f"# Consultation report: {decision_id}\n\n{verdict}\n\n## Experts\n\n{routing_md}\n\n"
-            + aggregate_markdown(aggregate)
+            f"# Consultation report: {decision_id}\n\n{verdict}\n\n## Experts\n\n"
+            f"{_routing_markdown(routing)}\n\n" + aggregate_markdown(aggregate)
         )
-        await _note(
-            ctx,
-            decision_id,
+        if await step.note(
             "consultation.reported",
             key=f"{decision_id}:consult-report:{round_no}",
             payload={
@@ -415,11 +460,9 @@ async def expert_consultation(decision_id: str) -> str:
                 "recommendations": aggregate.recommendations,
                 "conditions": list(aggregate.conditions),
             },
-        )
-        publish_markdown(decision_id, "consult", report, "Consultation report")
-        await _transition(
-            ctx, decision_id, "open_discussion", f"{decision_id}:open-discussion:{round_no}"
-        )
+        ):
+            publish_markdown(decision_id, "consult", report, "Consultation report")
+        await step.transition("open_discussion", f"{decision_id}:open-discussion:{round_no}")
         return "consensus" if aggregate.consensus else "dissent"
 
 
@@ -430,8 +473,10 @@ async def expert_consultation(decision_id: str) -> str:
 async def discussion(decision_id: str) -> str:
     """Collect positions from the consulted experts and stakeholder representatives."""
     async with flow_context() as ctx:
-        decision = await off_loop(services.get_decision, ctx.engine, decision_id)
-        dclass = ctx.decision_class(decision)
+        step = await Step.load(ctx, decision_id)
+        decision, dclass = step.decision, step.dclass
+        if decision.state is not DecisionState.DISCUSSING:
+            return decision.state.value
         tasks = await off_loop(services.tasks_of, ctx.engine, decision_id)
         last_round = max((t.round for t in tasks if t.kind is TaskKind.CONSULT), default=0)
         consulted = sorted(
@@ -447,28 +492,25 @@ async def discussion(decision_id: str) -> str:
         people = consulted + [
             a.id for a in stakeholder_representatives(actors, decision) if a.id not in consulted
         ]
-        waits = []
         for person in people:
-            task = await _assign(
-                ctx,
-                decision,
+            await step.assign(
                 TaskKind.DISCUSS,
                 person,
-                round=1,
+                round=decision.round,
                 duration=min(dclass.durations.answer, dclass.durations.discuss),
                 key=f"{decision_id}:discuss:{decision.round}:{person}",
             )
-            if task:
-                waits.append(Wait(task))
 
         def intro(task: Task) -> str:
             return (
                 _proposal_intro(decision) + "\n\n### Discussion\nState your position and comments."
             )
 
-        outcomes = await asyncio.gather(
-            *(_wait_for(ctx, decision, dclass, w, stage="discuss", intro=intro) for w in waits)
+        outcomes = await step.collect(
+            TaskKind.DISCUSS, decision.round, stage="discuss", intro=intro
         )
+        if outcomes is None:
+            return WAITING
         decision = await off_loop(services.get_decision, ctx.engine, decision_id)
         names = {a.id: a.name for a in actors}
         lines = [
@@ -495,21 +537,16 @@ async def discussion(decision_id: str) -> str:
                 f"- v{v.number}: {v.title}" + (f" — {v.note}" if v.note else "")
                 for v in decision.versions
             ]
-        minutes = "\n".join(lines)
-        await _note(
-            ctx,
-            decision_id,
+        if await step.note(
             "discussion.minuted",
             key=f"{decision_id}:minutes:{decision.round}",
             payload={
                 "positions": sum(1 for o in outcomes if o.answer),
                 "final_version": decision.current_version.number,
             },
-        )
-        publish_markdown(decision_id, "discuss", minutes, "Minutes")
-        await _transition(
-            ctx, decision_id, "open_vote", f"{decision_id}:open-vote:{decision.round}"
-        )
+        ):
+            publish_markdown(decision_id, "discuss", "\n".join(lines), "Minutes")
+        await step.transition("open_vote", f"{decision_id}:open-vote:{decision.round}")
         return "minuted"
 
 
@@ -520,24 +557,22 @@ async def discussion(decision_id: str) -> str:
 async def decision_vote(decision_id: str) -> str:
     """The class's decision body votes; the tally decides the resolution."""
     async with flow_context() as ctx:
-        decision = await off_loop(services.get_decision, ctx.engine, decision_id)
-        dclass = ctx.decision_class(decision)
+        step = await Step.load(ctx, decision_id)
+        decision, dclass = step.decision, step.dclass
+        if decision.state is not DecisionState.DECIDING:
+            return decision.state.value
         actors = await off_loop(services.list_actors, ctx.engine)
         members = body_members(actors, dclass)
-        waits, refused = [], 0
+        refused = 0
         for member in members:
-            task = await _assign(
-                ctx,
-                decision,
+            task = await step.assign(
                 TaskKind.VOTE,
                 member.id,
                 round=decision.round,
                 duration=min(dclass.durations.answer, dclass.durations.vote),
                 key=f"{decision_id}:vote:{decision.round}:{member.id}",
             )
-            if task:
-                waits.append(Wait(task))
-            else:
+            if task is None:
                 refused += 1  # conflicted or separated: counts as recused
         recommendations = await off_loop(services.recommendations_of, ctx.engine, decision_id)
 
@@ -552,9 +587,9 @@ async def decision_vote(decision_id: str) -> str:
                 "justification. Choose `recuse` if you have a conflict."
             )
 
-        outcomes = await asyncio.gather(
-            *(_wait_for(ctx, decision, dclass, w, stage="decide", intro=intro) for w in waits)
-        )
+        outcomes = await step.collect(TaskKind.VOTE, decision.round, stage="decide", intro=intro)
+        if outcomes is None:
+            return WAITING
         votes: list[Vote] = []
         recused = refused
         for o in outcomes:
@@ -567,47 +602,41 @@ async def decision_vote(decision_id: str) -> str:
                 votes.append(Vote.model_validate(o.answer))
         resolution = tally(votes, body_size=len(members), recused=recused, decision_class=dclass)
         against = against_consensus(resolution.outcome, recommendations)
-        await _note(
-            ctx,
-            decision_id,
+        if await step.note(
             "vote.tallied",
             key=f"{decision_id}:tally:{decision.round}",
             payload={**resolution.model_dump(), "against_consensus": against},
-        )
-        lines = [
-            f"# Resolution on {decision_id}",
-            "",
-            resolution.explain(),
-            "",
-            "| choice | votes |",
-            "|---|---|",
-            *[f"| {k} | {v} |" for k, v in resolution.counts.items()],
-        ]
-        if against:
-            lines += [
+        ):
+            lines = [
+                f"# Resolution on {decision_id}",
                 "",
-                "The resolution goes against the experts' consensus; the members' "
-                "justifications are in the history.",
+                resolution.explain(),
+                "",
+                "| choice | votes |",
+                "|---|---|",
+                *[f"| {k} | {v} |" for k, v in resolution.counts.items()],
             ]
-        publish_markdown(decision_id, "decide", "\n".join(lines), resolution.explain())
+            if against:
+                lines += [
+                    "",
+                    "The resolution goes against the experts' consensus; the members' "
+                    "justifications are in the history.",
+                ]
+            publish_markdown(decision_id, "decide", "\n".join(lines), resolution.explain())
         key = f"{decision_id}:resolution:{decision.round}"
         if resolution.outcome == "no_quorum":
-            await _transition(ctx, decision_id, "stall", key, reason=resolution.explain())
+            await step.transition("stall", key, reason=resolution.explain())
             return "stalled"
         if resolution.outcome in {"approve", "approve_with_amendments"}:
-            await _transition(
-                ctx,
-                decision_id,
-                "approve",
-                key,
-                with_amendments=resolution.outcome == "approve_with_amendments",
+            await step.transition(
+                "approve", key, with_amendments=resolution.outcome == "approve_with_amendments"
             )
             return resolution.outcome
         if resolution.outcome == "return":
             questions = "; ".join(v.rationale for v in votes if v.choice == "return")
-            await _transition(ctx, decision_id, "return_to_consultation", key, questions=questions)
+            await step.transition("return_to_consultation", key, questions=questions)
             return "return"
-        await _transition(ctx, decision_id, "reject", key)
+        await step.transition("reject", key)
         return "reject"
 
 
@@ -618,20 +647,18 @@ async def decision_vote(decision_id: str) -> str:
 async def execution(decision_id: str) -> str:
     """Executors report progress; independent inspectors accept or send the work back."""
     async with flow_context() as ctx:
-        decision = await off_loop(services.get_decision, ctx.engine, decision_id)
-        dclass = ctx.decision_class(decision)
-        if decision.state is DecisionState.APPROVED:
-            decision = await _transition(
-                ctx, decision_id, "start_execution", f"{decision_id}:start-execution"
-            )
+        step = await Step.load(ctx, decision_id)
+        if step.decision.state is DecisionState.APPROVED:
+            await step.transition("start_execution", f"{decision_id}:start-execution")
+        decision, dclass = step.decision, step.dclass
+        if decision.state is not DecisionState.EXECUTING:
+            return decision.state.value
         actors = await off_loop(services.list_actors, ctx.engine)
         executors = executors_for(actors, decision)
         conditions = await off_loop(_conditions, ctx.engine, decision_id)
         if not executors:
             reason = "No executor is registered for the decision's executor organisations."
-            await _transition(
-                ctx, decision_id, "stall", f"{decision_id}:stall:no-executor", reason=reason
-            )
+            await step.transition("stall", f"{decision_id}:stall:no-executor", reason=reason)
             return "stalled"
 
         def intro(task: Task) -> str:
@@ -643,11 +670,8 @@ async def execution(decision_id: str) -> str:
 
         record = [f"# Execution record of {decision_id}", ""]
         for cycle in range(1, MAX_EXECUTION_CYCLES + 1):
-            waits = []
             for executor in executors:
-                task = await _assign(
-                    ctx,
-                    decision,
+                await step.assign(
                     TaskKind.EXECUTE,
                     executor.id,
                     round=cycle,
@@ -657,16 +681,12 @@ async def execution(decision_id: str) -> str:
                     measures=tuple(conditions),
                     key=f"{decision_id}:execute:{cycle}:{executor.id}",
                 )
-                if task:
-                    waits.append(Wait(task))
-            reports = await asyncio.gather(
-                *(_wait_for(ctx, decision, dclass, w, stage="execute", intro=intro) for w in waits)
-            )
+            reports = await step.collect(TaskKind.EXECUTE, cycle, stage="execute", intro=intro)
+            if reports is None:
+                return WAITING
             for r in reports:
                 if r.answer is None:
-                    await _note(
-                        ctx,
-                        decision_id,
+                    await step.note(
                         "execution.escalated",
                         key=f"{r.task.id}:escalated",
                         payload={
@@ -680,67 +700,53 @@ async def execution(decision_id: str) -> str:
                     record.append(
                         f"- cycle {cycle}, {r.task.assignee_id}: {p.percent_complete}% — {p.text}"
                     )
-            inspectors = [i for i in inspectors_for(actors, dclass)]
-            inspect_waits = []
-            for inspector in inspectors:
-                if len(inspect_waits) >= dclass.acceptance.inspectors:
+            assigned = 0
+            for inspector in inspectors_for(actors, dclass):
+                if assigned >= dclass.acceptance.inspectors:
                     break
-                task = await _assign(
-                    ctx,
-                    decision,
+                task = await step.assign(
                     TaskKind.INSPECT,
                     inspector.id,
                     round=cycle,
                     duration=dclass.durations.answer,
                     key=f"{decision_id}:inspect:{cycle}:{inspector.id}",
                 )
-                if task:
-                    inspect_waits.append(Wait(task))
-            if len(inspect_waits) < dclass.acceptance.inspectors:
+                assigned += task is not None
+            if assigned < dclass.acceptance.inspectors:
                 reason = (
-                    f"Only {len(inspect_waits)} independent inspectors are available; the class "
+                    f"Only {assigned} independent inspectors are available; the class "
                     f"needs {dclass.acceptance.inspectors}."
                 )
-                await _transition(
-                    ctx,
-                    decision_id,
-                    "stall",
-                    f"{decision_id}:stall:inspectors:{cycle}",
-                    reason=reason,
+                await step.transition(
+                    "stall", f"{decision_id}:stall:inspectors:{cycle}", reason=reason
                 )
                 return "stalled"
-            verdicts = await asyncio.gather(
-                *(
-                    _wait_for(ctx, decision, dclass, w, stage="inspect", intro=intro)
-                    for w in inspect_waits
-                )
-            )
+            verdicts = await step.collect(TaskKind.INSPECT, cycle, stage="inspect", intro=intro)
+            if verdicts is None:
+                return WAITING
             accepted = [Acceptance.model_validate(v.answer) for v in verdicts if v.answer]
             yes = sum(1 for a in accepted if a.verdict == "accept")
             record += [f"- cycle {cycle}, inspection: {a.verdict} — {a.findings}" for a in accepted]
-            needed = (
-                len(inspect_waits)
-                if dclass.acceptance.rule == "all"
-                else len(inspect_waits) // 2 + 1
-            )
-            publish_markdown(decision_id, "execute", "\n".join(record), f"Execution cycle {cycle}")
+            inspected = len(verdicts)
+            needed = inspected if dclass.acceptance.rule == "all" else inspected // 2 + 1
             if yes >= needed:
-                await _transition(
-                    ctx, decision_id, "accept_execution", f"{decision_id}:accept:{cycle}"
-                )
-                await _transition(ctx, decision_id, "close", f"{decision_id}:close")
+                if not step.done(f"{decision_id}:accept:{cycle}"):
+                    publish_markdown(
+                        decision_id, "execute", "\n".join(record), f"Execution cycle {cycle}"
+                    )
+                await step.transition("accept_execution", f"{decision_id}:accept:{cycle}")
+                await step.transition("close", f"{decision_id}:close")
                 return "accepted"
-            await _note(
-                ctx,
-                decision_id,
+            if await step.note(
                 "execution.rework",
                 key=f"{decision_id}:rework:{cycle}",
                 payload={"cycle": cycle, "accepted": yes, "needed": needed},
-            )
+            ):
+                publish_markdown(
+                    decision_id, "execute", "\n".join(record), f"Execution cycle {cycle}"
+                )
         reason = f"The work was not accepted after {MAX_EXECUTION_CYCLES} cycles."
-        await _transition(
-            ctx, decision_id, "stall", f"{decision_id}:stall:execution", reason=reason
-        )
+        await step.transition("stall", f"{decision_id}:stall:execution", reason=reason)
         return "stalled"
 
 

@@ -1,0 +1,104 @@
+"""A worker inside this process, for the embedded default (``counsel demo``, the flow tests).
+
+On a real stack a Prefect worker executes the runs of the ``decision`` and ``answer-task``
+deployments and a schedule runs ``deadline-sweep`` (``prefect.yaml``). Here a Prefect
+``Runner`` serves the same two flows under the same deployment names, each run in its own
+subprocess exactly as a process worker would start it, and a thread sweeps deadlines every
+few seconds in place of the schedule. Between runs no process of a decision is alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+__all__ = ["local_runner", "LocalRunner"]
+
+
+@dataclass
+class LocalRunner:
+    sweeps: int = 0
+    errors: list[str] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _runner: Any = None
+
+
+@contextmanager
+def local_runner(
+    *, sweep_every_s: float | None = 2.0, stale_after_s: float = 30.0
+) -> Iterator[LocalRunner]:
+    """Serve ``decision`` and ``answer-task`` from this process until the block ends."""
+    import os
+
+    from prefect import get_client
+    from prefect.runner import Runner
+
+    from decisions.classes import load_classes
+    from decisions.db import make_engine
+    from decisions.settings import load_settings
+    from flows.decision import decision_flow
+    from flows.people import answer_task
+    from flows.sweep import sweep
+
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
+    state = LocalRunner()
+    runner = Runner(name="counsel-local", query_seconds=1, limit=None)
+    runner.add_flow(decision_flow, name="decision")
+    runner.add_flow(answer_task, name="answer-task")
+    state._runner = runner
+    started = threading.Event()
+
+    def serve() -> None:
+        async def main() -> None:
+            state._loop = asyncio.get_running_loop()
+            started.set()
+            await runner.start()
+
+        try:
+            asyncio.run(main())
+        except Exception as err:  # noqa: BLE001 - reported by the caller's checks
+            state.errors.append(f"runner: {err}")
+            started.set()
+
+    stop = threading.Event()
+
+    def sweeper() -> None:
+        settings = load_settings()
+        engine = make_engine(settings.resolved_database_url())
+        classes = load_classes(settings.classes_file)
+        try:
+            while not stop.wait(sweep_every_s or 1.0):
+                try:
+                    with get_client(sync_client=True) as client:
+                        sweep(engine, classes, client, stale_after=timedelta(seconds=stale_after_s))
+                    state.sweeps += 1
+                except Exception as err:  # noqa: BLE001 - keep sweeping; the next pass retries
+                    state.errors.append(f"sweep: {err}")
+        finally:
+            engine.dispose()
+
+    thread = threading.Thread(target=serve, name="counsel-runner", daemon=True)
+    thread.start()
+    started.wait(30)
+    sweeping = None
+    if sweep_every_s:
+        sweeping = threading.Thread(target=sweeper, name="counsel-sweep", daemon=True)
+        sweeping.start()
+    try:
+        yield state
+    finally:
+        stop.set()
+        if sweeping is not None:
+            sweeping.join(timeout=30)
+        if state._loop is not None and runner.started:
+            future = asyncio.run_coroutine_threadsafe(runner.astop(), state._loop)
+            try:
+                future.result(timeout=30)
+            except Exception:  # noqa: BLE001 - the runner is going away either way
+                pass
+        thread.join(timeout=30)

@@ -1,0 +1,211 @@
+"""Deadlines without a live process: the ``deadline-sweep`` deployment, run on a schedule.
+
+Each run looks at every open task in the store once:
+
+- past the class's reminder time: the assignee is reminded (an audit event
+  ``task.reminded`` and a Prefect event ``counsel.task.reminded`` an automation can mail);
+- past its deadline: a consultation task passes to the next routed alternate the powers
+  allow (``task.reassigned``), any other task is cancelled (``task.cancelled``); the
+  person's suspended run is closed with the reason.
+
+Every one of these writes has a key derived from the task, so two sweeps that overlap, or
+one retried after a crash, remind and reassign once per deadline. Then it continues every
+decision a deadline changed (its next step, or the form of the alternate), and every
+decision a lost run left half-way: ready to move, or with open tasks that have no form yet,
+and quiet for ``stale_after_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from prefect import flow, get_client, get_run_logger
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.events import emit_event
+from sqlalchemy import Engine
+
+from decisions import services
+from decisions.classes import ClassBook, load_classes
+from decisions.db import make_engine
+from decisions.exceptions import PermissionDenied, TaskError
+from decisions.model import Decision, Task, TaskKind, TaskStatus, utcnow
+from decisions.settings import load_settings
+from flows.runs import close_person_run, start_decision_run
+
+__all__ = ["deadline_sweep", "sweep", "SweepReport"]
+
+
+@dataclass
+class SweepReport:
+    reminded: list[str] = field(default_factory=list)
+    reassigned: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    continued: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.reminded)} reminded, {len(self.reassigned)} reassigned, "
+            f"{len(self.cancelled)} cancelled, {len(self.continued)} decisions continued"
+        )
+
+
+def sweep(
+    engine: Engine,
+    classes: ClassBook,
+    client: SyncPrefectClient,
+    *,
+    now: datetime | None = None,
+    stale_after: timedelta = timedelta(seconds=60),
+) -> SweepReport:
+    """Apply every due reminder and deadline, then continue the decisions that can move."""
+    now = now or utcnow()
+    report = SweepReport()
+    decisions: dict[str, Decision] = {}
+    expired: set[str] = set()
+    for task in services.open_tasks(engine):
+        decision = decisions.get(task.decision_id) or services.get_decision(
+            engine, task.decision_id
+        )
+        decisions[decision.id] = decision
+        durations = classes.get(decision.class_name, decision.district_type).durations
+        deadline = task.deadline or task.created_at + durations.answer
+        if now >= deadline:
+            _expire(engine, client, decision, task, deadline, durations.answer, report)
+            expired.add(decision.id)
+        elif now >= task.created_at + durations.reminder:
+            _remind(engine, task, deadline, report)
+    for decision in services.list_decisions(engine):
+        if decision.id in expired:  # the next step, or the replacement's form
+            start_decision_run(client, engine, decision.id)
+            report.continued.append(decision.id)
+        elif _stuck(engine, decision.id, now, stale_after):
+            bucket = int(now.timestamp() // max(1.0, stale_after.total_seconds()))
+            start_decision_run(client, engine, decision.id, key_suffix=f":sweep:{bucket}")
+            report.continued.append(decision.id)
+    return report
+
+
+def _remind(engine: Engine, task: Task, deadline: datetime, report: SweepReport) -> None:
+    """Remind once per task: the one sweep that records the reminder sends the event."""
+    if services.append_event_once(
+        engine,
+        actor=services.SYSTEM,
+        action="task.reminded",
+        decision_id=task.decision_id,
+        payload={"task_id": task.id, "assignee": task.assignee_id, "deadline": deadline},
+        idempotency_key=f"{task.id}:reminded",
+    ):
+        report.reminded.append(task.id)
+        emit_event(
+            event="counsel.task.reminded",
+            resource={"prefect.resource.id": f"counsel.task.{task.id}"},
+            payload={"assignee": task.assignee_id, "deadline": deadline.isoformat()},
+        )
+
+
+def _expire(
+    engine: Engine,
+    client: SyncPrefectClient,
+    decision: Decision,
+    task: Task,
+    deadline: datetime,
+    answer_for: timedelta,
+    report: SweepReport,
+) -> None:
+    """Hand an unanswered task to the next alternate, or cancel it."""
+    when = f"No answer by the deadline {deadline:%Y-%m-%d %H:%M} UTC"
+    replacement = (
+        _replacement(engine, decision, task, answer_for) if task.kind is TaskKind.CONSULT else None
+    )
+    status = TaskStatus.REASSIGNED if replacement else TaskStatus.CANCELLED
+    reason = f"{when}; passed to {replacement.assignee_id}." if replacement else f"{when}."
+    try:
+        services.set_task_status(
+            engine, task.id, status, reason=reason, idempotency_key=f"{task.id}:expired"
+        )
+    except TaskError:
+        return  # answered at the last moment: the answer stands
+    close_person_run(client, task.flow_run_id, reason, answered=False)
+    if replacement:
+        report.reassigned.append((task.id, replacement.id))
+    else:
+        report.cancelled.append(task.id)
+
+
+def _replacement(
+    engine: Engine, decision: Decision, task: Task, answer_for: timedelta
+) -> Task | None:
+    """The next routed alternate for the expert slot ``task`` fills, assigned once."""
+    routed = [
+        e.data
+        for e in services.history(engine, decision.id)
+        if e.action == "consultation.routed" and e.data.get("round", 0) <= task.round
+    ]
+    if not routed:
+        return None
+    slots = [[lead, *chain] for lead, chain in routed[-1].get("alternates", {}).items()]
+    slot = next((s for s in slots if task.assignee_id in s), [])
+    taken = {
+        t.assignee_id
+        for t in services.tasks_of(engine, decision.id)
+        if t.kind is TaskKind.CONSULT and t.round == task.round
+    }
+    for candidate in slot[slot.index(task.assignee_id) + 1 :] if slot else []:
+        if candidate in taken:
+            continue
+        try:
+            assigned = services.assign_task(
+                engine,
+                decision.id,
+                TaskKind.CONSULT,
+                candidate,
+                round=task.round,
+                deadline=utcnow() + answer_for,
+                idempotency_key=f"{decision.id}:consult:{task.round}:{candidate}",
+            )
+        except PermissionDenied:
+            continue
+        return assigned.task
+    return None
+
+
+def _stuck(engine: Engine, decision_id: str, now: datetime, stale_after: timedelta) -> bool:
+    """Ready to move, or with open tasks lacking a form, and quiet for ``stale_after``: a
+    continuation was lost (Prefect unreachable, a worker killed mid-step)."""
+    from flows.decision import STAGE_FOR_STATE
+
+    decision = services.get_decision(engine, decision_id)
+    if decision.state not in STAGE_FOR_STATE:
+        return False
+    tasks = [t for t in services.tasks_of(engine, decision_id) if t.status is TaskStatus.OPEN]
+    if tasks and all(t.flow_run_id for t in tasks):
+        return False
+    events = services.history(engine, decision_id)
+    last = datetime.fromisoformat(events[-1].recorded_at) if events else now
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    return now - last >= stale_after
+
+
+@flow(
+    name="deadline-sweep",
+    description="Reminds, reassigns and cancels at deadlines; continues decisions a lost "
+    "run left waiting.",
+)
+def deadline_sweep(stale_after_s: float = 60.0) -> str:
+    """One pass over every open task and decision (scheduled every minute by prefect.yaml)."""
+    settings = load_settings()
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        with get_client(sync_client=True) as client:
+            report = sweep(
+                engine,
+                load_classes(settings.classes_file),
+                client,
+                stale_after=timedelta(seconds=stale_after_s),
+            )
+    finally:
+        engine.dispose()
+    get_run_logger().info("Deadline sweep: %s.", report)
+    return str(report)
