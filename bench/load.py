@@ -57,7 +57,7 @@ def answer_share(url: str, task_ids: list[str]) -> tuple[list[float], list[str]]
         for _ in range(2):
             start = time.perf_counter()
             try:
-                submit_answer(engine, task_id, data, actor=actor, classes=classes, resume=False)
+                submit_answer(engine, task_id, data, actor=actor, classes=classes, notify_prefect=False)
             except Exception as err:  # noqa: BLE001 - counted and printed
                 errors.append(f"{task_id}: {type(err).__name__}: {err}")
             took.append((time.perf_counter() - start) * 1000)
