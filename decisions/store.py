@@ -117,14 +117,6 @@ class ActorRepository:
         ]
         return [a for a in actors if role is None or role in a.roles]
 
-    def all_open(self) -> list[Task]:
-        rows = self.session.scalars(
-            select(TaskRow)
-            .where(TaskRow.status == TaskStatus.OPEN.value)
-            .order_by(TaskRow.deadline, TaskRow.id)
-        )
-        return [self._to_model(r) for r in rows]
-
     @staticmethod
     def _to_model(row: ActorRow) -> Actor:
         return Actor(
@@ -325,6 +317,14 @@ class TaskRepository:
             .distinct()
         )
         return {(TaskKind(kind), assignee) for kind, assignee in rows}
+
+    def all_open(self) -> list[Task]:
+        rows = self.session.scalars(
+            select(TaskRow)
+            .where(TaskRow.status == TaskStatus.OPEN.value)
+            .order_by(TaskRow.deadline, TaskRow.id)
+        )
+        return [self._to_model(r) for r in rows]
 
     def open_for(self, actor_id: str) -> list[Task]:
         rows = self.session.scalars(

@@ -285,11 +285,24 @@ def up(
         str | None,
         typer.Option(help="PostgreSQL for Prefect's own tables, postgresql+asyncpg://…"),
     ] = None,
+    sweep_every: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Seconds between deadline sweeps (prefect.yaml says 60).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start a local stack: Prefect server, the counsel work pool, deployments, a worker."""
     from flows.stack import start_stack
 
-    stack = start_stack(load_settings().home, port=port, prefect_database=prefect_database)
+    stack = start_stack(
+        load_settings().home,
+        port=port,
+        prefect_database=prefect_database,
+        sweep_every_s=sweep_every,
+    )
     console.print(f"Prefect UI: {stack.ui_url}  (logs in {stack.folder})")
     console.print("Deployments of prefect.yaml registered; a worker polls the counsel pool.")
     console.print(f"In your shell: export PREFECT_API_URL={stack.api_url}")

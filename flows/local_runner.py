@@ -91,6 +91,7 @@ def local_runner(
         sweeping.start()
     try:
         yield state
+        _drain(timeout_s=60)
     finally:
         stop.set()
         if sweeping is not None:
@@ -102,3 +103,21 @@ def local_runner(
             except Exception:  # noqa: BLE001 - the runner is going away either way
                 pass
         thread.join(timeout=30)
+
+
+def _drain(*, timeout_s: float) -> None:
+    """Let runs already started finish (a last step publishing its history) before stopping."""
+    import time
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState
+    from prefect.client.schemas.filters import FlowRunFilterStateType as ByType
+    from prefect.client.schemas.objects import StateType
+
+    busy = FlowRunFilter(
+        state=FlowRunFilterState(type=ByType(any_=[StateType.RUNNING, StateType.PENDING]))
+    )
+    deadline = time.monotonic() + timeout_s
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline and client.read_flow_runs(flow_run_filter=busy):
+            time.sleep(0.5)

@@ -73,8 +73,18 @@ def _wait_healthy(api_url: str, server: subprocess.Popen[bytes], log: Path) -> N
     raise StackError(f"prefect server did not answer within {HEALTH_TIMEOUT_S:.0f} s; see {log}.")
 
 
-def start_stack(home: Path, *, port: int = 4200, prefect_database: str | None = None) -> Stack:
-    """Start server, work pool, deployments and worker; refuse if a stack is already up."""
+def start_stack(
+    home: Path,
+    *,
+    port: int = 4200,
+    prefect_database: str | None = None,
+    sweep_every_s: float | None = None,
+) -> Stack:
+    """Start server, work pool, deployments and worker; refuse if a stack is already up.
+
+    ``sweep_every_s`` replaces the deadline sweep's schedule of ``prefect.yaml`` (every
+    minute) for this stack, and lets a continuation a crash lost be retried after twice that.
+    """
     folder = home / "stack"
     folder.mkdir(parents=True, exist_ok=True)
     record = folder / "stack.json"
@@ -92,6 +102,9 @@ def start_stack(home: Path, *, port: int = 4200, prefect_database: str | None = 
     }
     if prefect_database:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database
+    if sweep_every_s:
+        # the scheduler must look often enough to create the sweep's runs in time
+        env["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"] = str(max(1, int(sweep_every_s)))
     server_log = folder / "server.log"
     server = _spawn(
         _prefect("server", "start", "--host", "127.0.0.1", "--port", str(port)),
@@ -118,6 +131,8 @@ def start_stack(home: Path, *, port: int = 4200, prefect_database: str | None = 
                 )
             if done.returncode != 0:
                 raise StackError(f"`{' '.join(step[2:])}` failed; see {setup_log}.")
+        if sweep_every_s:
+            _set_sweep(api_url, sweep_every_s)
         worker = _spawn(
             _prefect("worker", "start", "--pool", "counsel"),
             env=env,
@@ -130,6 +145,33 @@ def start_stack(home: Path, *, port: int = 4200, prefect_database: str | None = 
     stack = Stack(str(folder), api_url, ui_url, server.pid, worker.pid)
     record.write_text(json.dumps(asdict(stack), indent=2), encoding="utf-8")
     return stack
+
+
+def _set_sweep(api_url: str, every_s: float) -> None:
+    """Give the ``deadline-sweep`` deployment one interval schedule of ``every_s``."""
+    import asyncio
+    from datetime import timedelta
+
+    from prefect import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
+    from prefect.client.schemas.schedules import IntervalSchedule
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    async def update() -> None:
+        async with get_client() as client:
+            deployment = await client.read_deployment_by_name("deadline-sweep/deadline-sweep")
+            for schedule in deployment.schedules:
+                await client.delete_deployment_schedule(deployment.id, schedule.id)
+            await client.create_deployment_schedules(
+                deployment.id, [(IntervalSchedule(interval=timedelta(seconds=every_s)), True)]
+            )
+            await client.update_deployment(
+                deployment.id,
+                DeploymentUpdate(parameters={"stale_after_s": max(2 * every_s, 10.0)}),
+            )
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        asyncio.run(update())
 
 
 def _stop_group(pid: int, timeout: float = 20.0) -> bool:

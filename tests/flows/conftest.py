@@ -55,3 +55,20 @@ def proposal(**changes: object) -> services.Proposal:
     data = yaml.safe_load((EXAMPLES / "proposal.yaml").read_text(encoding="utf-8"))
     data.update(changes)
     return services.Proposal.model_validate(data)
+
+
+def run_to_the_end(engine: Engine, decision_id: str, *, timeout_s: float = 300) -> str:
+    """Start the decision's first run and serve its deployments from a local runner (each
+    run its own process, as on a worker) until it is closed, rejected or stalled."""
+    from prefect import get_client
+
+    from flows.local_runner import local_runner
+    from flows.runs import start_decision_run
+    from flows.simulate import wait_until_settled
+
+    with local_runner(sweep_every_s=1.0, stale_after_s=30) as runner:
+        with get_client(sync_client=True) as client:
+            start_decision_run(client, engine, decision_id)
+        final = wait_until_settled(engine, decision_id, timeout_s=timeout_s)
+    assert not runner.errors, runner.errors
+    return final

@@ -3,7 +3,6 @@ real answer path (the answer service, then resuming the waiting run)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,9 @@ from decisions.classes import load_classes
 from decisions.model import Actor, Decision, State, Task, TaskKind
 from decisions.tables import AnswerRow
 from flows.answering import submit_answer
-from flows.decision import decision_flow
 from flows.publishing import artifact_key
 from flows.simulate import Participants
-from tests.flows.conftest import Stage, proposal
+from tests.flows.conftest import Stage, proposal, run_to_the_end
 
 pytestmark = [
     pytest.mark.flows,
@@ -101,7 +99,7 @@ def test_full_decision_with_refusals_revision_recusal_and_acceptance(stage: Stag
         return {"verdict": "accept", "findings": "checked four times"}
 
     with Participants(engine, stage.classes, script) as people:
-        final = asyncio.run(decision_flow(decision.id, decision.title))
+        final = run_to_the_end(engine, decision.id)
 
     assert final == State.CLOSED.value
     events = actions(stage, decision.id)
@@ -127,7 +125,7 @@ def test_full_decision_with_refusals_revision_recusal_and_acceptance(stage: Stag
         actor=services.get_actor(engine, first.assignee_id),
         classes=stage.classes,
     )
-    assert not again.created
+    assert not again.recorded.created
     with engine.connect() as conn:
         stored = conn.execute(
             select(func.count()).select_from(AnswerRow).where(AnswerRow.task_id == first.id)
@@ -255,7 +253,7 @@ def test_silence_reminds_reassigns_ends_in_dissent_and_stalls_on_quorum(
         return None  # the body stays silent
 
     with Participants(engine, classes, script):
-        final = asyncio.run(decision_flow(decision.id, decision.title))
+        final = run_to_the_end(engine, decision.id)
 
     assert final == State.STALLED.value
     stored = services.get_decision(engine, decision.id)
