@@ -1,12 +1,13 @@
 """Run one decision flow against the Prefect API in ``PREFECT_API_URL``, for the browser test.
 
 Started by ``test_prefect_ui.py`` as a subprocess, so the flow's Prefect settings and threads
-stay out of the pytest process. Simulated participants answer every task through the real
-answer path, except the round-1 consultation task of one routed expert: that one is left
-for the test to answer through the Prefect UI's Resume form. As soon as that expert's run
-is attached to the task, the expert's id and the task id are written to ``HANDOFF`` (a JSON
-file), and the test takes over; the flow then runs to its end and this prints its final
-state as the last line (``final: closed``).
+stay out of the pytest process; a local runner in it executes the decision's runs and the
+expert's ``answer-task`` run once the browser submits its form. Simulated participants
+answer every task through the real answer path, except the round-1 consultation task of
+one routed expert: that one is left for the test to answer through the Prefect UI's Resume
+form. As soon as that expert's run is attached to the task, the expert's id and the task
+id are written to ``HANDOFF`` (a JSON file), and the test takes over; the decision then
+runs to its end and this prints its final state as the last line (``final: closed``).
 
 Usage: ``python drive_decision.py DECISION_ID HANDOFF`` with ``COUNSEL_DATABASE_URL`` and
 ``PREFECT_API_URL`` set.
@@ -14,7 +15,6 @@ Usage: ``python drive_decision.py DECISION_ID HANDOFF`` with ``COUNSEL_DATABASE_
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -33,7 +33,11 @@ RATING = 7  # every scripted expert rates 7, and so does the browser: consensus 
 
 
 def main(decision_id: str, handoff: Path) -> int:
-    from flows.decision import decision_flow
+    from prefect import get_client
+
+    from flows.local_runner import local_runner
+    from flows.runs import start_decision_run
+    from flows.simulate import wait_until_settled
 
     engine = make_engine(os.environ["COUNSEL_DATABASE_URL"])
     classes = load_classes()
@@ -72,8 +76,10 @@ def main(decision_id: str, handoff: Path) -> int:
     def show(attempt: Attempt) -> None:
         print(f"{attempt.actor_id} {attempt.task_id}: {attempt.outcome}", flush=True)
 
-    with Participants(engine, classes, script, on_attempt=show):
-        final = asyncio.run(decision_flow(decision_id, decision.title))
+    with local_runner(), Participants(engine, classes, script, on_attempt=show):
+        with get_client(sync_client=True) as client:
+            start_decision_run(client, engine, decision_id)
+        final = wait_until_settled(engine, decision_id, timeout_s=600)
     engine.dispose()
     print(f"final: {final}", flush=True)
     return 0

@@ -100,8 +100,8 @@ def test_expert_answers_in_the_ui_and_the_history_artifact_shows_it(
     breadcrumbs = page.get_by_role("navigation", name="breadcrumb")
     expect(breadcrumbs.filter(has_text=run_name).first).to_be_visible()
 
-    # -- it is paused with its form: Resume, fill, submit ------------------------------------
-    _wait_for_state(page, "Paused", run_name, timeout=30)
+    # -- it is suspended with its form (no process runs it): Resume, fill, submit -----------
+    _wait_for_state(page, "Suspended", run_name, timeout=30)
     page.get_by_role("button", name="Open menu", exact=True).click()
     page.get_by_role("menuitem", name="Resume").click()
     form = page.get_by_role("dialog", name="Resume Flow Run")
@@ -129,7 +129,7 @@ def test_expert_answers_in_the_ui_and_the_history_artifact_shows_it(
     _submit(form)
     expect(page.get_by_text("Flow run resumed")).to_be_visible()
 
-    # -- the run continues: the flow records the answer and completes ------------------------
+    # -- a worker (here the driver's local runner) runs it: it records the answer ----------
     _wait_for_state(page, "Completed", run_name, timeout=30)
     answered = [
         e

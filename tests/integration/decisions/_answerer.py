@@ -27,7 +27,9 @@ def answer_tasks(url: str, task_ids: list[str]) -> list[str]:
             }
             for _ in range(2):
                 try:
-                    submit_answer(engine, task_id, data, actor=actor, classes=classes, notify_prefect=False)
+                    submit_answer(
+                        engine, task_id, data, actor=actor, classes=classes, notify_prefect=False
+                    )
                 except Exception as err:  # noqa: BLE001 - the test reports every failure
                     problems.append(f"{task_id}: {type(err).__name__}: {err}")
     finally:
