@@ -16,14 +16,23 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
 
 from decisions.exceptions import CounselError
 
-__all__ = ["Stack", "StackError", "start_stack", "stop_stack", "project_dir"]
+__all__ = [
+    "Stack",
+    "StackError",
+    "start_stack",
+    "stop_stack",
+    "project_dir",
+    "read_stack",
+    "kill_worker",
+    "start_worker",
+]
 
 HEALTH_TIMEOUT_S = 60.0
 
@@ -39,6 +48,8 @@ class Stack:
     ui_url: str
     server_pid: int
     worker_pid: int
+    #: what the worker's environment adds to the caller's (Prefect and Counsel settings)
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def project_dir() -> Path:
@@ -91,20 +102,23 @@ def start_stack(
     if record.exists():
         raise StackError(f"A stack is already up (see {record}); run `counsel down` first.")
     api_url, ui_url = f"http://127.0.0.1:{port}/api", f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
+    overrides = {
         "PREFECT_HOME": str(folder / "prefect"),
         "PREFECT_API_URL": api_url,
         "PREFECT_UI_URL": ui_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "COUNSEL_PROJECT_DIR": str(project_dir()),
+        **{k: v for k, v in os.environ.items() if k.startswith("COUNSEL_")},
     }
     if prefect_database:
-        env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database
+        overrides["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database
     if sweep_every_s:
         # the scheduler must look often enough to create the sweep's runs in time
-        env["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"] = str(max(1, int(sweep_every_s)))
+        overrides["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"] = str(
+            max(1, int(sweep_every_s))
+        )
+    env = {**os.environ, **overrides}
     server_log = folder / "server.log"
     server = _spawn(
         _prefect("server", "start", "--host", "127.0.0.1", "--port", str(port)),
@@ -133,18 +147,77 @@ def start_stack(
                 raise StackError(f"`{' '.join(step[2:])}` failed; see {setup_log}.")
         if sweep_every_s:
             _set_sweep(api_url, sweep_every_s)
-        worker = _spawn(
-            _prefect("worker", "start", "--pool", "counsel"),
-            env=env,
-            log=folder / "worker.log",
-            cwd=project_dir(),
-        )
+        worker = _spawn_worker(folder, env)
     except BaseException:
         _stop_group(server.pid)
         raise
-    stack = Stack(str(folder), api_url, ui_url, server.pid, worker.pid)
-    record.write_text(json.dumps(asdict(stack), indent=2), encoding="utf-8")
+    stack = Stack(str(folder), api_url, ui_url, server.pid, worker.pid, overrides)
+    _write(record, stack)
     return stack
+
+
+def _spawn_worker(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return _spawn(
+        _prefect("worker", "start", "--pool", "counsel"),
+        env=env,
+        log=folder / "worker.log",
+        cwd=project_dir(),
+    )
+
+
+def _write(record: Path, stack: Stack) -> None:
+    record.write_text(json.dumps(asdict(stack), indent=2), encoding="utf-8")
+
+
+def read_stack(home: Path) -> Stack:
+    """The stack ``counsel up`` recorded under ``home``."""
+    record = home / "stack" / "stack.json"
+    if not record.exists():
+        raise StackError(f"No stack is up: {record} does not exist.")
+    return Stack(**json.loads(record.read_text(encoding="utf-8")))
+
+
+def kill_worker(home: Path) -> None:
+    """SIGKILL the stack's worker and every flow run process it started (a crash drill)."""
+    stack = read_stack(home)
+    for pid in [stack.worker_pid, *_descendants(stack.worker_pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        os.killpg(stack.worker_pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (flow runs start their own sessions), read from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found += children
+        frontier += children
+    return found
+
+
+def start_worker(home: Path) -> int:
+    """Start the stack's worker again (after :func:`kill_worker`); returns its pid."""
+    stack = read_stack(home)
+    worker = _spawn_worker(Path(stack.folder), {**os.environ, **stack.env})
+    stack.worker_pid = worker.pid
+    _write(Path(stack.folder) / "stack.json", stack)
+    return worker.pid
 
 
 def _set_sweep(api_url: str, every_s: float) -> None:
@@ -196,11 +269,8 @@ def _stop_group(pid: int, timeout: float = 20.0) -> bool:
 
 def stop_stack(home: Path) -> Stack:
     """Stop the worker and the server that ``start_stack`` recorded."""
-    record = home / "stack" / "stack.json"
-    if not record.exists():
-        raise StackError(f"No stack is up: {record} does not exist.")
-    stack = Stack(**json.loads(record.read_text(encoding="utf-8")))
+    stack = read_stack(home)
     _stop_group(stack.worker_pid)
     _stop_group(stack.server_pid)
-    record.unlink()
+    (home / "stack" / "stack.json").unlink()
     return stack

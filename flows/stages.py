@@ -52,7 +52,6 @@ from decisions.participants import (
 from decisions.tally import against_consensus, tally
 from flows.context import FlowContext, flow_context, off_loop
 from flows.publishing import aggregate_markdown, emit_transition, publish_markdown
-from flows.routing import route_consultation
 from flows.runs import open_person_run
 
 __all__ = [
@@ -270,6 +269,8 @@ async def _routing(step: Step, first_round: int) -> dict[str, Any] | None:
     key = f"{step.id}:routed:{first_round}"
     if noted := step.event(key):
         return noted.data
+    from flows.routing import route_consultation  # the graph's libraries load only to route
+
     routed, routing = await off_loop(
         route_consultation, step.ctx.engine, step.decision, step.dclass
     )

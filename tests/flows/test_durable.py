@@ -1,0 +1,407 @@
+"""Durable waits on a real stack: ``counsel up`` (Prefect server, a process worker, the
+deployments of ``prefect.yaml``), with the store and Prefect's server both on PostgreSQL
+when it is reachable (CI requires it) and both on SQLite otherwise.
+
+- 20 decisions wait for their experts with no flow process alive, and each continues
+  within 10 s of its last answer;
+- 10 decisions run to the end while the worker is SIGKILLed at random points and the whole
+  stack (server and worker) is stopped and started again mid-wait: every one closes, with
+  no duplicate task, answer or audit event, and the chain verifies.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from decisions import services
+from decisions.classes import ClassBook, load_classes
+from decisions.db import make_engine
+from decisions.model import Actor, Decision, Task, TaskKind, TaskStatus
+from flows.answering import submit_answer
+from flows.demo import prepare_store
+from flows.simulate import SETTLED, Participants
+from tests.flows.conftest import EXAMPLES
+from tests.flows.test_stack import free_port
+
+pytestmark = [
+    pytest.mark.flows,
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+]
+
+QUICK_CLASS = {
+    "version": 1,
+    "classes": {
+        "quick": {
+            "description": "Two experts, one round: a small decision for the stack tests.",
+            "experts": 2,
+            "alternates": 1,
+            "min_answers": 2,
+            "criteria": ["feasibility", "cost"],
+            "consensus": {"max_iqr": 1.0},
+            "max_rounds": 1,
+            "durations": {
+                "answer": "7d",
+                "reminder": "6d",
+                "consult": "7d",
+                "discuss": "7d",
+                "vote": "7d",
+                "execute": "7d",
+            },
+            "decision_body": "district-office-meeting",
+            "quorum": 0.5,
+            "majority": "simple",
+            "acceptance": {"inspectors": 1},
+        }
+    },
+}
+
+
+#: The decisions' last answers come this far apart (people do not all answer in the same
+#: second); bench/load.py measures 100 decisions at several paces.
+ANSWER_PACE_S = 3.5
+
+
+@dataclass
+class RealStack:
+    home: Path
+    api_url: str
+    port: int
+    engine: Engine
+    classes: ClassBook
+    env: dict[str, str]
+    prefect_database: str | None
+
+    def counsel(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "flows.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def up(self) -> None:
+        args = ["up", "--port", str(self.port), "--sweep-every", "10"]
+        if self.prefect_database:
+            args += ["--prefect-database", self.prefect_database]
+        done = self.counsel(*args)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def down(self) -> None:
+        done = self.counsel("down")
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def log(self, name: str) -> str:
+        path = self.home / "stack" / name
+        return path.read_text(errors="replace")[-6000:] if path.exists() else ""
+
+
+def _postgres(name: str, template: str | None = None) -> str | None:
+    """A new PostgreSQL database's URL, or None when the server cannot be reached."""
+    from tests.conftest import POSTGRES_URL, _admin_engine
+
+    admin = _admin_engine()
+    try:
+        with admin.connect() as conn:
+            extra = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{extra}'))
+    except Exception as err:  # noqa: BLE001 - any failure here means "not reachable"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {err} (CI needs it)")
+        return None
+    finally:
+        admin.dispose()
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop(url: str | None) -> None:
+    if not url:
+        return
+    from tests.conftest import _admin_engine
+
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealStack]:
+    folder = tmp_path_factory.mktemp("durable")
+    suffix = uuid.uuid4().hex[:8]
+    store_url = _postgres(f"counsel_durable_{suffix}")
+    prefect_url = _postgres(f"prefect_durable_{suffix}") if store_url else None
+    if prefect_url:
+        prefect_url = str(make_url(prefect_url).set(drivername="postgresql+asyncpg"))
+        prefect_url = make_url(prefect_url).render_as_string(hide_password=False)
+    url = store_url or f"sqlite:///{folder / 'counsel.db'}"
+    classes_file = folder / "classes.yaml"
+    classes_file.write_text(yaml.safe_dump(QUICK_CLASS), encoding="utf-8")
+    engine = make_engine(url)
+    prepare_store(engine, by="durable-test")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "COUNSEL_"))}
+    env.update(
+        COUNSEL_HOME=str(folder / "home"),
+        COUNSEL_DATABASE_URL=url,
+        COUNSEL_CLASSES_FILE=str(classes_file),
+        COLUMNS="200",
+    )
+    real = RealStack(
+        folder / "home",
+        f"http://127.0.0.1:{port}/api",
+        port,
+        engine,
+        load_classes(classes_file),
+        env,
+        prefect_url,
+    )
+    real.up()
+    saved = {k: os.environ.get(k) for k in ("PREFECT_API_URL", "COUNSEL_DATABASE_URL")}
+    os.environ["PREFECT_API_URL"] = real.api_url
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: real.api_url}):
+            yield real
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if (real.home / "stack" / "stack.json").exists():
+            real.down()
+        engine.dispose()
+        _drop(store_url)
+        _drop(prefect_url)
+
+
+def file_decisions(stack: RealStack, count: int, tag: str) -> list[str]:
+    """File ``count`` quick decisions and start each one's first run, as `counsel submit` does."""
+    from prefect import get_client
+
+    from flows.runs import start_decision_run
+
+    data = yaml.safe_load((EXAMPLES / "proposal.yaml").read_text(encoding="utf-8"))
+    data.update({"class": "quick", "district_type": None})
+    planner = services.get_actor(stack.engine, "li-wei")
+    ids = []
+    with get_client(sync_client=True) as client:
+        for n in range(count):
+            decision = services.submit_proposal(
+                stack.engine,
+                services.Proposal.model_validate({**data, "title": f"{tag} {n + 1}"}),
+                planner=planner,
+                classes=stack.classes,
+            )
+            start_decision_run(client, stack.engine, decision.id)
+            ids.append(decision.id)
+    return ids
+
+
+def answer_for(task: Task) -> dict[str, Any]:
+    if task.kind is TaskKind.CONSULT:
+        return {
+            "recommendation": "approve",
+            "rationale": "Sound.",
+            "rating_feasibility": 7,
+            "rating_cost": 7,
+        }
+    return {
+        TaskKind.DISCUSS: {"stance": "support", "text": "Agreed."},
+        TaskKind.VOTE: {"choice": "approve", "rationale": "As the experts advise."},
+        TaskKind.EXECUTE: {"percent_complete": 100, "text": "Done.", "measures_done": ""},
+        TaskKind.INSPECT: {"verdict": "accept", "findings": "Checked on site."},
+    }[task.kind]
+
+
+def waiting_forms(stack: RealStack, decision_id: str, kind: TaskKind) -> list[Task]:
+    return [
+        t
+        for t in services.tasks_of(stack.engine, decision_id)
+        if t.kind is kind and t.status is TaskStatus.OPEN and t.flow_run_id
+    ]
+
+
+def live_decision_processes(stack: RealStack) -> list[str]:
+    """Flow runs of decisions or people that are executing now: Prefect's view, then the
+    processes below the worker (each names its flow run in its environment)."""
+    from uuid import UUID
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    from flows.stack import _descendants, read_stack
+
+    busy = FlowRunFilter(
+        state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+        )
+    )
+    found = []
+    with get_client(sync_client=True) as client:
+        flows = {f.id: f.name for f in client.read_flows()}
+        for run in client.read_flow_runs(flow_run_filter=busy):
+            if flows.get(run.flow_id) != "deadline-sweep":
+                found.append(f"run {run.name} is {run.state_name}")
+        for pid in _descendants(read_stack(stack.home).worker_pid):
+            try:
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            run_ids = [
+                e.split(b"=", 1)[1] for e in environ if e.startswith(b"PREFECT__FLOW_RUN_ID=")
+            ]
+            if run_ids:
+                run = client.read_flow_run(UUID(run_ids[0].decode()))
+                if flows.get(run.flow_id) != "deadline-sweep":
+                    found.append(f"process {pid} runs {run.name}")
+    return found
+
+
+def wait_for(what: str, check: Any, timeout: float, stack: RealStack) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout} s.\n{stack.log('worker.log')}")
+        time.sleep(0.5)
+
+
+def test_twenty_decisions_wait_with_no_process_and_each_resumes_within_10s(
+    stack: RealStack,
+) -> None:
+    ids = file_decisions(stack, 20, "Waiting")
+    wait_for(
+        "every decision's experts have their forms",
+        lambda: all(len(waiting_forms(stack, d, TaskKind.CONSULT)) == 2 for d in ids),
+        240,
+        stack,
+    )
+    # nothing of these decisions runs now: their runs ended, their people's runs are suspended
+    live = wait_for(
+        "no flow process of a decision is alive",
+        lambda: not live_decision_processes(stack) or None,
+        30,
+        stack,
+    )
+    assert live is True
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        for d in ids:
+            for task in waiting_forms(stack, d, TaskKind.CONSULT):
+                state = client.read_flow_run(task.flow_run_id).state  # type: ignore[arg-type]
+                assert state is not None and state.name == "Suspended"
+
+    last_answer: dict[str, float] = {}
+    for d in ids:
+        for task in waiting_forms(stack, d, TaskKind.CONSULT):
+            actor = services.get_actor(stack.engine, task.assignee_id)
+            data = {"answer_code": services.answer_code_for(stack.engine, task.id)}
+            submit_answer(
+                stack.engine,
+                task.id,
+                {**data, **answer_for(task)},
+                actor=actor,
+                classes=stack.classes,
+            )
+        last_answer[d] = time.time()
+        time.sleep(ANSWER_PACE_S)
+
+    def resumed_at(d: str) -> float | None:
+        for event in services.history(stack.engine, d):
+            if event.action == "consultation.round_aggregated":
+                return datetime.fromisoformat(event.recorded_at).timestamp()
+        return None
+
+    wait_for("every decision continued", lambda: all(resumed_at(d) for d in ids), 120, stack)
+    delays = {d: resumed_at(d) - last_answer[d] for d in ids}  # type: ignore[operator]
+    print("continued after (s):", sorted(round(s, 1) for s in delays.values()))
+    slow = {d: round(s, 1) for d, s in delays.items() if s > 10}
+    assert not slow, f"continued more than 10 s after the last answer: {slow}"
+    wait_for(
+        "every decision waits in discussion",
+        lambda: all(waiting_forms(stack, d, TaskKind.DISCUSS) for d in ids),
+        120,
+        stack,
+    )
+
+
+def test_decisions_complete_through_worker_kills_and_a_stack_restart(stack: RealStack) -> None:
+    ids = file_decisions(stack, 10, "Crash drill")
+    from flows.stack import kill_worker, start_worker
+
+    def script(task: Task, decision: Decision, actor: Actor) -> dict[str, Any] | None:
+        return answer_for(task) if decision.id in ids else None
+
+    rng = random.Random(5)
+    kills = restarts = 0
+    deadline = time.monotonic() + 600
+
+    def settled() -> bool:
+        return all(services.get_decision(stack.engine, d).state.value in SETTLED for d in ids)
+
+    with Participants(stack.engine, stack.classes, script, poll_s=0.5) as people:
+        while not settled() and time.monotonic() < deadline:
+            time.sleep(rng.uniform(2, 7))
+            if kills < 6:
+                kill_worker(stack.home)
+                kills += 1
+                time.sleep(rng.uniform(0.5, 2))
+                start_worker(stack.home)
+            elif restarts == 0:
+                stack.down()  # server and worker stop while decisions wait
+                time.sleep(3)
+                stack.up()
+                restarts += 1
+    assert settled(), (
+        {d: services.get_decision(stack.engine, d).state.value for d in ids},
+        stack.log("worker.log"),
+    )
+    assert (kills, restarts) == (6, 1)
+    for d in ids:
+        decision = services.get_decision(stack.engine, d)
+        assert decision.state.value == "closed", (d, decision.state_reason)
+        tasks = services.tasks_of(stack.engine, d)
+        slots = Counter((t.kind, t.round, t.assignee_id) for t in tasks)
+        assert max(slots.values()) == 1, f"{d} has a task twice: {slots}"
+        events = services.history(stack.engine, d)
+        answered = Counter(
+            e.data["task_id"] for e in events if e.action.startswith("task.answered")
+        )
+        assert max(answered.values()) == 1
+        assert {t.id for t in tasks if t.status is TaskStatus.ANSWERED} == set(answered)
+        keys = [e.idempotency_key for e in events if e.idempotency_key]
+        assert len(keys) == len(set(keys))
+        transitions = [e.action for e in events if e.action.startswith("decision.")]
+        assert len(transitions) == len(set(transitions)), transitions
+    assert services.verify(stack.engine).ok
+    assert all(a.outcome == "recorded" for a in people.attempts), people.attempts
