@@ -1,15 +1,18 @@
-"""Answer-path load benchmark: many experts answering at once, on SQLite and PostgreSQL.
+"""Load benchmark: many experts answering at once, and many decisions waiting at once.
 
-100 experts × 10 consultation tasks each; the experts answer concurrently (25 threads in
-each of 4 processes) through the same path as ``counsel answer`` (form check, the store's
-service with its powers checks and audit event, one transaction each), every answer sent
-twice. Prints the acknowledgement latency (p50/p99 ms) and throughput per database, and
-checks that every answer was recorded exactly once and the chain verifies.
+Answers: 100 experts × 10 consultation tasks each; the experts answer concurrently (25
+threads in each of 4 processes) through the same path as ``counsel answer`` (form check,
+the store's service with its powers checks and audit event, one transaction each), every
+answer sent twice. Prints the acknowledgement latency (p50/p99 ms) and throughput per
+database, and checks that every answer was recorded exactly once and the chain verifies.
 
-    .venv/bin/python bench/load.py [--experts 100] [--answers 10]
+Waiting: 100 decisions on a real local stack (Prefect server and worker, store and Prefect
+on PostgreSQL) wait for their experts with no flow process alive; their experts then answer
+decision after decision at a given pace, and it prints how long after its last answer each
+decision continued (see ``bench/waiting.py``).
 
-The waiting-decisions half of the issue's load test (decisions waiting with no process
-alive) needs durable waits, which are not built yet.
+    .venv/bin/python bench/load.py [--experts 100] [--answers 10] [--waiting 100]
+        [--pace 3.5 --pace 1] [--part answers|waiting|all]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -57,7 +61,9 @@ def answer_share(url: str, task_ids: list[str]) -> tuple[list[float], list[str]]
         for _ in range(2):
             start = time.perf_counter()
             try:
-                submit_answer(engine, task_id, data, actor=actor, classes=classes, notify_prefect=False)
+                submit_answer(
+                    engine, task_id, data, actor=actor, classes=classes, notify_prefect=False
+                )
             except Exception as err:  # noqa: BLE001 - counted and printed
                 errors.append(f"{task_id}: {type(err).__name__}: {err}")
             took.append((time.perf_counter() - start) * 1000)
@@ -132,7 +138,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experts", type=int, default=100)
     parser.add_argument("--answers", type=int, default=10, help="answers per expert")
+    parser.add_argument("--waiting", type=int, default=100, help="decisions waiting at once")
+    parser.add_argument(
+        "--pace", type=float, action="append", help="seconds between decisions' last answers"
+    )
+    parser.add_argument("--part", choices=["answers", "waiting", "all"], default="all")
     args = parser.parse_args()
+    if args.part in {"answers", "all"}:
+        answers(args)
+    if args.part in {"waiting", "all"}:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from bench.waiting import run_waiting
+
+        print(f"{args.waiting} waiting decisions on a local stack (PostgreSQL for both)")
+        run_waiting(POSTGRES, args.waiting, args.pace or [3.5])
+
+
+def answers(args: argparse.Namespace) -> None:
     print(
         f"{args.experts} experts × {args.answers} answers, "
         f"{PROCESSES} processes × {THREADS} threads"

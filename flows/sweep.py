@@ -35,6 +35,10 @@ from flows.runs import close_person_run, start_decision_run
 
 __all__ = ["deadline_sweep", "sweep", "SweepReport"]
 
+#: The flows that take a decision's steps (not ``answer-task``: a person's run that a crash
+#: left Running is suspended with its form by the next step).
+STEP_FLOWS = ("decision", "expert-consultation", "discussion", "decision-vote", "execution")
+
 
 @dataclass
 class SweepReport:
@@ -80,6 +84,7 @@ def sweep(
             start_decision_run(client, engine, decision.id)
             report.continued.append(decision.id)
         elif _stuck(engine, decision.id, now, stale_after):
+            _mark_lost_runs(client, decision.id, now - stale_after)
             bucket = int(now.timestamp() // max(1.0, stale_after.total_seconds()))
             start_decision_run(client, engine, decision.id, key_suffix=f":sweep:{bucket}")
             report.continued.append(decision.id)
@@ -170,6 +175,38 @@ def _replacement(
     return None
 
 
+def _mark_lost_runs(client: SyncPrefectClient, decision_id: str, before: datetime) -> None:
+    """Mark the decision's step runs that a dead worker left Running as Crashed, so the UI
+    does not show them as still working (their successor is started next)."""
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    lost = client.read_flow_runs(
+        flow_filter=FlowFilter(name=FlowFilterName(any_=list(STEP_FLOWS))),
+        flow_run_filter=FlowRunFilter(
+            tags=FlowRunFilterTags(all_=[f"decision:{decision_id}"]),
+            state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+            ),
+        ),
+    )
+    for run in lost:
+        if run.state is not None and run.state.timestamp < before:
+            client.set_flow_run_state(
+                run.id,
+                Crashed(message="Its worker stopped; the deadline sweep started the step again."),
+                force=True,
+            )
+
+
 def _stuck(engine: Engine, decision_id: str, now: datetime, stale_after: timedelta) -> bool:
     """Ready to move, or with open tasks lacking a form, and quiet for ``stale_after``: a
     continuation was lost (Prefect unreachable, a worker killed mid-step)."""
@@ -195,6 +232,8 @@ def _stuck(engine: Engine, decision_id: str, now: datetime, stale_after: timedel
 )
 def deadline_sweep(stale_after_s: float = 60.0) -> str:
     """One pass over every open task and decision (scheduled every minute by prefect.yaml)."""
+    if _late(stale_after_s):
+        return "skipped: started long after its time; a later sweep does the work"
     settings = load_settings()
     engine = make_engine(settings.resolved_database_url())
     try:
@@ -209,3 +248,15 @@ def deadline_sweep(stale_after_s: float = 60.0) -> str:
         engine.dispose()
     get_run_logger().info("Deadline sweep: %s.", report)
     return str(report)
+
+
+def _late(stale_after_s: float) -> bool:
+    """True for a scheduled sweep that starts more than ``stale_after_s`` late: after a
+    worker outage the backlog of sweeps would otherwise all do the same pass."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    if run is None or run.expected_start_time is None or run.auto_scheduled is not True:
+        return False
+    return (utcnow() - run.expected_start_time).total_seconds() > stale_after_s
