@@ -2,11 +2,13 @@
 deployments of ``prefect.yaml``), with the store and Prefect's server both on PostgreSQL
 when it is reachable (CI requires it) and both on SQLite otherwise.
 
+- `counsel submit` starts a decision on the worker; one stack runs at a time;
 - 20 decisions wait for their experts with no flow process alive, and each continues
   within 10 s of its last answer;
 - 10 decisions run to the end while the worker is SIGKILLed at random points and the whole
   stack (server and worker) is stopped and started again mid-wait: every one closes, with
-  no duplicate task, answer or audit event, and the chain verifies.
+  no duplicate task, answer or audit event, and the chain verifies;
+- `counsel down` stops the server and the worker.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from flows.answering import submit_answer
 from flows.demo import prepare_store
 from flows.simulate import SETTLED, Participants
 from tests.flows.conftest import EXAMPLES
-from tests.flows.test_stack import free_port
 
 pytestmark = [
     pytest.mark.flows,
@@ -77,6 +78,16 @@ QUICK_CLASS = {
 #: The decisions' last answers come this far apart (people do not all answer in the same
 #: second); bench/load.py measures 100 decisions at several paces.
 ANSWER_PACE_S = 3.5
+#: How often the crash drill SIGKILLs the worker and its flow processes, at random moments.
+KILLS = 4
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -100,7 +111,7 @@ class RealStack:
         )
 
     def up(self) -> None:
-        args = ["up", "--port", str(self.port), "--sweep-every", "10"]
+        args = ["up", "--port", str(self.port), "--sweep-every", "5"]
         if self.prefect_database:
             args += ["--prefect-database", self.prefect_database]
         done = self.counsel(*args)
@@ -295,6 +306,41 @@ def wait_for(what: str, check: Any, timeout: float, stack: RealStack) -> Any:
         time.sleep(0.5)
 
 
+def test_submit_starts_the_decision_on_the_worker_and_one_stack_runs_at_a_time(
+    stack: RealStack,
+) -> None:
+    """`counsel submit` files the proposal and starts its first run on the worker, which
+    routes the experts and leaves each a suspended form; a second `counsel up` is refused."""
+    again = stack.counsel("up", "--port", str(stack.port))
+    assert again.returncode == 1 and "already up" in again.stdout + again.stderr
+    _planner, token = services.add_actor(
+        stack.engine, actor_id="wang-li", name="王立", roles=["planner"]
+    )
+    proposal = yaml.safe_load((EXAMPLES / "proposal.yaml").read_text(encoding="utf-8"))
+    proposal.update({"class": "quick", "district_type": None, "title": "Filed by the CLI"})
+    path = stack.home.parent / "cli-proposal.yaml"
+    path.write_text(yaml.safe_dump(proposal, allow_unicode=True), encoding="utf-8")
+    submitted = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "submit", str(path)],
+        env={**stack.env, "COUNSEL_TOKEN": token, "PREFECT_API_URL": stack.api_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    assert f"http://127.0.0.1:{stack.port}/runs/flow-run/" in submitted.stdout
+    decision_id = submitted.stdout.split()[1].rstrip(":")
+    forms = wait_for(
+        "the routed experts have their forms",
+        lambda: len(waiting_forms(stack, decision_id, TaskKind.CONSULT)) == 2,
+        120,
+        stack,
+    )
+    assert forms
+    assert services.get_decision(stack.engine, decision_id).state.value == "consulting"
+
+
 def test_twenty_decisions_wait_with_no_process_and_each_resumes_within_10s(
     stack: RealStack,
 ) -> None:
@@ -371,8 +417,8 @@ def test_decisions_complete_through_worker_kills_and_a_stack_restart(stack: Real
 
     with Participants(stack.engine, stack.classes, script, poll_s=0.5) as people:
         while not settled() and time.monotonic() < deadline:
-            time.sleep(rng.uniform(2, 7))
-            if kills < 6:
+            time.sleep(rng.uniform(2, 6))
+            if kills < KILLS:
                 kill_worker(stack.home)
                 kills += 1
                 time.sleep(rng.uniform(0.5, 2))
@@ -386,7 +432,7 @@ def test_decisions_complete_through_worker_kills_and_a_stack_restart(stack: Real
         {d: services.get_decision(stack.engine, d).state.value for d in ids},
         stack.log("worker.log"),
     )
-    assert (kills, restarts) == (6, 1)
+    assert (kills, restarts) == (KILLS, 1)
     for d in ids:
         decision = services.get_decision(stack.engine, d)
         assert decision.state.value == "closed", (d, decision.state_reason)
@@ -405,3 +451,12 @@ def test_decisions_complete_through_worker_kills_and_a_stack_restart(stack: Real
         assert len(transitions) == len(set(transitions)), transitions
     assert services.verify(stack.engine).ok
     assert all(a.outcome == "recorded" for a in people.attempts), people.attempts
+
+
+def test_down_stops_the_server_and_the_worker(stack: RealStack) -> None:
+    import socket
+
+    stack.down()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", stack.port), timeout=2).close()
+    assert not (stack.home / "stack" / "stack.json").exists()
