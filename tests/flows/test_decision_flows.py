@@ -195,8 +195,8 @@ def drill_classes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 "consensus": {"max_iqr": 1.0},
                 "max_rounds": 2,
                 "durations": {
-                    "answer": "12s",
-                    "reminder": "5s",
+                    "answer": "8s",
+                    "reminder": "3s",
                     "consult": "1m",
                     "discuss": "1m",
                     "vote": "1m",
