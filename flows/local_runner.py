@@ -75,7 +75,13 @@ def local_runner(
             while not stop.wait(sweep_every_s or 1.0):
                 try:
                     with get_client(sync_client=True) as client:
-                        sweep(engine, classes, client, stale_after=timedelta(seconds=stale_after_s))
+                        sweep(
+                            engine,
+                            classes,
+                            client,
+                            stale_after=timedelta(seconds=stale_after_s),
+                            lost_after=timedelta(seconds=4 * stale_after_s),
+                        )
                     state.sweeps += 1
                 except Exception as err:  # noqa: BLE001 - keep sweeping; the next pass retries
                     state.errors.append(f"sweep: {err}")

@@ -94,7 +94,8 @@ def start_stack(
     """Start server, work pool, deployments and worker; refuse if a stack is already up.
 
     ``sweep_every_s`` replaces the deadline sweep's schedule of ``prefect.yaml`` (every
-    minute) for this stack, and lets a continuation a crash lost be retried after twice that.
+    minute) for this stack; a decision is then continued after twice that of quiet, and a
+    step run is taken for lost with its worker after three times that (at least 30 s).
     """
     folder = home / "stack"
     folder.mkdir(parents=True, exist_ok=True)
@@ -109,6 +110,8 @@ def start_stack(
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "COUNSEL_PROJECT_DIR": str(project_dir()),
+        # the runs' `python -m prefect.engine` (prefect.yaml) is this environment's python
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         **{k: v for k, v in os.environ.items() if k.startswith("COUNSEL_")},
     }
     if prefect_database:
@@ -240,7 +243,12 @@ def _set_sweep(api_url: str, every_s: float) -> None:
             )
             await client.update_deployment(
                 deployment.id,
-                DeploymentUpdate(parameters={"stale_after_s": max(2 * every_s, 10.0)}),
+                DeploymentUpdate(
+                    parameters={
+                        "stale_after_s": max(2 * every_s, 10.0),
+                        "lost_after_s": max(3 * every_s, 30.0),
+                    }
+                ),
             )
 
     with temporary_settings(updates={PREFECT_API_URL: api_url}):

@@ -12,7 +12,8 @@ Every one of these writes has a key derived from the task, so two sweeps that ov
 one retried after a crash, remind and reassign once per deadline. Then it continues every
 decision a deadline changed (its next step, or the form of the alternate), and every
 decision a lost run left half-way: ready to move, or with open tasks that have no form yet,
-and quiet for ``stale_after_s``.
+quiet for ``stale_after_s``, and with no step run on its way (a run that has been running
+for ``lost_after_s`` lost its worker).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def sweep(
     *,
     now: datetime | None = None,
     stale_after: timedelta = timedelta(seconds=60),
+    lost_after: timedelta = timedelta(seconds=300),
 ) -> SweepReport:
     """Apply every due reminder and deadline, then continue the decisions that can move."""
     now = now or utcnow()
@@ -83,8 +85,9 @@ def sweep(
         if decision.id in expired:  # the next step, or the replacement's form
             start_decision_run(client, engine, decision.id)
             report.continued.append(decision.id)
-        elif _stuck(engine, decision.id, now, stale_after):
-            _mark_lost_runs(client, decision.id, now - stale_after)
+        elif _stuck(engine, decision.id, now, stale_after) and not _continuing(
+            client, decision.id, now - lost_after
+        ):
             bucket = int(now.timestamp() // max(1.0, stale_after.total_seconds()))
             start_decision_run(client, engine, decision.id, key_suffix=f":sweep:{bucket}")
             report.continued.append(decision.id)
@@ -175,9 +178,10 @@ def _replacement(
     return None
 
 
-def _mark_lost_runs(client: SyncPrefectClient, decision_id: str, before: datetime) -> None:
-    """Mark the decision's step runs that a dead worker left Running as Crashed, so the UI
-    does not show them as still working (their successor is started next)."""
+def _continuing(client: SyncPrefectClient, decision_id: str, lost_before: datetime) -> bool:
+    """True while a step run of the decision is on its way (scheduled, or pending or running
+    since ``lost_before``). Older pending or running ones lost their worker: they are marked
+    Crashed, so the UI does not show them as working, and the step is started again."""
     from prefect.client.schemas.filters import (
         FlowFilter,
         FlowFilterName,
@@ -189,22 +193,30 @@ def _mark_lost_runs(client: SyncPrefectClient, decision_id: str, before: datetim
     from prefect.client.schemas.objects import StateType
     from prefect.states import Crashed
 
-    lost = client.read_flow_runs(
+    unfinished = client.read_flow_runs(
         flow_filter=FlowFilter(name=FlowFilterName(any_=list(STEP_FLOWS))),
         flow_run_filter=FlowRunFilter(
             tags=FlowRunFilterTags(all_=[f"decision:{decision_id}"]),
             state=FlowRunFilterState(
-                type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+                type=FlowRunFilterStateType(
+                    any_=[StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
+                )
             ),
         ),
     )
-    for run in lost:
-        if run.state is not None and run.state.timestamp < before:
+    alive = False
+    for run in unfinished:
+        if run.state is None:
+            continue
+        if run.state.type is StateType.SCHEDULED or run.state.timestamp >= lost_before:
+            alive = True
+        else:
             client.set_flow_run_state(
                 run.id,
-                Crashed(message="Its worker stopped; the deadline sweep started the step again."),
+                Crashed(message="Its worker stopped; the deadline sweep starts the step again."),
                 force=True,
             )
+    return alive
 
 
 def _stuck(engine: Engine, decision_id: str, now: datetime, stale_after: timedelta) -> bool:
@@ -230,8 +242,13 @@ def _stuck(engine: Engine, decision_id: str, now: datetime, stale_after: timedel
     description="Reminds, reassigns and cancels at deadlines; continues decisions a lost "
     "run left waiting.",
 )
-def deadline_sweep(stale_after_s: float = 60.0) -> str:
-    """One pass over every open task and decision (scheduled every minute by prefect.yaml)."""
+def deadline_sweep(stale_after_s: float = 60.0, lost_after_s: float = 300.0) -> str:
+    """One pass over every open task and decision (scheduled every minute by prefect.yaml).
+
+    A decision quiet for ``stale_after_s`` that could move is continued, unless a step run
+    of it is on its way; one running for more than ``lost_after_s`` counts as lost with its
+    worker (steps take seconds).
+    """
     if _late(stale_after_s):
         return "skipped: started long after its time; a later sweep does the work"
     settings = load_settings()
@@ -243,6 +260,7 @@ def deadline_sweep(stale_after_s: float = 60.0) -> str:
                 load_classes(settings.classes_file),
                 client,
                 stale_after=timedelta(seconds=stale_after_s),
+                lost_after=timedelta(seconds=lost_after_s),
             )
     finally:
         engine.dispose()

@@ -77,7 +77,7 @@ QUICK_CLASS = {
 
 #: The decisions' last answers come this far apart (people do not all answer in the same
 #: second); bench/load.py measures 100 decisions at several paces.
-ANSWER_PACE_S = 3.5
+ANSWER_PACE_S = 2.0
 #: How often the crash drill SIGKILLs the worker and its flow processes, at random moments.
 KILLS = 4
 
@@ -111,7 +111,7 @@ class RealStack:
         )
 
     def up(self) -> None:
-        args = ["up", "--port", str(self.port), "--sweep-every", "5"]
+        args = ["up", "--port", str(self.port), "--sweep-every", "10"]
         if self.prefect_database:
             args += ["--prefect-database", self.prefect_database]
         done = self.counsel(*args)
