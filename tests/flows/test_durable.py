@@ -79,7 +79,7 @@ QUICK_CLASS = {
 #: second); bench/load.py measures 100 decisions at several paces.
 ANSWER_PACE_S = 2.0
 #: How often the crash drill SIGKILLs the worker and its flow processes, at random moments.
-KILLS = 4
+KILLS = 3
 
 
 def free_port() -> int:
