@@ -10,6 +10,7 @@ few seconds in place of the schedule. Between runs no process of a decision is a
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,12 +89,20 @@ def local_runner(
         finally:
             engine.dispose()
 
-    thread = threading.Thread(target=serve, name="counsel-runner", daemon=True)
+    # threads start with Prefect's import-time settings: give them the caller's (its API URL)
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(serve,), name="counsel-runner", daemon=True
+    )
     thread.start()
     started.wait(30)
     sweeping = None
     if sweep_every_s:
-        sweeping = threading.Thread(target=sweeper, name="counsel-sweep", daemon=True)
+        sweeping = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(sweeper,),
+            name="counsel-sweep",
+            daemon=True,
+        )
         sweeping.start()
     try:
         yield state

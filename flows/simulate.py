@@ -9,6 +9,7 @@ submits it with :func:`flows.answering.submit_answer` as that person, exactly as
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ class Attempt:
     actor_id: str
     data: dict[str, Any]
     outcome: str  # "recorded" or the refusal's sentence
+    follow_up: str | None = None  # why the decision could not be continued at once
 
 
 @dataclass
@@ -53,7 +55,11 @@ class Participants:
     _seen: dict[str, int] = field(default_factory=dict)
 
     def __enter__(self) -> Participants:
-        self._thread = threading.Thread(target=self._run, name="participants", daemon=True)
+        # the caller's Prefect settings (its API URL) are context variables: carry them over
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._run,), name="participants", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -80,13 +86,14 @@ class Participants:
             return
         self._seen[task.id] = tries + 1
         data = {"answer_code": services.answer_code_for(self.engine, task.id), **data}
+        follow_up = None
         try:
-            submit_answer(self.engine, task.id, data, actor=actor, classes=self.classes)
+            submitted = submit_answer(self.engine, task.id, data, actor=actor, classes=self.classes)
         except CounselError as refusal:
             outcome = str(refusal)
         else:
-            outcome = "recorded"
-        attempt = Attempt(task.id, actor.id, data, outcome)
+            outcome, follow_up = "recorded", submitted.follow_up
+        attempt = Attempt(task.id, actor.id, data, outcome, follow_up)
         self.attempts.append(attempt)
         if self.on_attempt:
             self.on_attempt(attempt)

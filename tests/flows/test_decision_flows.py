@@ -151,6 +151,7 @@ def test_full_decision_with_refusals_revision_recusal_and_acceptance(stage: Stag
         a.outcome == "recorded" or "not right" in a.outcome or "justification" in a.outcome
         for a in people.attempts
     )
+    assert not [a.follow_up for a in people.attempts if a.follow_up]  # each answer continued
     _check_prefect_view(decision)
 
 
