@@ -631,93 +631,153 @@ def record_answer(
     is still open; the answer fits the task; the separation of powers allows it. Any refusal
     is audited, nothing is recorded as an answer, and the task stays open. Sending the same
     answer again (by any channel) returns the recorded one without writing.
+
+    The checks run first without the store's write lock; the lock is then held only to see
+    that the task is still open and write the answer, so many people answering at once
+    queue for milliseconds each. Anything that changed in between, and every refusal, is
+    judged again under the lock.
     """
     key = _key(idempotency_key)
     payload = answer.model_dump(mode="json")
+    judge = _AnswerJudge(task_id, answer, payload, actor, answer_code, criteria, key)
+    with unit_of_work(engine, read_only=True) as session:
+        first = judge(session)
+    if isinstance(first, RecordedAnswer):
+        return first
+    if isinstance(first, Task):
+        with unit_of_work(engine) as session:
+            log = AuditLog(session)
+            if (done := log.by_key(key)) and done.actor == actor.id:
+                return judge.already(session, done)
+            task = TaskRepository(session).get(task_id)
+            if (
+                task.status is TaskStatus.OPEN
+                and AnswerRepository(session).for_task(task_id) is None
+            ):
+                return judge.write(session, task)
     refusal: Exception | None = None
     with unit_of_work(engine) as session:
+        verdict = judge(session)
+        if isinstance(verdict, RecordedAnswer):
+            return verdict
+        if isinstance(verdict, Task):
+            return judge.write(session, verdict)
+        refusal = judge.refuse(session, *verdict)
+    raise refusal
+
+
+@dataclass
+class _AnswerJudge:
+    """The checks an answer must pass, usable with or without the write lock."""
+
+    task_id: str
+    answer: Answer
+    payload: dict[str, Any]
+    actor: Actor
+    answer_code: str
+    criteria: tuple[str, ...] | list[str] | None
+    key: str
+
+    def __call__(self, session: Session) -> RecordedAnswer | Task | tuple[Task, str, str]:
+        """The recorded answer, the open task it may be written to, or (task, reason, rule)."""
         log = AuditLog(session)
+        if (done := log.by_key(self.key)) and done.actor == self.actor.id:
+            return self.already(session, done)
         tasks = TaskRepository(session)
-        answers = AnswerRepository(session)
-        if (done := log.by_key(key)) and done.actor == actor.id:
-            task = tasks.get(done.data["task_id"])
-            stored = answers.for_task(task.id)
-            return RecordedAnswer(task, stored["payload"] if stored else payload, done, False)
-        task = tasks.get(task_id)
+        task = tasks.get(self.task_id)
         decision = DecisionRepository(session).get(task.decision_id)
-        stored = answers.for_task(task.id)
-
-        def refuse(reason: str, rule: str) -> None:
-            nonlocal refusal
-            # One event per distinct attempt: the same call retried is audited once, another
-            # actor or code trying the same answer is audited again.
-            attempt = hash_secret(f"{actor.id}:{answer_code}")[:12]
-            refusal_key = f"refused:{key}:{attempt}"
-            if log.by_key(refusal_key) is None:
-                log.append(
-                    NewEvent(
-                        actor=actor.id,
-                        action="task.answer_refused",
-                        decision_id=task.decision_id,
-                        payload={"task_id": task.id, "rule": rule, "reason": reason},
-                        idempotency_key=refusal_key,
-                    )
-                )
-            if rule == "powers":
-                refusal = PermissionDenied(
-                    reason, decision_id=task.decision_id, actor_id=actor.id, action=task.kind.value
-                )
-            else:
-                refusal = TaskError(reason, decision_id=task.decision_id, task_id=task.id)
-
-        if task.assignee_id != actor.id:
-            refuse(f"Task {task.id} is assigned to {task.assignee_id}, not to {actor.id}.", "actor")
-        elif not matches(answer_code, task.answer_code_hash):
-            refuse(
+        stored = AnswerRepository(session).for_task(task.id)
+        if task.assignee_id != self.actor.id:
+            return (
+                task,
+                f"Task {task.id} is assigned to {task.assignee_id}, not to {self.actor.id}.",
+                "actor",
+            )
+        if not matches(self.answer_code, task.answer_code_hash):
+            return (
+                task,
                 f"The answer code for task {task.id} is not right; the task is still open.",
                 "answer-code",
             )
-        elif stored is not None and stored["payload"] == payload:
+        if stored is not None and stored["payload"] == self.payload:
             event = log.get(stored["seq"])
             assert event is not None
-            return RecordedAnswer(task, payload, event, created=False)
-        elif task.status is not TaskStatus.OPEN:
-            refuse(f"Task {task.id} is {task.status.value} and takes no more answers.", "closed")
-        elif not isinstance(answer, ANSWER_TYPES[task.kind]):
+            return RecordedAnswer(task, self.payload, event, created=False)
+        if task.status is not TaskStatus.OPEN:
+            return (
+                task,
+                f"Task {task.id} is {task.status.value} and takes no more answers.",
+                "closed",
+            )
+        if not isinstance(self.answer, ANSWER_TYPES[task.kind]):
             wanted = " or ".join(t.__name__ for t in ANSWER_TYPES[task.kind])
-            refuse(
+            return (
+                task,
                 f"Task {task.id} is a {task.kind.value} task and takes a {wanted}, "
-                f"not a {type(answer).__name__}.",
+                f"not a {type(self.answer).__name__}.",
                 "answer-kind",
             )
-        else:
-            problem = _answer_problem(answer, criteria) or _vote_problem(session, task, answer)
-            ruling = may(actor, ACTION_FOR_TASK[task.kind], _parties(session, decision))
-            if problem:
-                refuse(problem, "answer-content")
-            elif not ruling:
-                refuse(ruling.reason, "powers")
-            else:
-                event = log.append(
-                    NewEvent(
-                        actor=actor.id,
-                        action=f"task.answered.{payload['kind']}",
-                        decision_id=task.decision_id,
-                        payload={"task_id": task.id, "round": task.round, "answer": payload},
-                        idempotency_key=key,
-                    )
+        problem = _answer_problem(self.answer, self.criteria) or _vote_problem(
+            session, task, self.answer
+        )
+        if problem:
+            return task, problem, "answer-content"
+        ruling = may(self.actor, ACTION_FOR_TASK[task.kind], _parties(session, decision))
+        if not ruling:
+            return task, ruling.reason, "powers"
+        return task
+
+    def already(self, session: Session, done: AuditEvent) -> RecordedAnswer:
+        task = TaskRepository(session).get(done.data["task_id"])
+        stored = AnswerRepository(session).for_task(task.id)
+        return RecordedAnswer(task, stored["payload"] if stored else self.payload, done, False)
+
+    def write(self, session: Session, task: Task) -> RecordedAnswer:
+        """Write the answer, its audit event and the task's new status (under the lock)."""
+        event = AuditLog(session).append(
+            NewEvent(
+                actor=self.actor.id,
+                action=f"task.answered.{self.payload['kind']}",
+                decision_id=task.decision_id,
+                payload={"task_id": task.id, "round": task.round, "answer": self.payload},
+                idempotency_key=self.key,
+            )
+        )
+        AnswerRepository(session).add(
+            task=task,
+            actor_id=self.actor.id,
+            kind=self.payload["kind"],
+            payload=self.payload,
+            audit_seq=event.seq,
+        )
+        task = TaskRepository(session).set_status(task.id, TaskStatus.ANSWERED)
+        return RecordedAnswer(task, self.payload, event, created=True)
+
+    def refuse(self, session: Session, task: Task, reason: str, rule: str) -> Exception:
+        """Audit the refusal (once per distinct attempt) and return the error to raise."""
+        log = AuditLog(session)
+        # One event per distinct attempt: the same call retried is audited once, another
+        # actor or code trying the same answer is audited again.
+        attempt = hash_secret(f"{self.actor.id}:{self.answer_code}")[:12]
+        refusal_key = f"refused:{self.key}:{attempt}"
+        if log.by_key(refusal_key) is None:
+            log.append(
+                NewEvent(
+                    actor=self.actor.id,
+                    action="task.answer_refused",
+                    decision_id=task.decision_id,
+                    payload={"task_id": task.id, "rule": rule, "reason": reason},
+                    idempotency_key=refusal_key,
                 )
-                answers.add(
-                    task=task,
-                    actor_id=actor.id,
-                    kind=payload["kind"],
-                    payload=payload,
-                    audit_seq=event.seq,
-                )
-                task = tasks.set_status(task.id, TaskStatus.ANSWERED)
-                return RecordedAnswer(task, payload, event, created=True)
-    assert refusal is not None
-    raise refusal
+            )
+        if rule == "powers":
+            return PermissionDenied(
+                reason,
+                decision_id=task.decision_id,
+                actor_id=self.actor.id,
+                action=task.kind.value,
+            )
+        return TaskError(reason, decision_id=task.decision_id, task_id=task.id)
 
 
 def _vote_problem(session: Session, task: Task, answer: Answer) -> str | None:
