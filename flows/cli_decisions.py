@@ -2,7 +2,7 @@
 
 Each acts as the actor whose token is in ``COUNSEL_TOKEN``; every command parses its input,
 calls one service and prints. Answers go through the same path as the Prefect form
-(:mod:`flows.answering`): recorded once in the store, then the waiting run is resumed.
+(:mod:`flows.answering`): recorded once in the store, then the decision continues.
 """
 
 from __future__ import annotations

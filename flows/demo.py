@@ -2,8 +2,10 @@
 
 It makes a fresh SQLite store and an embedded Prefect API under ``$COUNSEL_HOME/demo``,
 imports the sample expertise database, registers the people of ``examples/actors.yaml``,
-files ``examples/proposal.yaml`` and runs the decision flow. Simulated participants answer
-through the real answer path (the answer service, then resuming the waiting run): one
+files ``examples/proposal.yaml`` and starts its ``decision`` run, served by a local runner
+(:mod:`flows.local_runner`) so each step is its own process, as on a worker. Simulated
+participants answer through the real answer path (the answer service, which closes the
+person's suspended form and continues the decision after a step's last answer): one
 expert first sends a wrong answer code and is refused, the panel disagrees on cost in
 round 1 and revises in round 2, a routed expert who also sits on the decision body is
 refused a vote, the street office reports and an independent inspector accepts. Progress

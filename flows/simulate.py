@@ -1,4 +1,4 @@
-"""Simulated participants who answer through the real answer path (service, then resume).
+"""Simulated participants who answer through the real answer path (the answer service).
 
 Used by ``counsel demo`` and the flow tests. A :class:`Participants` thread watches the
 store for open tasks whose run is waiting, asks a *script* what each person answers, and
