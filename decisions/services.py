@@ -75,6 +75,7 @@ __all__ = [
     "assign_task",
     "record_answer",
     "set_task_status",
+    "close_task_once",
     "get_decision",
     "list_decisions",
     "tasks_of",
@@ -842,12 +843,27 @@ def set_task_status(
     by: str = SYSTEM,
 ) -> Task:
     """Close a task without an answer (reassigned to an alternate, cancelled)."""
-    key = _key(idempotency_key)
+    task, _changed = _close_task(engine, task_id, status, reason, _key(idempotency_key), by)
+    return task
+
+
+def close_task_once(
+    engine: Engine, task_id: str, status: TaskStatus, *, reason: str, idempotency_key: str
+) -> bool:
+    """Close a task without an answer under ``idempotency_key``; True for the one caller (of
+    any number racing) that closed it, so only that caller does what follows."""
+    _task, changed = _close_task(engine, task_id, status, reason, idempotency_key, SYSTEM)
+    return changed
+
+
+def _close_task(
+    engine: Engine, task_id: str, status: TaskStatus, reason: str, key: str, by: str
+) -> tuple[Task, bool]:
     with unit_of_work(engine) as session:
         log = AuditLog(session)
         tasks = TaskRepository(session)
         if log.by_key(key):
-            return tasks.get(task_id)
+            return tasks.get(task_id), False
         task = tasks.get(task_id)
         if task.status is not TaskStatus.OPEN:
             raise TaskError(
@@ -866,7 +882,7 @@ def set_task_status(
                 idempotency_key=key,
             )
         )
-        return task
+        return task, True
 
 
 # -- reading ---------------------------------------------------------------------------------

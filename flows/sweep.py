@@ -129,9 +129,10 @@ def _expire(
     status = TaskStatus.REASSIGNED if replacement else TaskStatus.CANCELLED
     reason = f"{when}; passed to {replacement.assignee_id}." if replacement else f"{when}."
     try:
-        services.set_task_status(
+        if not services.close_task_once(
             engine, task.id, status, reason=reason, idempotency_key=f"{task.id}:expired"
-        )
+        ):
+            return  # another sweep closed it
     except TaskError:
         return  # answered at the last moment: the answer stands
     close_person_run(client, task.flow_run_id, reason, answered=False)
@@ -154,14 +155,9 @@ def _replacement(
         return None
     slots = [[lead, *chain] for lead, chain in routed[-1].get("alternates", {}).items()]
     slot = next((s for s in slots if task.assignee_id in s), [])
-    taken = {
-        t.assignee_id
-        for t in services.tasks_of(engine, decision.id)
-        if t.kind is TaskKind.CONSULT and t.round == task.round
-    }
+    # The candidates after the late one in its slot's chain, in order: sweeps that race
+    # pick the same one, and its assignment's key makes it one task.
     for candidate in slot[slot.index(task.assignee_id) + 1 :] if slot else []:
-        if candidate in taken:
-            continue
         try:
             assigned = services.assign_task(
                 engine,
