@@ -28,33 +28,6 @@ from decisions.classes import load_classes
 from decisions.db import make_engine
 from decisions.model import TaskKind, TaskStatus
 
-QUICK = {
-    "version": 1,
-    "classes": {
-        "quick": {
-            "description": "Two experts, one round.",
-            "experts": 2,
-            "alternates": 1,
-            "min_answers": 2,
-            "criteria": ["feasibility", "cost"],
-            "consensus": {"max_iqr": 1.0},
-            "max_rounds": 1,
-            "durations": {
-                "answer": "7d",
-                "reminder": "6d",
-                "consult": "7d",
-                "discuss": "7d",
-                "vote": "7d",
-                "execute": "7d",
-            },
-            "decision_body": "district-office-meeting",
-            "quorum": 0.5,
-            "majority": "simple",
-            "acceptance": {"inspectors": 1},
-        }
-    },
-}
-
 
 def _database(admin_url: str, name: str) -> str:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -105,8 +78,7 @@ def run_waiting(admin_url: str, decisions: int, paces: list[float]) -> None:
         .render_as_string(hide_password=False)
     )
     folder = Path(tempfile.mkdtemp(prefix="counsel-bench-waiting-"))
-    classes_file = folder / "classes.yaml"
-    classes_file.write_text(yaml.safe_dump(QUICK), encoding="utf-8")
+    classes_file = examples_dir() / "classes-quick.yaml"
     saved = dict(os.environ)
     os.environ.update(
         COUNSEL_DATABASE_URL=store_url,

@@ -445,6 +445,15 @@ class AuditLog:
             or 0
         )
 
+    def last_recorded(self) -> dict[str, str]:
+        """Each decision's newest event time (ISO text, which sorts as time does)."""
+        rows = self.session.execute(
+            select(_AUDIT.c.decision_id, func.max(_AUDIT.c.recorded_at))
+            .where(_AUDIT.c.decision_id.is_not(None))
+            .group_by(_AUDIT.c.decision_id)
+        )
+        return {str(decision_id): str(at) for decision_id, at in rows}
+
     def for_decision(self, decision_id: str) -> list[AuditEvent]:
         rows = self.session.execute(
             select(*_AUDIT_COLUMNS)

@@ -51,6 +51,8 @@ async def _tag_own_run(ctx: Any, decision_id: str) -> None:
     if run is None:
         return
     wanted = [t for t in run_tags(decision, "decision") if not t.startswith("stage:")]
+    if set(wanted) <= set(run.tags):
+        return  # started by a continuation, which tags its runs
     async with get_client() as client:
         await client.update_flow_run(run.id, tags=sorted({*run.tags, *wanted}))
 

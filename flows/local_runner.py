@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 __all__ = ["local_runner", "LocalRunner"]
 
@@ -26,7 +25,6 @@ class LocalRunner:
     sweeps: int = 0
     errors: list[str] = field(default_factory=list)
     _loop: asyncio.AbstractEventLoop | None = None
-    _runner: Any = None
 
 
 @contextmanager
@@ -51,7 +49,6 @@ def local_runner(
     runner = Runner(name="counsel-local", query_seconds=1, limit=None)
     runner.add_flow(decision_flow, name="decision")
     runner.add_flow(answer_task, name="answer-task")
-    state._runner = runner
     started = threading.Event()
 
     def serve() -> None:

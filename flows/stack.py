@@ -32,6 +32,7 @@ __all__ = [
     "read_stack",
     "kill_worker",
     "start_worker",
+    "set_sweep",
 ]
 
 HEALTH_TIMEOUT_S = 60.0
@@ -149,7 +150,7 @@ def start_stack(
             if done.returncode != 0:
                 raise StackError(f"`{' '.join(step[2:])}` failed; see {setup_log}.")
         if sweep_every_s:
-            _set_sweep(api_url, sweep_every_s)
+            set_sweep(api_url, sweep_every_s)
         worker = _spawn_worker(folder, env)
     except BaseException:
         _stop_group(server.pid)
@@ -223,8 +224,9 @@ def start_worker(home: Path) -> int:
     return worker.pid
 
 
-def _set_sweep(api_url: str, every_s: float) -> None:
-    """Give the ``deadline-sweep`` deployment one interval schedule of ``every_s``."""
+def set_sweep(api_url: str, every_s: float) -> None:
+    """Give the ``deadline-sweep`` deployment one interval schedule of ``every_s``, with
+    the quiet and lost windows that go with it (twice and three times, at least 30 s)."""
     import asyncio
     from datetime import timedelta
 

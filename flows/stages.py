@@ -60,7 +60,6 @@ __all__ = [
     "decision_vote",
     "execution",
     "run_tags",
-    "assign_once",
     "WAITING",
 ]
 
@@ -156,17 +155,23 @@ class Step:
         measures: tuple[str, ...] = (),
     ) -> Task | None:
         """Assign a task once, or None when the separation of powers refuses (audited)."""
-        return await assign_once(
-            self.ctx.engine,
-            self.id,
-            kind,
-            actor_id,
-            round=round,
-            duration=duration,
-            key=key,
-            zone=zone,
-            measures=measures,
-        )
+        try:
+            assigned = await off_loop(
+                services.assign_task,
+                self.ctx.engine,
+                self.id,
+                kind,
+                actor_id,
+                round=round,
+                deadline=utcnow() + duration,
+                zone=zone,
+                measures=measures,
+                idempotency_key=key,
+            )
+        except PermissionDenied as refusal:
+            get_run_logger().info("Not assigned: %s", refusal)
+            return None
+        return assigned.task
 
     async def collect(
         self, kind: TaskKind, round: int, *, stage: str, intro: Callable[[Task], str]
@@ -206,37 +211,6 @@ class Step:
         return [
             Outcome(t, answers.get(t.id)) for t in tasks if t.status is not TaskStatus.REASSIGNED
         ]
-
-
-async def assign_once(
-    engine: Any,
-    decision_id: str,
-    kind: TaskKind,
-    actor_id: str,
-    *,
-    round: int,
-    duration: timedelta,
-    key: str,
-    zone: str | None = None,
-    measures: tuple[str, ...] = (),
-) -> Task | None:
-    try:
-        assigned = await off_loop(
-            services.assign_task,
-            engine,
-            decision_id,
-            kind,
-            actor_id,
-            round=round,
-            deadline=utcnow() + duration,
-            zone=zone,
-            measures=measures,
-            idempotency_key=key,
-        )
-    except PermissionDenied as refusal:
-        get_run_logger().info("Not assigned: %s", refusal)
-        return None
-    return assigned.task
 
 
 def _proposal_intro(decision: Decision) -> str:

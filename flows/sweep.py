@@ -19,7 +19,7 @@ for ``lost_after_s`` lost its worker).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from prefect import flow, get_client, get_run_logger
 from prefect.client.orchestration import SyncPrefectClient
@@ -67,13 +67,12 @@ def sweep(
     """Apply every due reminder and deadline, then continue the decisions that can move."""
     now = now or utcnow()
     report = SweepReport()
-    decisions: dict[str, Decision] = {}
+    decisions = {d.id: d for d in services.list_decisions(engine)}
     expired: set[str] = set()
     for task in services.open_tasks(engine):
         decision = decisions.get(task.decision_id) or services.get_decision(
             engine, task.decision_id
         )
-        decisions[decision.id] = decision
         durations = classes.get(decision.class_name, decision.district_type).durations
         deadline = task.deadline or task.created_at + durations.answer
         if now >= deadline:
@@ -81,13 +80,18 @@ def sweep(
             expired.add(decision.id)
         elif now >= task.created_at + durations.reminder:
             _remind(engine, task, deadline, report)
+    open_now: dict[str, list[Task]] = {}
+    for task in services.open_tasks(engine):
+        open_now.setdefault(task.decision_id, []).append(task)
+    last_activity = services.last_activity(engine)
+    quiet_since = now - stale_after
     for decision in services.list_decisions(engine):
         if decision.id in expired:  # the next step, or the replacement's form
             start_decision_run(client, engine, decision.id)
             report.continued.append(decision.id)
-        elif _stuck(engine, decision.id, now, stale_after) and not _continuing(
-            client, decision.id, now - lost_after
-        ):
+        elif _stuck(
+            decision, open_now.get(decision.id, []), last_activity.get(decision.id), quiet_since
+        ) and not _continuing(client, decision.id, now - lost_after):
             bucket = int(now.timestamp() // max(1.0, stale_after.total_seconds()))
             start_decision_run(client, engine, decision.id, key_suffix=f":sweep:{bucket}")
             report.continued.append(decision.id)
@@ -215,22 +219,21 @@ def _continuing(client: SyncPrefectClient, decision_id: str, lost_before: dateti
     return alive
 
 
-def _stuck(engine: Engine, decision_id: str, now: datetime, stale_after: timedelta) -> bool:
-    """Ready to move, or with open tasks lacking a form, and quiet for ``stale_after``: a
-    continuation was lost (Prefect unreachable, a worker killed mid-step)."""
+def _stuck(
+    decision: Decision,
+    open_tasks: list[Task],
+    last_activity: datetime | None,
+    quiet_since: datetime,
+) -> bool:
+    """Ready to move, or with open tasks lacking a form, and nothing recorded since
+    ``quiet_since``: a continuation was lost (Prefect unreachable, a worker killed mid-step)."""
     from flows.decision import STAGE_FOR_STATE
 
-    decision = services.get_decision(engine, decision_id)
     if decision.state not in STAGE_FOR_STATE:
         return False
-    tasks = [t for t in services.tasks_of(engine, decision_id) if t.status is TaskStatus.OPEN]
-    if tasks and all(t.flow_run_id for t in tasks):
+    if open_tasks and all(t.flow_run_id for t in open_tasks):
         return False
-    events = services.history(engine, decision_id)
-    last = datetime.fromisoformat(events[-1].recorded_at) if events else now
-    if last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
-    return now - last >= stale_after
+    return last_activity is not None and last_activity <= quiet_since
 
 
 @flow(
