@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -930,10 +930,12 @@ def event_count(engine: Engine, decision_id: str) -> int:
 def last_activity(engine: Engine) -> dict[str, datetime]:
     """When each decision last recorded anything, in one query (the sweep's quiet test)."""
     with unit_of_work(engine, read_only=True) as session:
-        return {
-            decision_id: datetime.fromisoformat(at)
-            for decision_id, at in AuditLog(session).last_recorded().items()
-        }
+        found = AuditLog(session).last_recorded().items()
+    return {decision_id: _aware(datetime.fromisoformat(at)) for decision_id, at in found}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def open_tasks(engine: Engine) -> list[Task]:

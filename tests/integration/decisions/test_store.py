@@ -374,3 +374,23 @@ def test_repeated_refusals_are_audited_once_per_attempt(world: World) -> None:
     actions = [e.action for e in services.history(world.engine, world.decision.id)]
     assert actions.count("task.answer_refused") == 2
     assert actions.count("powers.refused") == 1
+
+
+def test_last_activity_is_each_decisions_newest_event(world: World) -> None:
+    """The deadline sweep's quiet test: one query gives every decision's newest event time,
+    and a decision's later event moves only its own."""
+    other = services.submit_proposal(
+        world.engine,
+        services.Proposal.model_validate({**PROPOSAL, "title": "Another"}),
+        planner=world.planner,
+        classes=load_classes(),
+    )
+    before = services.last_activity(world.engine)
+    newest = {d: services.history(world.engine, d)[-1].recorded_at for d in before}
+    assert set(before) == {world.decision.id, other.id}
+    assert all(before[d] == datetime.fromisoformat(newest[d]) for d in before)
+    assert all(moment.tzinfo is not None for moment in before.values())
+    services.apply_transition(world.engine, other.id, "start_consultation")
+    after = services.last_activity(world.engine)
+    assert after[world.decision.id] == before[world.decision.id]
+    assert after[other.id] > before[other.id]
