@@ -53,9 +53,9 @@ QUICK_CLASSES = EXAMPLES / "classes-quick.yaml"
 #: The decisions' last answers come this far apart (people do not all answer in the same
 #: second). A continuation costs about 3 s of CPU (a new process importing Prefect, the
 #: server's side, PostgreSQL); one 2-core machine running all of it and this test continues
-#: a decision in about 3 s at this pace, and in under 10 s with one core taken by something
-#: else (bench/load.py --waiting 20 --pace 5 beside a busy loop). At 2 s apart answers arrive
-#: faster than the machine starts runs, and the wait grows (bench/load.py --pace 2).
+#: a decision in about 3 s at this pace, and at p95 7.4 s with one core taken by a busy loop
+#: (bench/load.py --part waiting --waiting 20 --pace 5). At 2 s apart answers arrive faster
+#: than the machine starts runs, and the wait grows (bench/load.py --pace 2).
 ANSWER_PACE_S = 5.0
 #: How often the crash drill SIGKILLs the worker and its flow processes, at random moments.
 KILLS = 3
