@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.load import POSTGRES, PROCESSES, THREADS, prepare  # noqa: E402
+from bench.load import POSTGRES, PROCESSES, THREADS, consult_answer, prepare  # noqa: E402
 
 Phases = dict[str, float]
 #: the phases, in the order they are printed
@@ -101,12 +101,7 @@ def answer_share(url: str, pool: int, task_ids: list[str]) -> list[tuple[float, 
     def one(task_id: str) -> list[tuple[float, Phases]]:
         task = services.get_task(engine, task_id)
         actor = services.get_actor(engine, task.assignee_id)
-        data = {
-            "answer_code": services.answer_code_for(engine, task_id),
-            "recommendation": "approve",
-            "rationale": f"Answer to {task_id}",
-            **{f"rating_{c}": 6 for c in criteria},
-        }
+        data = consult_answer(engine, task_id, criteria)
         timed = []
         for _ in range(2):
             phases.now = {}

@@ -26,6 +26,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
@@ -37,6 +38,16 @@ from decisions.tables import AnswerRow
 
 POSTGRES = normalise_url("postgresql://postgres@127.0.0.1:5432/test")
 PROCESSES, THREADS = 4, 25
+
+
+def consult_answer(engine: Any, task_id: str, criteria: tuple[str, ...]) -> dict[str, Any]:
+    """What each simulated expert sends for a consultation task (as `counsel answer` would)."""
+    return {
+        "answer_code": services.answer_code_for(engine, task_id),
+        "recommendation": "approve",
+        "rationale": f"Answer to {task_id}",
+        **{f"rating_{c}": 6 for c in criteria},
+    }
 
 
 def answer_share(url: str, task_ids: list[str]) -> tuple[list[float], list[str]]:
@@ -51,12 +62,7 @@ def answer_share(url: str, task_ids: list[str]) -> tuple[list[float], list[str]]
     def one(task_id: str) -> tuple[list[float], list[str]]:
         task = services.get_task(engine, task_id)
         actor = services.get_actor(engine, task.assignee_id)
-        data = {
-            "answer_code": services.answer_code_for(engine, task_id),
-            "recommendation": "approve",
-            "rationale": f"Answer to {task_id}",
-            **{f"rating_{c}": 6 for c in criteria},
-        }
+        data = consult_answer(engine, task_id, criteria)
         took, errors = [], []
         for _ in range(2):
             start = time.perf_counter()

@@ -226,7 +226,8 @@ def start_worker(home: Path) -> int:
 
 def set_sweep(api_url: str, every_s: float) -> None:
     """Give the ``deadline-sweep`` deployment one interval schedule of ``every_s``, with
-    the quiet and lost windows that go with it (twice and three times, at least 30 s)."""
+    the quiet and lost windows that go with it: twice that (at least 10 s) and three times
+    that (at least 30 s)."""
     import asyncio
     from datetime import timedelta
 

@@ -68,11 +68,15 @@ def sweep(
     now = now or utcnow()
     report = SweepReport()
     decisions = {d.id: d for d in services.list_decisions(engine)}
+    open_tasks = services.open_tasks(engine)
+    open_now: dict[str, list[Task]] = {}
+    for task in open_tasks:
+        open_now.setdefault(task.decision_id, []).append(task)
     expired: set[str] = set()
-    for task in services.open_tasks(engine):
-        decision = decisions.get(task.decision_id) or services.get_decision(
-            engine, task.decision_id
-        )
+    for task in open_tasks:
+        if task.decision_id not in decisions:  # filed since the list was read
+            decisions[task.decision_id] = services.get_decision(engine, task.decision_id)
+        decision = decisions[task.decision_id]
         durations = classes.get(decision.class_name, decision.district_type).durations
         deadline = task.deadline or task.created_at + durations.answer
         if now >= deadline:
@@ -80,12 +84,11 @@ def sweep(
             expired.add(decision.id)
         elif now >= task.created_at + durations.reminder:
             _remind(engine, task, deadline, report)
-    open_now: dict[str, list[Task]] = {}
-    for task in services.open_tasks(engine):
-        open_now.setdefault(task.decision_id, []).append(task)
+    # Read after the deadlines' writes: a decision that moved since the reads above (a
+    # continuation that ran meanwhile) has recorded something since ``quiet_since``.
     last_activity = services.last_activity(engine)
     quiet_since = now - stale_after
-    for decision in services.list_decisions(engine):
+    for decision in decisions.values():
         if decision.id in expired:  # the next step, or the replacement's form
             start_decision_run(client, engine, decision.id)
             report.continued.append(decision.id)
