@@ -989,18 +989,55 @@ def ensure_actor(
 
     Used when routing brings an expert from the expertise database who has never acted in
     Counsel: they answer through the UI form with their task's code; a manager can give them
-    a token later.
+    a token later. An existing actor's affiliations are set to ``affiliations`` (the
+    expertise database's current ones) when they differ, with an ``actor.affiliations_changed``
+    event, so the separation of powers never judges stale ties.
+
+    Raises
+    ------
+    ActorError
+        If ``actor_id``, ``name`` or ``roles`` cannot make an actor (not a race: nothing
+        is retried).
     """
-    with unit_of_work(engine, read_only=True) as session:
-        if ActorRepository(session).exists(actor_id):
-            return ActorRepository(session).get(actor_id)
     try:
-        actor, _token = add_actor(
-            engine, actor_id=actor_id, name=name, roles=roles, affiliations=affiliations, by=by
+        Actor(
+            id=actor_id,
+            name=name,
+            roles=frozenset(Role(r) for r in roles),
+            affiliations=tuple(affiliations),
         )
-    except ActorError:
-        return get_actor(engine, actor_id)  # created meanwhile by another run
-    return actor
+    except ValueError as err:
+        raise ActorError(_first_error(err)) from err
+    with unit_of_work(engine, read_only=True) as session:
+        actors = ActorRepository(session)
+        existing = actors.get(actor_id) if actors.exists(actor_id) else None
+    if existing is None:
+        try:
+            actor, _token = add_actor(
+                engine, actor_id=actor_id, name=name, roles=roles, affiliations=affiliations,
+                by=by,
+            )
+            return actor
+        except ActorError:
+            pass  # checked above, so only "already exists": another run made it meanwhile
+    elif existing.affiliations == tuple(affiliations):
+        return existing
+    from decisions.tables import ActorRow
+
+    with unit_of_work(engine) as session:
+        ActorRepository(session).get(actor_id)  # raises ActorNotFound if it went away
+        row = session.get(ActorRow, actor_id)
+        if row is not None and list(row.affiliations) != list(affiliations):
+            before = list(row.affiliations)
+            row.affiliations = list(affiliations)
+            AuditLog(session).append(
+                NewEvent(
+                    actor=by,
+                    action="actor.affiliations_changed",
+                    payload={"id": actor_id, "before": before, "after": list(affiliations)},
+                )
+            )
+        return ActorRepository(session).get(actor_id)
 
 
 def issue_token(engine: Engine, actor_id: str, *, by: str = SYSTEM) -> str:

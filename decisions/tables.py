@@ -29,6 +29,7 @@ __all__ = [
     "AnswerRow",
     "AuditEventRow",
     "StoreMetaRow",
+    "ExpertActorRow",
 ]
 
 
@@ -140,3 +141,18 @@ class StoreMetaRow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ExpertActorRow(Base):
+    """Which actor an expert of the expertise database is, kept once made (migration 0004).
+
+    Expert ids may be in any script; actor ids are ASCII. The pair never changes, so an
+    expert keeps their actor, tasks and history across imports and renames.
+    """
+
+    __tablename__ = "expert_actors"
+    __table_args__ = (UniqueConstraint("actor_id", name="uq_expert_actors_actor"),)
+
+    expert_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    actor_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -2,8 +2,10 @@
 
 The ranking is ``experts.rank_experts``; this module feeds it the decision's topics,
 district and interested organisations, and makes sure each routed expert is an actor the
-store knows (id ``e030`` for expert ``E030``, affiliated with their current organisations),
-so the separation of powers can check them like anyone else.
+store knows, affiliated with their current organisations (refreshed at every routing), so the
+separation of powers can check them like anyone else. The actor id comes from the store's
+expert-to-actor mapping (:mod:`decisions.expert_actors`): ``e030`` for expert ``E030``, a
+derived ``expert-…`` id for ids in other scripts such as ``王芳``, the same every time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import Engine
 
 from decisions import services
 from decisions.classes import DecisionClass
+from decisions.expert_actors import actor_ids_for_experts
 from decisions.model import Decision
 from experts.graph import build_graph
 from experts.model import Expert
@@ -26,21 +29,22 @@ __all__ = ["RoutedExpert", "route_consultation", "actor_id_for_expert"]
 @dataclass(frozen=True)
 class RoutedExpert:
     actor_id: str
+    expert_id: str
     name: str
     reason: str
     alternates: tuple[str, ...]
 
 
-def actor_id_for_expert(expert_id: str) -> str:
-    """Actor ids are lowercase; expertise ids like ``E030`` become ``e030``."""
-    return expert_id.lower()
+def actor_id_for_expert(engine: Engine, expert_id: str) -> str:
+    """The actor id of an expert of the expertise database (made and kept on first use)."""
+    return actor_ids_for_experts(engine, [expert_id])[expert_id]
 
 
-def _ensure(engine: Engine, expert: Expert) -> str:
+def _ensure(engine: Engine, expert: Expert, actor_id: str) -> str:
     actor = services.ensure_actor(
         engine,
-        actor_id=actor_id_for_expert(expert.id),
-        name=expert.name,
+        actor_id=actor_id,
+        name=expert.name[:200],  # actor names are shorter than the expertise database's
         roles=["expert"],
         affiliations=[a.organisation for a in expert.affiliations if a.current],
     )
@@ -65,12 +69,18 @@ def route_consultation(
         stakeholders=[*decision.stakeholder_orgs, *decision.bidder_orgs, *decision.executor_orgs],
     )
     experts = {e.id: e for e in data.experts}
+    ids = actor_ids_for_experts(
+        engine, [c.expert for p in routing.picks for c in (p, *p.alternates)]
+    )
     routed = [
         RoutedExpert(
-            actor_id=_ensure(engine, experts[pick.expert]),
+            actor_id=_ensure(engine, experts[pick.expert], ids[pick.expert]),
+            expert_id=pick.expert,
             name=pick.name,
             reason=pick.reason,
-            alternates=tuple(_ensure(engine, experts[alt.expert]) for alt in pick.alternates),
+            alternates=tuple(
+                _ensure(engine, experts[alt.expert], ids[alt.expert]) for alt in pick.alternates
+            ),
         )
         for pick in routing.picks
     ]
