@@ -39,7 +39,13 @@ from datetime import date
 
 import networkx as nx
 
-from experts.exceptions import InvalidExpertise, UnknownDistrict, UnknownExpert, UnknownTopic
+from experts.exceptions import (
+    AmbiguousExpert,
+    InvalidExpertise,
+    UnknownDistrict,
+    UnknownExpert,
+    UnknownTopic,
+)
 from experts.model import ExpertiseData
 
 __all__ = [
@@ -241,11 +247,30 @@ def resolve_district(G: nx.Graph[str], text: str) -> str:
 def resolve_expert(G: nx.Graph[str], text: str) -> str:
     """The expert node whose id or name is ``text``.
 
+    An id wins over names; a name that several experts share (two 王建国) is refused, as a
+    guess could show or route the wrong person.
+
     Raises
     ------
     UnknownExpert
         If nothing matches.
+    AmbiguousExpert
+        If ``text`` is no id and is the name of several experts; the error lists each one's
+        id and current organisations.
     """
+    if f"expert:{text}" in G and G.nodes[f"expert:{text}"].get("kind") == "expert":
+        return f"expert:{text}"
+    wanted = text.strip().casefold()
+    same = sorted(
+        (n for n, attrs in G.nodes(data=True)
+         if attrs.get("kind") == "expert" and str(attrs["name"]).strip().casefold() == wanted),
+        key=lambda n: str(G.nodes[n]["id"]))
+    if len(same) > 1:
+        raise AmbiguousExpert(text, matches=[
+            (str(G.nodes[n]["id"]), str(G.nodes[n]["name"]), ", ".join(
+                str(G.nodes[o]["name"]) for o, attrs in G.adj[n].items()
+                if attrs.get("kind") == "affiliation" and attrs.get("current")))
+            for n in same])
     return _resolve(G, text, ("expert",), "expert:", UnknownExpert)
 
 

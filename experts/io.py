@@ -32,10 +32,17 @@ workload_cap,active_assignments), ``affiliations.csv`` (expert,organisation,role
 Reading checks every row: its fields, and that everything it names exists. Any bad row
 raises :class:`~experts.exceptions.ExpertiseImportError` listing file, line and reason for
 each problem, and nothing is returned, so nothing of the file can be imported.
+
+Files are UTF-8 unless ``encoding`` says otherwise (e.g. ``"gb18030"`` for files saved by
+Chinese Excel or Notepad as GBK). A file that is not in its encoding is refused with the
+first bad line and byte and how to convert it (:class:`~experts.exceptions.ExpertiseEncodingError`);
+so are a missing file, a folder where a file should be, a binary file, and an empty file,
+folder or document.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping
@@ -46,7 +53,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from experts.exceptions import ExpertiseImportError, RowProblem
+from experts.exceptions import ExpertiseEncodingError, ExpertiseImportError, RowProblem
 from experts.model import (
     Affiliation,
     District,
@@ -66,6 +73,8 @@ __all__ = [
     "read_yaml",
     "write_yaml",
     "read_csv_dir",
+    "read_text",
+    "DEFAULT_ENCODING",
     "write_csv_dir",
     "parse_yaml_text",
     "dump_yaml_text",
@@ -86,6 +95,83 @@ CSV_FILES: dict[str, tuple[str, ...]] = {
     "local_knowledge.csv": ("expert", "district", "weight"),
 }
 _REQUIRED_CSV = ("topics.csv", "experts.csv")
+#: The encoding files are read in unless the caller says otherwise (a BOM is accepted).
+DEFAULT_ENCODING = "utf-8"
+
+
+def _refuse(file: str | Path, reason: str, line: int = 0) -> ExpertiseImportError:
+    return ExpertiseImportError(problems=(RowProblem(file=str(file), line=line, reason=reason),))
+
+
+def _codec(encoding: str, path: str | Path) -> str:
+    """The codec to read ``encoding`` with (UTF-8 also accepts a BOM)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError as err:
+        raise _refuse(path, f"{encoding!r} is not an encoding Python knows "
+                            "(try utf-8 or gb18030)") from err
+    return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
+
+
+def read_text(path: str | Path, *, encoding: str = DEFAULT_ENCODING,
+              allow_empty: bool = False) -> str:
+    """The text of a file to import, or a refusal that says what is wrong with it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    encoding : str
+        Its encoding (default UTF-8, with or without a BOM).
+    allow_empty : bool
+        Return ``""`` for an empty file instead of refusing it.
+
+    Raises
+    ------
+    ExpertiseEncodingError
+        If the bytes are not text in ``encoding``: the first bad line and byte, and how to
+        convert the file.
+    ExpertiseImportError
+        If the file is missing, is a folder, is binary, or is empty.
+    """
+    path = Path(path)
+    codec = _codec(encoding, path)
+    if path.is_dir():
+        raise _refuse(path, "this is a folder, where a file is expected")
+    if not path.exists():
+        raise _refuse(path, "this file does not exist")
+    data = path.read_bytes()
+    if not data.strip() and not allow_empty:
+        raise _refuse(path, "the file is empty; there is nothing to import")
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as err:
+        if b"\x00" in data[:4096]:
+            raise _refuse(path, "this is a binary file, not text") from err
+        raise _encoding_error(path, data, err, encoding) from err
+    if "\x00" in text:
+        raise _refuse(path, "this is a binary file, not text")
+    return text
+
+
+def _encoding_error(path: Path, data: bytes, err: UnicodeDecodeError,
+                    encoding: str) -> ExpertiseEncodingError:
+    """Where ``data`` stops being ``encoding``, and what to do about it."""
+    start = err.start
+    line = data.count(b"\n", 0, start) + 1
+    column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+    guess: str | None = None
+    for candidate in ("gb18030", "big5", "utf-16"):
+        if candidate == encoding.lower():
+            continue
+        try:
+            data.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        guess = candidate
+        break
+    return ExpertiseEncodingError(file=str(path), line=line, column=column, offset=start,
+                                  byte=data[start], encoding=encoding, guess=guess)
 
 
 @dataclass(frozen=True)
@@ -204,7 +290,8 @@ def parse_yaml_text(text: str, *, file: str = "<yaml>", known: ExpertiseData | N
                                  reason=f"this is not valid YAML: {problem}"),)
         ) from err
     if doc is None:
-        doc = _LineDict()
+        raise ExpertiseImportError(problems=(RowProblem(
+            file=file, line=0, reason="the document is empty; there is nothing to import"),))
     if not isinstance(doc, Mapping):
         raise ExpertiseImportError(problems=(RowProblem(
             file=file, line=1, reason="the document must be a mapping with topics, experts …"),))
@@ -283,10 +370,12 @@ def dump_yaml_text(data: ExpertiseData) -> str:
     return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100)
 
 
-def read_yaml(path: str | Path, *, known: ExpertiseData | None = None) -> ExpertiseData:
-    """Read a YAML file of the expertise format; see :func:`parse_yaml_text`."""
+def read_yaml(path: str | Path, *, known: ExpertiseData | None = None,
+              encoding: str = DEFAULT_ENCODING) -> ExpertiseData:
+    """Read a YAML file of the expertise format (see :func:`parse_yaml_text`, :func:`read_text`)."""
     path = Path(path)
-    return parse_yaml_text(path.read_text(encoding="utf-8-sig"), file=str(path), known=known)
+    text = read_text(path, encoding=encoding)
+    return parse_yaml_text(text, file=str(path), known=known)
 
 
 def write_yaml(data: ExpertiseData, path: str | Path) -> None:
@@ -297,11 +386,12 @@ def write_yaml(data: ExpertiseData, path: str | Path) -> None:
 # ----------------------------------------------------------------------------------------- CSV
 
 
-def _csv_rows(path: Path, parsed: _Parsed) -> Iterator[tuple[dict[str, str], _Loc]]:
+def _csv_rows(path: Path, parsed: _Parsed, encoding: str
+              ) -> Iterator[tuple[dict[str, str], _Loc]]:
     """Rows of one CSV file as {column: cell} with empty cells left out, checked for shape."""
     columns = CSV_FILES[path.name]
     name = str(path)
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+    with io.StringIO(read_text(path, encoding=encoding, allow_empty=True), newline="") as fh:
         reader = csv.reader(fh)
         try:
             header = next(reader)
@@ -336,7 +426,8 @@ def _csv_rows(path: Path, parsed: _Parsed) -> Iterator[tuple[dict[str, str], _Lo
             parsed.problem(_Loc(name, line), f"this is not valid CSV: {err}")
 
 
-def read_csv_dir(path: str | Path, *, known: ExpertiseData | None = None) -> ExpertiseData:
+def read_csv_dir(path: str | Path, *, known: ExpertiseData | None = None,
+                 encoding: str = DEFAULT_ENCODING) -> ExpertiseData:
     """Read a directory of CSV files in the expertise format.
 
     Parameters
@@ -345,6 +436,8 @@ def read_csv_dir(path: str | Path, *, known: ExpertiseData | None = None) -> Exp
         The directory (see the module docstring for its files).
     known : ExpertiseData, optional
         Records already in the database that rows may refer to (when merging).
+    encoding : str
+        The files' encoding (default UTF-8, with or without a BOM).
 
     Returns
     -------
@@ -353,20 +446,27 @@ def read_csv_dir(path: str | Path, *, known: ExpertiseData | None = None) -> Exp
     Raises
     ------
     ExpertiseImportError
-        If a required file is missing or any row of any file is bad.
+        If the folder is empty, a required file is missing or any row of any file is bad;
+        :class:`~experts.exceptions.ExpertiseEncodingError` if a file is not in ``encoding``.
     """
     root = Path(path)
     parsed = _Parsed()
     if not root.is_dir():
-        raise ExpertiseImportError(problems=(RowProblem(
-            file=str(root), line=1, reason="this is not a directory of CSV files"),))
+        raise _refuse(root, "this is not a directory of CSV files")
+    if not any(root.iterdir()):
+        raise _refuse(root, "the folder is empty; there is nothing to import")
+    _codec(encoding, root)
     for required in _REQUIRED_CSV:
-        if not (root / required).is_file():
-            parsed.problem(_Loc(str(root / required), 1), "this required file is missing")
+        if (root / required).is_dir():
+            parsed.problem(_Loc(str(root / required), 0), "this is a folder, not a CSV file")
+        elif not (root / required).is_file():
+            parsed.problem(_Loc(str(root / required), 0), "this required file is missing")
 
     def each(name: str) -> Iterator[tuple[dict[str, str], _Loc]]:
+        if (root / name).is_dir() and name not in _REQUIRED_CSV:
+            parsed.problem(_Loc(str(root / name), 0), "this is a folder, not a CSV file")
         if (root / name).is_file():
-            yield from _csv_rows(root / name, parsed)
+            yield from _csv_rows(root / name, parsed, encoding)
 
     def edge(raw: dict[str, str], key: str, loc: _Loc) -> str | None:
         owner = raw.pop(key, None)
@@ -450,25 +550,43 @@ def write_csv_dir(data: ExpertiseData, path: str | Path) -> None:
 # ------------------------------------------------------------------------------ either format
 
 
-def read_expertise(path: str | Path, *, known: ExpertiseData | None = None) -> ExpertiseData:
+def read_expertise(path: str | Path, *, known: ExpertiseData | None = None,
+                   encoding: str = DEFAULT_ENCODING) -> ExpertiseData:
     """Read YAML (``.yaml``/``.yml``) or a CSV directory, whichever ``path`` is.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.yaml``/``.yml`` file or a folder of CSV files.
+    known : ExpertiseData, optional
+        Records already in the database that rows may refer to (when merging).
+    encoding : str
+        The encoding of the file or files (default UTF-8, with or without a BOM).
+
+    Returns
+    -------
+    ExpertiseData
+        Never empty.
 
     Raises
     ------
     ExpertiseImportError
-        If the file cannot be read or has bad rows.
+        If the file cannot be read, has bad rows or holds no records.
     """
     path = Path(path)
-    if path.is_dir():
-        return read_csv_dir(path, known=known)
-    if path.suffix.lower() in (".yaml", ".yml"):
-        if not path.is_file():
-            raise ExpertiseImportError(problems=(RowProblem(
-                file=str(path), line=1, reason="this file does not exist"),))
-        return read_yaml(path, known=known)
-    raise ExpertiseImportError(problems=(RowProblem(
-        file=str(path), line=1,
-        reason="give a .yaml file or a directory of CSV files"),))
+    yaml_suffix = path.suffix.lower() in (".yaml", ".yml")
+    if path.is_dir() and not yaml_suffix:
+        data = read_csv_dir(path, known=known, encoding=encoding)
+    elif yaml_suffix:
+        data = read_yaml(path, known=known, encoding=encoding)
+    elif not path.exists():
+        raise _refuse(path, "there is no file or folder here")
+    else:
+        raise _refuse(path, "give a .yaml file or a directory of CSV files")
+    if not (data.topics or data.districts or data.organisations or data.experts):
+        raise _refuse(path, "it holds no topics, districts, organisations or experts; "
+                            "there is nothing to import")
+    return data
 
 
 def write_expertise(data: ExpertiseData, path: str | Path) -> None:
@@ -570,7 +688,8 @@ def _finish(parsed: _Parsed, known: ExpertiseData | None) -> ExpertiseData:
     knowledge = edges(parsed.knowledge, "district", all_districts, "district")
 
     if parsed.problems:
-        problems = sorted(parsed.problems, key=lambda p: (p.file, p.line))
+        # Whole-file problems (line 0) first: they explain the row problems after them.
+        problems = sorted(parsed.problems, key=lambda p: (p.line > 0, p.file, p.line))
         raise ExpertiseImportError(problems=tuple(problems))
     return ExpertiseData(
         topics=tuple(t.model_copy(update={"aliases": tuple(aliases[t.id])}) if t.id in aliases

@@ -22,11 +22,13 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from decisions.db import current_revision, head_revision, make_engine
+from decisions.db import READ_ONLY, current_revision, head_revision, make_engine, take_write_lock
 from decisions.settings import load_settings
+from decisions.usage import experts_in_use
 from experts.assignment import assign_experts, read_conflicts_csv, read_scores_csv
 from experts.exceptions import ExpertiseImportError, ExpertsError
 from experts.graph import build_graph, resolve_expert
+from experts.importing import ImportPlan, check_import, plan_import, some
 from experts.io import read_expertise, write_expertise
 from experts.model import ExpertiseData
 from experts.ranking import rank_experts
@@ -107,39 +109,90 @@ def _run(body: Callable[[], None]) -> None:
         body()
 
 
+def _plan_lines(plan: ImportPlan, *, dry_run: bool) -> list[str]:
+    """What an import did, or would do, expert by expert (the first few) and kind by kind."""
+    lines = []
+    for done, do in (("added", "add"), ("changed", "change"), ("removed", "remove")):
+        refs = getattr(plan, done)
+        word = f"Would {do}" if dry_run else done.capitalize()
+        noun = "expert" if len(refs) == 1 else "experts"
+        lines.append(f"{word} {len(refs)} {noun}" + (f": {some(refs)}." if refs else "."))
+    counts = []
+    for kind, c in plan.kinds.items():
+        if kind != "experts":
+            numbers = [f"{c.added} to add", f"{c.changed} to change", f"{c.removed} to remove"]
+            if not dry_run:
+                numbers = [f"{c.added} added", f"{c.changed} changed", f"{c.removed} removed"]
+            counts.append(f"{kind}: {', '.join(numbers)}")
+    joined = "; ".join(counts)
+    lines.append(joined[:1].upper() + joined[1:] + ".")
+    return lines
+
+
 @app.command("import")
 def import_(
     path: Annotated[
         Path | None, typer.Argument(help="A .yaml file or a directory of CSV files.")
     ] = None,
-    merge: Annotated[bool, typer.Option(help="Keep stored records not in the file.")] = False,
+    merge: Annotated[
+        bool,
+        typer.Option(help="Add the file's records and update those with the same id; keep "
+                          "the rest (the default)."),
+    ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(help="Make the database hold exactly the file: remove stored records it "
+                          "lacks (refused for experts in use)."),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Print what would be added, changed and removed; write nothing.")
+    ] = False,
+    encoding: Annotated[
+        str, typer.Option(help="The file's encoding, e.g. gb18030 for GBK files.")
+    ] = "utf-8",
     sample: Annotated[
         bool, typer.Option(help="Import the sample database shipped with Counsel.")
     ] = False,
 ) -> None:
-    """Import experts, topics, districts and organisations; a bad row imports nothing."""
+    """Import experts, topics, districts and organisations; a bad row imports nothing.
+
+    By default the file is merged in: its records are added or update those with the same
+    id, and nothing is removed. --replace removes what the file lacks, but never experts who
+    hold open tasks or were routed to a decision, and never leaves the database without
+    experts.
+    """
 
     def body() -> None:
         if (path is None) == (not sample):
             fail("Give either a file to import or --sample, not both or neither.")
+        if merge and replace:
+            fail("Give --merge or --replace, not both.")
         engine = open_engine()
+        bind = engine.execution_options(**{READ_ONLY: True}) if dry_run else engine
         try:
-            with engine.begin() as conn:
-                known = load_expertise(conn) if merge else None
-                data = load_sample() if sample else read_expertise(path or Path(), known=known)
-                save_expertise(conn, data, replace=not merge)
-                total = load_expertise(conn) if merge else data
+            with bind.begin() as conn:
+                if not dry_run:
+                    take_write_lock(conn)
+                stored = load_expertise(conn)
+                incoming = load_sample() if sample else read_expertise(
+                    path or Path(), known=None if replace else stored, encoding=encoding)
+                plan = plan_import(stored, incoming, replace=replace)
+                check_import(plan, in_use=experts_in_use(conn, [r.id for r in plan.removed]))
+                if not dry_run and plan.writes:
+                    save_expertise(conn, plan.result, replace=True)
         finally:
             engine.dispose()
         source = "the sample database" if sample else str(path)
-        console.print(
-            f"Imported {len(data.experts)} experts, {len(data.topics)} topics, "
-            f"{len(data.organisations)} organisations and {len(data.districts)} "
-            f"districts from {source}; the database holds {len(total.experts)} "
-            "experts.",
-            markup=False,
-            highlight=False,
-        )
+        if dry_run:
+            head = (f"Dry run, nothing was written: importing {source} ({plan.mode}) would "
+                    f"leave {len(plan.result.experts)} experts in the database.")
+        else:
+            head = (f"Imported {len(incoming.experts)} experts, {len(incoming.topics)} topics, "
+                    f"{len(incoming.organisations)} organisations and {len(incoming.districts)} "
+                    f"districts from {source} ({plan.mode}); the database holds "
+                    f"{len(plan.result.experts)} experts.")
+        console.print("\n".join([head, *_plan_lines(plan, dry_run=dry_run)]),
+                      markup=False, highlight=False)
 
     _run(body)
 
