@@ -18,7 +18,7 @@ from datetime import timedelta
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -170,6 +170,11 @@ class ClassBook:
     @property
     def names(self) -> list[str]:
         return sorted({name for name, _ in self._classes})
+
+    @property
+    def district_types(self) -> tuple[str, ...]:
+        """The district types a class may be adjusted for (``east``, ``middle``, ``west``)."""
+        return get_args(DistrictType)
 
     def get(self, name: str, district_type: str | None = None) -> DecisionClass:
         """The class ``name``, adjusted for ``district_type`` if the file says how."""

@@ -21,6 +21,11 @@ The tree::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 __all__ = [
     "CounselError",
     "ConfigurationError",
@@ -37,6 +42,7 @@ __all__ = [
     "TaskError",
     "TaskNotFound",
     "InvalidProposal",
+    "validation_sentence",
 ]
 
 
@@ -139,3 +145,12 @@ class TaskNotFound(TaskError, LookupError):
 
 class InvalidProposal(DecisionError, ValueError):
     """A proposal or amendment breaks a rule (unknown class, empty title, …)."""
+
+
+def validation_sentence(err: ValidationError) -> str:
+    """The first problem of a pydantic error as ``where: what.`` — e.g.
+    ``rationale: String should have at most 20000 characters.``"""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ").rstrip(".")
+    return f"{where}: {message}." if where else f"{message}."

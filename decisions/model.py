@@ -18,9 +18,20 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from decisions.exceptions import DecisionError, InvalidProposal, InvalidTransition
+from decisions.text import (
+    REASON_MAX,
+    Document,
+    Line,
+    LongText,
+    Name,
+    Reason,
+    Title,
+    checked_text,
+    plain_text,
+)
 
 __all__ = [
     "State",
@@ -89,13 +100,28 @@ TRANSITIONS: dict[str, tuple[frozenset[State], State | None]] = {
         State.WITHDRAWN,
     ),
     "stall": (
-        frozenset({State.CONSULTING, State.DISCUSSING, State.DECIDING, State.EXECUTING}),
+        frozenset(
+            {
+                State.SUBMITTED,
+                State.RETURNED,
+                State.CONSULTING,
+                State.DISCUSSING,
+                State.DECIDING,
+                State.APPROVED,
+                State.EXECUTING,
+            }
+        ),
         State.STALLED,
     ),
     "resume": (frozenset({State.STALLED}), None),
     # Not a state change, but only allowed where the planner may still change the text.
     "amend": (frozenset({State.SUBMITTED, State.DISCUSSING}), None),
 }
+
+#: A stalled decision may be withdrawn only if it stalled before the vote.
+WITHDRAWABLE_WHEN_STALLED_IN = frozenset(
+    {State.SUBMITTED, State.RETURNED, State.CONSULTING, State.DISCUSSING}
+)
 
 #: Past-tense event names, one per action; each becomes an audit action ``decision.<name>``.
 EVENT_NAMES: dict[str, str] = {
@@ -128,10 +154,10 @@ class ProposalVersion(BaseModel, frozen=True):
     """One numbered text of the proposal; version 1 is what the planner filed."""
 
     number: int = Field(ge=1)
-    title: str = Field(min_length=1, max_length=300)
-    text: str = Field(min_length=1)
+    title: Title = Field(min_length=1)
+    text: Document = Field(min_length=1)
     author_id: str
-    note: str = ""
+    note: Reason = ""
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -141,8 +167,8 @@ class Decision(BaseModel):
     model_config = ConfigDict(validate_assignment=False)
 
     id: str
-    title: str = Field(min_length=1, max_length=300)
-    description: str = Field(min_length=1)
+    title: Title = Field(min_length=1)
+    description: Document = Field(min_length=1)
     class_name: str = Field(min_length=1)
     district: str = Field(min_length=1)
     district_type: str | None = None
@@ -271,6 +297,7 @@ class Decision(BaseModel):
                 f"Returning decision {self.id} to consultation needs the body's questions.",
                 decision_id=self.id,
             )
+        questions = plain_text(questions, limit=REASON_MAX)
         self._move("return_to_consultation", State.RETURNED, reason=questions)
 
     def start_execution(self) -> None:
@@ -284,16 +311,17 @@ class Decision(BaseModel):
 
     def withdraw(self, reason: str) -> None:
         """The planner withdraws the proposal; only possible before the vote."""
-        if self.state is State.STALLED and self.stalled_from not in {
-            State.CONSULTING,
-            State.DISCUSSING,
-        }:
+        if self.state is State.STALLED and self.stalled_from not in WITHDRAWABLE_WHEN_STALLED_IN:
             raise InvalidTransition(
                 decision_id=self.id,
                 state=f"stalled in {self.stalled_from}",
                 action="withdraw",
                 allowed=("resume",),
             )
+        try:
+            reason = checked_text(reason, what="The reason for withdrawing", limit=REASON_MAX)
+        except ValueError as err:
+            raise InvalidProposal(str(err), decision_id=self.id) from err
         self._move("withdraw", State.WITHDRAWN, reason=reason)
 
     def stall(self, reason: str) -> None:
@@ -304,7 +332,7 @@ class Decision(BaseModel):
                 decision_id=self.id,
             )
         previous = self.state
-        self._move("stall", State.STALLED, reason=reason)
+        self._move("stall", State.STALLED, reason=plain_text(reason, limit=REASON_MAX))
         self.stalled_from = previous
 
     def resume(self) -> None:
@@ -317,13 +345,25 @@ class Decision(BaseModel):
     def amend(self, *, title: str, text: str, author_id: str, note: str = "") -> ProposalVersion:
         """Publish an amended proposal version (the planner, in discussion)."""
         self._check("amend")
-        version = ProposalVersion(
-            number=len(self.versions) + 1, title=title, text=text, author_id=author_id, note=note
-        )
+        try:
+            version = ProposalVersion(
+                number=len(self.versions) + 1,
+                title=title,
+                text=text,
+                author_id=author_id,
+                note=note,
+            )
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise InvalidProposal(
+                f"The amended proposal's {where}: {message}.", decision_id=self.id
+            ) from err
         self.versions.append(version)
-        self.title = title
+        self.title = version.title
         self.updated_at = utcnow()
-        self._record("amended", version=version.number, title=title, note=note)
+        self._record("amended", version=version.number, title=version.title, note=version.note)
         return version
 
     # -- internals -------------------------------------------------------------------------
@@ -367,7 +407,7 @@ class Actor(BaseModel, frozen=True):
     """A person or unit who acts in Counsel; roles say what they may be asked to do."""
 
     id: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1)
     roles: frozenset[Role]
     affiliations: tuple[str, ...] = ()
     bodies: tuple[str, ...] = ()
@@ -432,9 +472,9 @@ class Opinion(BaseModel, frozen=True):
     kind: Literal["opinion"] = "opinion"
     recommendation: Recommendation
     ratings: dict[str, int] = Field(description="1-9 rating per criterion of the class")
-    conditions: tuple[str, ...] = ()
-    rationale: str = Field(min_length=1)
-    ranking: tuple[str, ...] = ()
+    conditions: tuple[Line, ...] = Field(default=(), max_length=100)
+    rationale: LongText = Field(min_length=1)
+    ranking: tuple[Line, ...] = Field(default=(), max_length=100)
 
     @field_validator("ratings")
     @classmethod
@@ -462,7 +502,7 @@ class Comment(BaseModel, frozen=True):
 
     kind: Literal["comment"] = "comment"
     stance: Literal["support", "support_with_changes", "oppose", "neutral"]
-    text: str = Field(min_length=1)
+    text: LongText = Field(min_length=1)
 
 
 class Vote(BaseModel, frozen=True):
@@ -470,15 +510,15 @@ class Vote(BaseModel, frozen=True):
 
     kind: Literal["vote"] = "vote"
     choice: Literal["approve", "approve_with_amendments", "reject", "return"]
-    rationale: str = Field(min_length=1)
-    justification: str | None = None
+    rationale: LongText = Field(min_length=1)
+    justification: Reason | None = None
 
 
 class Recusal(BaseModel, frozen=True):
     """A member steps aside from a vote because of a conflict."""
 
     kind: Literal["recusal"] = "recusal"
-    reason: str = Field(min_length=1)
+    reason: LongText = Field(min_length=1)
 
 
 class ProgressReport(BaseModel, frozen=True):
@@ -486,8 +526,8 @@ class ProgressReport(BaseModel, frozen=True):
 
     kind: Literal["progress"] = "progress"
     percent_complete: int = Field(ge=0, le=100)
-    text: str = Field(min_length=1)
-    measures_done: tuple[str, ...] = ()
+    text: LongText = Field(min_length=1)
+    measures_done: tuple[Line, ...] = Field(default=(), max_length=100)
 
 
 class Acceptance(BaseModel, frozen=True):
@@ -495,7 +535,7 @@ class Acceptance(BaseModel, frozen=True):
 
     kind: Literal["acceptance"] = "acceptance"
     verdict: Literal["accept", "reject"]
-    findings: str = Field(min_length=1)
+    findings: LongText = Field(min_length=1)
 
 
 Answer = Opinion | Comment | Vote | Recusal | ProgressReport | Acceptance

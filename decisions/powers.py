@@ -31,6 +31,7 @@ class Action(StrEnum):
     SUBMIT = "submit"
     AMEND = "amend"
     WITHDRAW = "withdraw"
+    RESUME = "resume"
     CONSULT = "consult"
     DISCUSS = "discuss"
     VOTE = "vote"
@@ -51,6 +52,7 @@ ROLES_FOR_ACTION: dict[Action, frozenset[Role]] = {
     Action.SUBMIT: frozenset({Role.PLANNER}),
     Action.AMEND: frozenset({Role.PLANNER}),
     Action.WITHDRAW: frozenset({Role.PLANNER}),
+    Action.RESUME: frozenset({Role.PLANNER, Role.MANAGER}),
     Action.CONSULT: frozenset({Role.EXPERT}),
     Action.DISCUSS: frozenset({Role.EXPERT, Role.STAKEHOLDER, Role.PLANNER, Role.EXECUTOR}),
     Action.VOTE: frozenset({Role.MEMBER}),
@@ -70,6 +72,7 @@ _VERB: dict[Action, str] = {
     Action.SUBMIT: "file a proposal",
     Action.AMEND: "amend it",
     Action.WITHDRAW: "withdraw it",
+    Action.RESUME: "resume it",
     Action.CONSULT: "advise on it",
     Action.DISCUSS: "join its discussion",
     Action.VOTE: "vote on it",
@@ -81,6 +84,7 @@ _ON_DECISION: dict[Action, str] = {
     Action.SUBMIT: "file decision {d}",
     Action.AMEND: "amend decision {d}",
     Action.WITHDRAW: "withdraw decision {d}",
+    Action.RESUME: "resume decision {d}",
     Action.CONSULT: "advise on decision {d}",
     Action.DISCUSS: "join the discussion of decision {d}",
     Action.VOTE: "vote on decision {d}",
@@ -172,6 +176,18 @@ def may(actor: Actor, action: Action | str, parties: Parties) -> Ruling:
             rule="planner-only",
             reason=f"Only the planner who filed decision {d} may {_VERB[action]}; "
             f"{who} did not file it.",
+        )
+
+    if (
+        action is Action.RESUME
+        and actor.id != parties.planner_id
+        and Role.MANAGER not in actor.roles
+    ):
+        return Ruling(
+            allowed=False,
+            rule="planner-only",
+            reason=f"Only the planner who filed decision {d} or a manager may {_VERB[action]}; "
+            f"{who} is neither.",
         )
 
     if actor.id == parties.planner_id and action in {Action.VOTE, Action.INSPECT}:

@@ -33,6 +33,7 @@ from decisions.exceptions import (
     PermissionDenied,
     StoreNotReady,
     TaskError,
+    validation_sentence,
 )
 from decisions.model import (
     ANSWER_TYPES,
@@ -56,6 +57,7 @@ from decisions.store import (
     store_secret,
     to_event,
 )
+from decisions.text import Document, Name, Title
 
 __all__ = [
     "SYSTEM",
@@ -105,16 +107,16 @@ class Proposal(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    title: str = Field(min_length=1, max_length=300)
-    description: str = Field(min_length=1)
-    class_name: str = Field(alias="class", min_length=1)
-    district: str = Field(min_length=1)
-    district_type: str | None = None
-    topics: list[str] = Field(default_factory=list)
-    stakeholder_orgs: list[str] = Field(default_factory=list, alias="stakeholders")
-    bidder_orgs: list[str] = Field(default_factory=list, alias="bidders")
-    executor_orgs: list[str] = Field(default_factory=list, alias="executors")
-    text: str | None = None
+    title: Title = Field(min_length=1)
+    description: Document = Field(min_length=1)
+    class_name: Name = Field(alias="class", min_length=1)
+    district: Name = Field(min_length=1)
+    district_type: Name | None = None
+    topics: list[Name] = Field(default_factory=list, max_length=50)
+    stakeholder_orgs: list[Name] = Field(default_factory=list, alias="stakeholders", max_length=100)
+    bidder_orgs: list[Name] = Field(default_factory=list, alias="bidders", max_length=100)
+    executor_orgs: list[Name] = Field(default_factory=list, alias="executors", max_length=100)
+    text: Document | None = None
 
 
 @dataclass(frozen=True)
@@ -308,12 +310,7 @@ def add_actor(
 
 
 def _first_error(err: Exception) -> str:
-    if isinstance(err, ValidationError):
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
-        return f"{where}: {message}." if where else f"{message}."
-    return str(err)
+    return validation_sentence(err) if isinstance(err, ValidationError) else str(err)
 
 
 def list_actors(engine: Engine, *, role: Role | None = None) -> list[Actor]:
@@ -435,6 +432,10 @@ def _write_events(log: AuditLog, decision: Decision, *, actor: str, key: str) ->
     return log.append_many(events)
 
 
+#: Transitions a person may ask for, with the power that allows them.
+_PEOPLES_ACTIONS = {"withdraw": Action.WITHDRAW, "resume": Action.RESUME}
+
+
 def apply_transition(
     engine: Engine,
     decision_id: str,
@@ -446,8 +447,9 @@ def apply_transition(
 ) -> Decision:
     """Run one lifecycle method (``open_vote``, ``stall`` …) and record its event.
 
-    ``withdraw`` is the planner's power and is checked against the separation of powers;
-    the other transitions are the engine's own steps and are recorded as done by ``actor_id``.
+    ``withdraw`` and ``resume``, when a person asks for them, are checked against the
+    separation of powers; the other transitions are the engine's own steps and are recorded
+    as done by ``actor_id``.
     """
     key = _key(idempotency_key)
     denial: PermissionDenied | None = None
@@ -457,14 +459,13 @@ def apply_transition(
         if log.by_key(key):
             return decisions.get(decision_id)
         decision = decisions.get(decision_id)
-        if action == "withdraw" and actor_id != SYSTEM:
+        if action in _PEOPLES_ACTIONS and actor_id != SYSTEM:
             actor = ActorRepository(session).get(actor_id)
             parties = _parties(session, decision)
-            ruling = may(actor, Action.WITHDRAW, parties)
+            power = _PEOPLES_ACTIONS[action]
+            ruling = may(actor, power, parties)
             if not ruling:
-                denial = _refuse(
-                    session, actor, Action.WITHDRAW, parties, ruling.reason, ruling.rule, key
-                )
+                denial = _refuse(session, actor, power, parties, ruling.reason, ruling.rule, key)
         if denial is None:
             method = getattr(decision, action, None)
             if action.startswith("_") or action == "amend" or not callable(method):
@@ -695,9 +696,14 @@ class _AnswerJudge:
                 "actor",
             )
         if not matches(self.answer_code, task.answer_code_hash):
+            still = (
+                "the task is still open"
+                if task.status is TaskStatus.OPEN
+                else f"the task is {task.status.value} and takes no more answers"
+            )
             return (
                 task,
-                f"The answer code for task {task.id} is not right; the task is still open.",
+                f"The answer code for task {task.id} is not right; {still}.",
                 "answer-code",
             )
         if stored is not None and stored["payload"] == self.payload:

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from decisions import services
 from decisions.audit import canonical_json
 from decisions.classes import ClassBook
-from decisions.exceptions import TaskError
+from decisions.exceptions import TaskError, validation_sentence
 from decisions.model import Actor, Task
 from flows.forms import AnswerForm, form_for
 from flows.runs import close_person_run, continue_if_ready
@@ -44,16 +44,15 @@ def parse_form(task: Task, data: dict[str, Any], criteria: tuple[str, ...]) -> A
     """Validate ``data`` against the task's form, or raise :class:`InvalidAnswer`."""
     form_class = form_for(task.kind, criteria)
     try:
-        return form_class.model_validate(data)
+        form = form_class.model_validate(data)
+        form.to_answer()  # the lines of a list field are checked one by one here
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "answer"
-        message = str(first["msg"]).removeprefix("Value error, ")
         raise InvalidAnswer(
-            f"The answer to task {task.id} is not valid: {where}: {message}.",
+            f"The answer to task {task.id} is not valid: {validation_sentence(err)}",
             decision_id=task.decision_id,
             task_id=task.id,
         ) from err
+    return form
 
 
 @dataclass

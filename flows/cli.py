@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -102,7 +103,9 @@ def actors_add(
         bodies=body or [],
         by=acting_name(),
     )
-    console.print(f"Added {actor.name} ({actor.id}) as {', '.join(sorted(actor.roles))}.")
+    console.print(
+        f"Added {actor.name} ({actor.id}) as {', '.join(sorted(actor.roles))}.", markup=False
+    )
     console.print("Their token, shown only now (give it to them to set as COUNSEL_TOKEN):")
     print(token)
 
@@ -128,7 +131,7 @@ def actors_list(
     for actor in actors:
         table.add_row(
             actor.id,
-            actor.name,
+            escape(actor.name),
             ", ".join(sorted(actor.roles)),
             ", ".join(actor.affiliations),
             ", ".join(actor.bodies),
@@ -162,7 +165,7 @@ def history(
             event.recorded_at[:19].replace("T", " "),
             event.actor,
             event.action,
-            _summary(event),
+            escape(_summary(event)),
         )
     console.print(table)
 

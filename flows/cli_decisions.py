@@ -16,13 +16,15 @@ import typer
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from decisions import services
 from decisions.classes import load_classes
-from decisions.exceptions import CounselError, InvalidProposal
-from decisions.model import Actor, TaskKind
+from decisions.exceptions import CounselError, InvalidProposal, validation_sentence
+from decisions.model import Actor, State, TaskKind
 from decisions.settings import load_settings
+from flows.proposals import check_proposal
 
 __all__ = ["register"]
 
@@ -58,10 +60,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _pydantic_sentence(path: Path, err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    return f"{path}: {where}: {message}."
+    return f"{path}: {validation_sentence(err)}"
 
 
 def _ui_url(flow_run_id: str) -> str:
@@ -87,6 +86,7 @@ def submit(
         raise InvalidProposal(_pydantic_sentence(proposal_file, err)) from err
     digest = hashlib.sha256(proposal_file.read_bytes()).hexdigest()[:20]
     classes = load_classes(load_settings().classes_file)
+    proposal = check_proposal(engine, proposal, classes, source=str(proposal_file))
     decision = services.submit_proposal(
         engine,
         proposal,
@@ -94,7 +94,9 @@ def submit(
         classes=classes,
         idempotency_key=f"submit:{planner.id}:{digest}",
     )
-    console.print(f"Filed [bold]{decision.id}[/bold]: {decision.title} ({decision.state.value}).")
+    console.print(
+        f"Filed [bold]{decision.id}[/bold]: {escape(decision.title)} ({decision.state.value})."
+    )
     if not run:
         return
     from flows.runs import DECISION_DEPLOYMENT as deployment
@@ -125,20 +127,44 @@ def status(
     decision_id: Annotated[str, typer.Argument(help="Decision id, e.g. D-2026-0001.")],
 ) -> None:
     """Show where a decision stands and the state of its tasks."""
+    from flows.publishing import summarise_event
+
     engine = _engine()
     decision = services.get_decision(engine, decision_id)
-    console.print(f"[bold]{decision.id}[/bold] {decision.title}")
+    console.print(f"[bold]{decision.id}[/bold] {escape(decision.title)}")
     line = f"State: {decision.state.value}"
+    if decision.state is State.STALLED and decision.stalled_from:
+        line += f" in {decision.stalled_from.value}"
     if decision.round:
         line += f", consultation round {decision.round}"
     if decision.state_reason:
         line += f" — {decision.state_reason}"
-    console.print(line)
+    console.print(line, markup=False, highlight=False)
+    if decision.state is State.STALLED:
+        console.print(
+            f"What to do: fix what the reason names, then `counsel resume {decision.id}` "
+            "(the planner or a manager); or withdraw it if it stalled before the vote.",
+            markup=False,
+        )
     console.print(
         f"Class {decision.class_name}, district {decision.district}; "
         f"planner {decision.planner_id}; "
-        f"proposal version {decision.current_version.number}."
+        f"proposal version {decision.current_version.number}.",
+        markup=False,
     )
+    steps = [
+        (event, summarise_event(event))
+        for event in services.history(engine, decision_id)
+        if event.action.startswith("decision.") or event.action in STORY_ACTIONS
+    ]
+    story = Table("time (UTC)", "step", "details", title="How it got here")
+    for event, details in steps:
+        story.add_row(
+            event.recorded_at[:16].replace("T", " "),
+            event.action.removeprefix("decision."),
+            escape(details),
+        )
+    console.print(story)
     table = Table("task", "kind", "round", "assignee", "status", "deadline (UTC)", title="Tasks")
     for task in services.tasks_of(engine, decision_id):
         deadline = f"{task.deadline:%Y-%m-%d %H:%M}" if task.deadline else ""
@@ -148,13 +174,25 @@ def status(
     console.print(table)
 
 
+#: Besides the lifecycle's own events, the steps ``status`` tells: why a round followed
+#: another, how the consultation ended, how the vote went.
+STORY_ACTIONS = frozenset(
+    {
+        "consultation.routed",
+        "consultation.round_aggregated",
+        "consultation.reported",
+        "vote.tallied",
+    }
+)
+
 FIELDS: dict[TaskKind, str] = {
     TaskKind.CONSULT: "recommendation (approve | approve_with_conditions | reject), "
     "rating_<criterion>: 1-9 each, conditions, rationale",
     TaskKind.DISCUSS: "stance (support | support_with_changes | oppose | neutral), text",
     TaskKind.VOTE: "choice (approve | approve_with_amendments | reject | return | recuse), "
     "rationale, justification",
-    TaskKind.EXECUTE: "percent_complete (0-100), text, measures_done",
+    TaskKind.EXECUTE: "percent_complete (0-100), text, measures_done (one text: the measures "
+    "completed, one per line)",
     TaskKind.INSPECT: "verdict (accept | reject), findings",
 }
 
@@ -167,17 +205,28 @@ def tasks() -> None:
     if not mine:
         console.print(f"{me.name} has no open tasks.")
         return
-    console.print(f"[bold]Open tasks of {me.name}[/bold] ({len(mine)})")
+    classes = load_classes(load_settings().classes_file)
+    console.print(f"[bold]Open tasks of {escape(me.name)}[/bold] ({len(mine)})")
     for task in mine:
+        decision = services.get_decision(engine, task.decision_id)
         deadline = f"{task.deadline:%Y-%m-%d %H:%M} UTC" if task.deadline else "none"
-        console.print(
+        lines = [
             f"\n[bold]{task.id}[/bold]  {task.kind.value}, round {task.round}, "
-            f"decision {task.decision_id}\n  deadline: {deadline}\n"
-            f"  answer code: {services.answer_code_for(engine, task.id)}\n"
-            f"  answer fields: {FIELDS[task.kind]}\n"
-            f"  answer with: counsel answer {task.id} --file answer.yaml",
-            highlight=False,
-        )
+            f"decision {task.decision_id}: {escape(decision.title)}",
+            f"  deadline: {deadline}",
+            f"  answer code: {services.answer_code_for(engine, task.id)}",
+            f"  answer fields: {FIELDS[task.kind]}",
+        ]
+        if task.kind is TaskKind.CONSULT:
+            criteria = classes.get(decision.class_name, decision.district_type).criteria
+            lines.append(
+                "  criteria to rate 1-9: " + ", ".join(f"rating_{c}" for c in criteria)
+            )
+        if task.zone:
+            lines.append(f"  zone: {escape(task.zone)}")
+        lines.extend(f"  measure: {escape(m)}" for m in task.measures)
+        lines.append(f"  answer with: counsel answer {task.id} --file answer.yaml")
+        console.print("\n".join(lines), highlight=False)
 
 
 def answer(
@@ -259,7 +308,47 @@ def withdraw(
     console.print(f"{decision.id} is {decision.state.value}.")
 
 
+def resume(
+    decision_id: Annotated[str, typer.Argument(help="The stalled decision.")],
+) -> None:
+    """Take a stalled decision on from the stage it stalled in, once its cause is fixed."""
+    engine = _engine()
+    me = _me(engine)
+    before = services.get_decision(engine, decision_id)
+    decision = services.apply_transition(
+        engine,
+        decision_id,
+        "resume",
+        actor_id=me.id,
+        idempotency_key=f"resume:{decision_id}:{services.event_count(engine, decision_id)}",
+    )
+    console.print(
+        f"{decision.id} is {decision.state.value} again (it stalled: {before.state_reason}).",
+        markup=False,
+    )
+    if not _prefect_configured():
+        console.print(
+            "PREFECT_API_URL is not set, so no flow was started; the deadline sweep continues "
+            "it on the stack.",
+            markup=False,
+        )
+        return
+    from prefect import get_client
+
+    from flows.runs import start_decision_run
+
+    try:
+        with get_client(sync_client=True) as client:
+            run_id = start_decision_run(client, engine, decision.id).id
+    except Exception as err:  # noqa: BLE001 - report the server's refusal in one sentence
+        raise CounselError(
+            f"{decision.id} is resumed, but its flow could not be started: {err}. The deadline "
+            "sweep continues it once the stack is up."
+        ) from err
+    console.print(f"Its flow run: {_ui_url(str(run_id))}")
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the ``counsel`` app."""
-    for command in (submit, status, tasks, answer, amend, withdraw):
+    for command in (submit, status, tasks, answer, amend, withdraw, resume):
         app.command()(command)

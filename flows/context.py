@@ -3,6 +3,8 @@
 Both come from settings (``COUNSEL_DATABASE_URL``, ``COUNSEL_CLASSES_FILE``) in the process
 that runs the flow, so a worker on another machine finds the same store. Nothing is opened
 at import: each flow run opens its engine when it starts and disposes of it when it ends.
+The classes are read when a stage first needs them, so a broken classes file fails that
+stage — and stalls the decision with the file's error — rather than the run around it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine
@@ -29,7 +33,11 @@ R = TypeVar("R")
 @dataclass
 class FlowContext:
     engine: Engine
-    classes: ClassBook
+    classes_file: Path | None = field(default=None)
+
+    @cached_property
+    def classes(self) -> ClassBook:
+        return load_classes(self.classes_file)
 
     def decision_class(self, decision: Decision) -> DecisionClass:
         return self.classes.get(decision.class_name, decision.district_type)
@@ -41,7 +49,7 @@ async def flow_context() -> AsyncIterator[FlowContext]:
     settings = load_settings()
     engine = make_engine(settings.resolved_database_url())
     try:
-        yield FlowContext(engine=engine, classes=load_classes(settings.classes_file))
+        yield FlowContext(engine=engine, classes_file=settings.classes_file)
     finally:
         engine.dispose()
 

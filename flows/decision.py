@@ -6,6 +6,12 @@ people it returns ``waiting`` and this run ends: no process holds the decision w
 waits. The last answer of the step (or the deadline sweep) starts the next run of this
 flow, which picks up where the store says the decision is. Every run publishes the history
 artifact with the chain's head, so the UI's record grows with the decision.
+
+A stage whose run fails (a bug, a lost database, a broken classes file) never strands its
+decision: the decision goes ``stalled`` with a sentence naming the stage and the cause, which
+``counsel status`` and the history show, and ``counsel resume`` takes it on once the cause is
+fixed. Only when even that cannot be written (the store is gone) does this run fail, and the
+deadline sweep continues the decision when the store is back.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from typing import Any
 from prefect import flow, get_run_logger, tags
 
 from decisions import services
-from decisions.model import State
+from decisions.exceptions import CounselError
+from decisions.model import TRANSITIONS, State
 from flows.context import flow_context, off_loop
 from flows.publishing import publish_history
 from flows.stages import (
@@ -27,7 +34,7 @@ from flows.stages import (
     run_tags,
 )
 
-__all__ = ["decision_flow", "STAGE_FOR_STATE"]
+__all__ = ["decision_flow", "STAGE_FOR_STATE", "failure_reason"]
 
 STAGE_FOR_STATE: dict[State, tuple[str, Any]] = {
     State.SUBMITTED: ("consult", expert_consultation),
@@ -39,6 +46,46 @@ STAGE_FOR_STATE: dict[State, tuple[str, Any]] = {
     State.EXECUTING: ("execute", execution),
 }
 MAX_STAGES = 20
+STAGE_NAMES = {
+    "consult": "consultation",
+    "discuss": "discussion",
+    "decide": "vote",
+    "execute": "execution",
+}
+
+
+def failure_reason(decision_id: str, stage: str, err: BaseException) -> str:
+    """The sentence a planner reads when a stage's run failed."""
+    cause = " ".join(str(err).split()).rstrip(".") or "no message"
+    if not isinstance(err, CounselError):
+        cause = f"{type(err).__name__}: {cause}"
+    return (
+        f"The {STAGE_NAMES.get(stage, stage)} stage failed: {cause}. Once the cause is fixed, "
+        f"`counsel resume {decision_id}` takes the decision on from there."
+    )
+
+
+async def _stall_on_failure(ctx: Any, decision_id: str, stage: str, err: Exception) -> None:
+    """Stall the decision with the failure's cause, keyed so a retried run stalls it once.
+
+    If the decision already left the stages (the failure came after its last step) the
+    failure is raised as it is; if the store cannot be written it fails this run, and the
+    sweep continues the decision later.
+    """
+    decision = await off_loop(services.get_decision, ctx.engine, decision_id)
+    if decision.state not in TRANSITIONS["stall"][0]:
+        if decision.state is State.STALLED:
+            return
+        raise err
+    seen = await off_loop(services.event_count, ctx.engine, decision_id)
+    await off_loop(
+        services.apply_transition,
+        ctx.engine,
+        decision_id,
+        "stall",
+        idempotency_key=f"{decision_id}:stall:failed:{stage}:{seen}",
+        reason=failure_reason(decision_id, stage, err),
+    )
 
 
 async def _tag_own_run(ctx: Any, decision_id: str) -> None:
@@ -70,8 +117,13 @@ async def decision_flow(decision_id: str, title: str = "") -> str:
                 break
             stage, stage_flow = STAGE_FOR_STATE[decision.state]
             logger.info("%s is %s: running the %s stage.", decision_id, decision.state.value, stage)
-            with tags(*run_tags(decision, stage)):
-                outcome = await stage_flow(decision_id)
+            try:
+                with tags(*run_tags(decision, stage)):
+                    outcome = await stage_flow(decision_id)
+            except Exception as err:  # noqa: BLE001 - any failure stalls, with its cause
+                logger.exception("The %s stage of %s failed.", stage, decision_id)
+                await _stall_on_failure(ctx, decision_id, stage, err)
+                break
             if outcome == WAITING:
                 break
         decision = await off_loop(services.get_decision, ctx.engine, decision_id)

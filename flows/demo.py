@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -157,7 +158,9 @@ class _ChainTail:
             if "refused" in event.action
             else ("bold" if event.action.startswith("decision.") else "")
         )
-        text = f"  {event.seq:>4}  {event.actor:<14} {event.action:<34} {summarise_event(event)}"
+        text = escape(
+            f"  {event.seq:>4}  {event.actor:<14} {event.action:<34} {summarise_event(event)}"
+        )
         self.console.print(f"[{style}]{text}[/{style}]" if style else text, highlight=False)
 
 
@@ -189,7 +192,9 @@ def run_demo(console: Console, home: Path) -> bool:
     planner = services.get_actor(engine, "li-wei")
     decision = services.submit_proposal(engine, proposal, planner=planner, classes=classes)
     dclass = classes.get(decision.class_name, decision.district_type)
-    console.print(f"[bold]{decision.id}[/bold] filed by {planner.name}: {decision.title}")
+    console.print(
+        f"[bold]{decision.id}[/bold] filed by {escape(planner.name)}: {escape(decision.title)}"
+    )
     console.print(
         f"Class {dclass.name}: {dclass.experts} experts, criteria {', '.join(dclass.criteria)}; "
         f"consensus when every IQR ≤ {dclass.consensus.max_iqr:g}; "
@@ -234,7 +239,7 @@ def run_demo(console: Console, home: Path) -> bool:
     )
     table = Table("seq", "actor", "action", "details", title=f"History of {decision.id}")
     for event in services.history(engine, decision.id):
-        table.add_row(str(event.seq), event.actor, event.action, summarise_event(event))
+        table.add_row(str(event.seq), event.actor, event.action, escape(summarise_event(event)))
     console.print(table)
     export = folder / "audit.jsonl"
     events = services.export_events(engine)

@@ -2,7 +2,8 @@
 
 Each form is a ``RunInput`` whose constraints live in ``Field``/``Literal``, so Prefect's
 server refuses malformed input (a rating of 12, a missing rationale, a badly shaped answer
-code) before the run resumes. Business checks — right person, task still open, code valid,
+code, text too long or holding control characters — :mod:`decisions.text`) before the
+run resumes. Business checks — right person, task still open, code valid,
 the powers policy — happen in the flow, which reopens the form with the reason.
 """
 
@@ -23,6 +24,7 @@ from decisions.model import (
     TaskKind,
     Vote,
 )
+from decisions.text import LongText, Reason
 
 __all__ = [
     "AnswerForm",
@@ -63,8 +65,8 @@ class ExpertOpinionForm(AnswerForm):
     """An expert's opinion; one 1–9 rating field per criterion of the decision's class."""
 
     recommendation: Literal["approve", "approve_with_conditions", "reject"]
-    conditions: str = Field(default="", description="One condition per line (optional).")
-    rationale: str = Field(min_length=1, description="Why you recommend this.")
+    conditions: Reason = Field(default="", description="One condition per line (optional).")
+    rationale: LongText = Field(min_length=1, description="Why you recommend this.")
 
     def to_answer(self) -> Answer:
         ratings = {
@@ -84,7 +86,7 @@ class CommentForm(AnswerForm):
     """A position in discussion."""
 
     stance: Literal["support", "support_with_changes", "oppose", "neutral"]
-    text: str = Field(min_length=1, description="Your position and comments.")
+    text: LongText = Field(min_length=1, description="Your position and comments.")
 
     def to_answer(self) -> Answer:
         return Comment(stance=self.stance, text=self.text)
@@ -94,8 +96,10 @@ class VoteForm(AnswerForm):
     """A member's vote, or a recusal when they have a conflict."""
 
     choice: Literal["approve", "approve_with_amendments", "reject", "return", "recuse"]
-    rationale: str = Field(min_length=1, description="Your reasons (or the conflict, to recuse).")
-    justification: str = Field(
+    rationale: LongText = Field(
+        min_length=1, description="Your reasons (or the conflict, to recuse)."
+    )
+    justification: Reason = Field(
         default="", description="Required when your vote goes against the experts' consensus."
     )
 
@@ -111,8 +115,8 @@ class ProgressForm(AnswerForm):
     """An executor's progress report."""
 
     percent_complete: int = Field(ge=0, le=100)
-    text: str = Field(min_length=1, description="What was done, and what remains.")
-    measures_done: str = Field(default="", description="Measures completed, one per line.")
+    text: LongText = Field(min_length=1, description="What was done, and what remains.")
+    measures_done: Reason = Field(default="", description="Measures completed, one per line.")
 
     def to_answer(self) -> Answer:
         return ProgressReport(
@@ -126,7 +130,7 @@ class AcceptanceForm(AnswerForm):
     """An inspector's verdict on executed work."""
 
     verdict: Literal["accept", "reject"]
-    findings: str = Field(min_length=1, description="What you checked and found.")
+    findings: LongText = Field(min_length=1, description="What you checked and found.")
 
     def to_answer(self) -> Answer:
         return Acceptance(verdict=self.verdict, findings=self.findings)

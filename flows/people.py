@@ -16,11 +16,12 @@ from typing import Any
 
 from prefect import flow, get_client, get_run_logger
 from prefect.flow_runs import suspend_flow_run
+from pydantic import ValidationError
 
 from decisions import services
 from decisions.classes import load_classes
 from decisions.db import make_engine
-from decisions.exceptions import ActorNotFound, PermissionDenied, TaskError
+from decisions.exceptions import ActorNotFound, PermissionDenied, TaskError, validation_sentence
 from decisions.model import Task, TaskStatus
 from decisions.settings import load_settings
 from flows.answering import answer_key
@@ -98,6 +99,8 @@ def _record(engine: Any, task: Task, form: AnswerForm, criteria: tuple[str, ...]
             criteria=criteria,
             idempotency_key=answer_key(task.id, answer.model_dump(mode="json")),
         )
+    except ValidationError as refusal:
+        return f"The answer is not valid: {validation_sentence(refusal)}"
     except (TaskError, PermissionDenied, ActorNotFound, ValueError) as refusal:
         return str(refusal)
     return None

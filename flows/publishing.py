@@ -9,6 +9,7 @@ Prefect; the audit chain in the store is the record.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from prefect import task
@@ -28,6 +29,8 @@ __all__ = [
     "publish_history",
     "emit_transition",
     "aggregate_markdown",
+    "md_inline",
+    "md_block",
     "summarise_event",
 ]
 
@@ -35,6 +38,26 @@ __all__ = [
 def artifact_key(decision_id: str, stage: str) -> str:
     """``decision-d-2026-0001-consult``: Prefect keys are lowercase, digits and dashes."""
     return f"decision-{decision_id.lower()}-{stage}"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~&=^$:])")
+
+
+def md_inline(text: str) -> str:
+    """What a person typed, shown as text on one line of a markdown report: every markdown
+    character escaped and line breaks folded, so an answer cannot add links, images, HTML,
+    headings, list items or table cells to a manager's report.
+
+    >>> print(md_inline("![x](http://evil) | # Title\\n- item"))
+    \\!\\[x\\]\\(http\\://evil\\) \\| \\# Title / \\- item
+    """
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return " / ".join(line.strip() for line in escaped.splitlines() if line.strip())
+
+
+def md_block(text: str) -> str:
+    """A person's multi-line text as escaped markdown that keeps its line breaks."""
+    return "  \n".join(_MARKDOWN_SPECIAL.sub(r"\\\1", line) for line in text.splitlines())
 
 
 @task(name="publish-stage-report", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
@@ -144,8 +167,12 @@ def aggregate_markdown(aggregate: RoundAggregate) -> str:
     if aggregate.kendall_w is not None:
         lines.append(f"Kendall's W of the rankings: {aggregate.kendall_w:.2f}.")
     if aggregate.conditions:
-        lines += ["", "Conditions proposed:", *[f"- {c}" for c in aggregate.conditions]]
-    lines += ["", "Rationales (anonymised, sorted):", *[f"- {r}" for r in aggregate.rationales]]
+        lines += ["", "Conditions proposed:", *[f"- {md_inline(c)}" for c in aggregate.conditions]]
+    lines += [
+        "",
+        "Rationales (anonymised, sorted):",
+        *[f"- {md_inline(r)}" for r in aggregate.rationales],
+    ]
     verdict = (
         "Consensus reached on every criterion."
         if aggregate.consensus

@@ -51,7 +51,13 @@ from decisions.participants import (
 )
 from decisions.tally import against_consensus, tally
 from flows.context import FlowContext, flow_context, off_loop
-from flows.publishing import aggregate_markdown, emit_transition, publish_markdown
+from flows.publishing import (
+    aggregate_markdown,
+    emit_transition,
+    md_block,
+    md_inline,
+    publish_markdown,
+)
 from flows.runs import open_person_run
 
 __all__ = [
@@ -216,8 +222,8 @@ class Step:
 def _proposal_intro(decision: Decision) -> str:
     version = decision.current_version
     return (
-        f"## {decision.id}: {version.title}\n\n{decision.description}\n\n"
-        f"**Proposal, version {version.number}:**\n\n{version.text}\n\n"
+        f"## {decision.id}: {md_inline(version.title)}\n\n{md_block(decision.description)}\n\n"
+        f"**Proposal, version {version.number}:**\n\n{md_block(version.text)}\n\n"
         f"Class `{decision.class_name}`, district `{decision.district}`."
     )
 
@@ -239,44 +245,31 @@ def _cycle_start(events: list[AuditEvent]) -> int:
 
 async def _routing(step: Step, first_round: int) -> dict[str, Any] | None:
     """The experts routed for this consultation (made once and kept in the chain), or None
-    after stalling the decision because too few could be routed."""
+    after stalling the decision because too few could be routed. The event names the experts
+    kept out, by rule, and any shortfall against the class's number of experts."""
     key = f"{step.id}:routed:{first_round}"
     if noted := step.event(key):
         return noted.data
-    from flows.routing import route_consultation  # the graph's libraries load only to route
+    # the graph's libraries load only to route
+    from flows.routing import route_consultation, routed_payload, too_few_reason
 
     routed, routing = await off_loop(
         route_consultation, step.ctx.engine, step.decision, step.dclass
     )
     if len(routed) < step.dclass.min_answers:
-        uncovered = (
-            "; ".join(u.reason for u in routing.uncovered)
-            or "the expertise database has too few matching experts"
-        )
-        reason = (
-            f"Only {len(routed)} experts could be routed but the class needs "
-            f"{step.dclass.min_answers} answers: {uncovered}."
-        )
+        reason = too_few_reason(routed, routing, step.dclass.min_answers)
         await step.transition("stall", f"{step.id}:stall:routing:{first_round}", reason=reason)
         return None
-    payload = {
-        "round": first_round,
-        "experts": [r.actor_id for r in routed],
-        "alternates": {r.actor_id: list(r.alternates) for r in routed},
-        "reasons": {r.actor_id: f"{r.name}: {r.reason}" for r in routed},
-        "uncovered": [u.topic for u in routing.uncovered],
-        "conflicts": [e.reason for e in routing.excluded if e.cause == "conflict"][:10],
-    }
+    payload = routed_payload(first_round, routed, routing)
     await step.note("consultation.routed", key=key, payload=payload)
     return payload
 
 
 def _routing_markdown(routing: dict[str, Any]) -> str:
-    return "\n".join(
-        f"- **{routing.get('reasons', {}).get(e, e)}** (`{e}`); alternates "
-        f"{', '.join(routing['alternates'].get(e, [])) or 'none'}"
-        for e in routing["experts"]
-    )
+    """The routed experts, any shortfall and who was kept out, for the report."""
+    from flows.routing import routing_markdown  # the graph's libraries load only to route
+
+    return routing_markdown(routing)
 
 
 async def _opinions(step: Step, round_no: int) -> list[Outcome]:
@@ -492,24 +485,26 @@ async def discussion(decision_id: str) -> str:
             f"# Minutes of the discussion of {decision_id}",
             "",
             f"Final proposal: version "
-            f"{decision.current_version.number}, “{decision.current_version.title}”.",
+            f"{decision.current_version.number}, “{md_inline(decision.current_version.title)}”.",
             "",
         ]
         for o in outcomes:
             if o.answer is None:
                 lines.append(
-                    f"- {names.get(o.task.assignee_id, o.task.assignee_id)}: no position given."
+                    f"- {md_inline(names.get(o.task.assignee_id, o.task.assignee_id))}: "
+                    "no position given."
                 )
             else:
                 c = Comment.model_validate(o.answer)
                 lines.append(
-                    f"- **{names.get(o.task.assignee_id, o.task.assignee_id)}** "
-                    f"({c.stance.replace('_', ' ')}): {c.text}"
+                    f"- **{md_inline(names.get(o.task.assignee_id, o.task.assignee_id))}** "
+                    f"({c.stance.replace('_', ' ')}): {md_inline(c.text)}"
                 )
         if len(decision.versions) > 1:
             lines += ["", "## Proposal versions", ""]
             lines += [
-                f"- v{v.number}: {v.title}" + (f" — {v.note}" if v.note else "")
+                f"- v{v.number}: {md_inline(v.title)}"
+                + (f" — {md_inline(v.note)}" if v.note else "")
                 for v in decision.versions
             ]
         if await step.note(
@@ -673,7 +668,8 @@ async def execution(decision_id: str) -> str:
                 else:
                     p = ProgressReport.model_validate(r.answer)
                     record.append(
-                        f"- cycle {cycle}, {r.task.assignee_id}: {p.percent_complete}% — {p.text}"
+                        f"- cycle {cycle}, {r.task.assignee_id}: {p.percent_complete}% — "
+                        f"{md_inline(p.text)}"
                     )
             assigned = 0
             for inspector in inspectors_for(actors, dclass):
@@ -701,7 +697,10 @@ async def execution(decision_id: str) -> str:
                 return WAITING
             accepted = [Acceptance.model_validate(v.answer) for v in verdicts if v.answer]
             yes = sum(1 for a in accepted if a.verdict == "accept")
-            record += [f"- cycle {cycle}, inspection: {a.verdict} — {a.findings}" for a in accepted]
+            record += [
+                f"- cycle {cycle}, inspection: {a.verdict} — {md_inline(a.findings)}"
+                for a in accepted
+            ]
             inspected = len(verdicts)
             needed = inspected if dclass.acceptance.rule == "all" else inspected // 2 + 1
             if yes >= needed:

@@ -13,6 +13,8 @@ from sqlalchemy import text
 
 from decisions import services
 from decisions.classes import load_classes
+from experts.sample import load_sample
+from experts.store import save_expertise
 from tests.integration.decisions.conftest import World, chain_unprotected
 
 
@@ -44,6 +46,12 @@ def assert_refused(result: subprocess.CompletedProcess[str], sentence: str) -> N
 
 def url_of(world: World) -> str:
     return world.engine.url.render_as_string(hide_password=False)
+
+
+def with_sample_expertise(world: World) -> None:
+    """Put the sample expertise database in the world's store, as `experts import` would."""
+    with services.unit_of_work(world.engine) as session:
+        save_expertise(session, load_sample())
 
 
 def test_init_creates_then_reports_up_to_date(tmp_path: Path) -> None:
@@ -159,6 +167,7 @@ def test_planner_and_expert_work_from_the_command_line(world: World, tmp_path: P
     code, answers it once, is told a repeat was already recorded, and cannot answer
     someone else's task."""
     url = url_of(world)
+    with_sample_expertise(world)
     proposal = tmp_path / "proposal.yaml"
     proposal.write_text(
         "title: Redraw cleaning zones 3 and 4\ndescription: Merge two zones.\nclass: standard\n"
@@ -209,3 +218,145 @@ def test_planner_and_expert_work_from_the_command_line(world: World, tmp_path: P
         "rating_cost: Input should be less than or equal to 9",
     )
     assert_refused(counsel(url, "tasks"), "No token given: set COUNSEL_TOKEN")
+
+
+def _store_size(world: World) -> tuple[int, int]:
+    return len(services.list_decisions(world.engine)), services.verify(world.engine).count
+
+
+def test_submit_checks_every_reference_and_writes_nothing_on_a_mistake(
+    world: World, tmp_path: Path
+) -> None:
+    """An unknown class, district and topic and a misspelt organisation are all named with
+    suggestions in one refusal, and nothing is filed; a district's name is taken for its id."""
+    url = url_of(world)
+    with_sample_expertise(world)
+    before = _store_size(world)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "title: Pilot\ndescription: Two roads.\nclass: majr\ndistrict: east-distrct\n"
+        "topics: [street-cleanin]\nstakeholders: [city-urban-managment-bureau]\n",
+        encoding="utf-8",
+    )
+    result = counsel(url, "submit", str(bad), "--no-run", token=world.planner_token)
+    assert_refused(result, "cannot be filed: There is no decision class 'majr'; did you mean")
+    for sentence in (
+        "The district 'east-distrct' is not in the expertise database; did you mean "
+        "'east-district'",
+        "The topic 'street-cleanin' is not in the expertise database; did you mean "
+        "'street-cleaning'",
+        "looks like 'city-urban-management-bureau'",
+    ):
+        assert sentence in result.stderr
+    assert _store_size(world) == before
+    named = tmp_path / "named.yaml"
+    named.write_text(
+        "title: Pilot\ndescription: Two roads.\nclass: standard\ndistrict: 东区\n"
+        "topics: [street-cleaning]\nbidders: [a-company-new-to-the-database]\n",
+        encoding="utf-8",
+    )
+    filed = counsel(url, "submit", str(named), "--no-run", token=world.planner_token)
+    assert filed.returncode == 0, filed.stderr
+    decision_id = filed.stdout.split()[1].rstrip(":")
+    assert services.get_decision(world.engine, decision_id).district == "east-district"
+
+
+@pytest.mark.parametrize(
+    ("rationale", "sentence"),
+    [
+        ("ok\x00", "contains NUL U+0000 at character 3"),
+        ("exe.\u202etxt", "contains the bidirectional control U+202E at character 5"),
+        ("x" * 1_000_000, "rationale: String should have at most 20000 characters"),
+    ],
+    ids=["nul", "bidi-override", "one-megabyte"],
+)
+def test_answers_breaking_the_text_policy_are_refused_and_not_recorded(
+    world: World, tmp_path: Path, rationale: str, sentence: str
+) -> None:
+    """A rationale with a NUL, a bidi override or a megabyte of text is refused with a
+    sentence, and the store records nothing."""
+    url = url_of(world)
+    task = services.assign_task(world.engine, world.decision.id, "consult", "expert-1").task
+    token = services.issue_token(world.engine, "expert-1")
+    before = services.verify(world.engine).count
+    answer = tmp_path / "answer.yaml"
+    ratings = {f"rating_{c}": 5 for c in load_classes().get("major", "east").criteria}
+    answer.write_text(
+        json.dumps({"recommendation": "approve", "rationale": rationale, **ratings}),
+        encoding="utf-8",
+    )
+    assert_refused(counsel(url, "answer", task.id, "--file", str(answer), token=token), sentence)
+    assert services.verify(world.engine).count == before
+    assert services.answer_for(world.engine, task.id) is None
+
+
+def test_a_wrong_code_for_an_answered_task_says_it_is_answered(world: World) -> None:
+    """Once a task is answered, a wrong answer code is told the task takes no more answers,
+    not that it is still open."""
+    from decisions.exceptions import TaskError
+    from decisions.model import Opinion
+
+    task = services.assign_task(world.engine, world.decision.id, "consult", "expert-2").task
+    criteria = load_classes().get("major", "east").criteria
+    opinion = Opinion(
+        recommendation="approve", ratings={c: 6 for c in criteria}, rationale="Sound."
+    )
+    services.record_answer(
+        world.engine,
+        task.id,
+        opinion,
+        actor=world.experts[2],
+        answer_code=services.answer_code_for(world.engine, task.id),
+        criteria=criteria,
+        idempotency_key="answer-once",
+    )
+    with pytest.raises(TaskError, match="is answered and takes no more answers"):
+        services.record_answer(
+            world.engine,
+            task.id,
+            opinion,
+            actor=world.experts[2],
+            answer_code="XXXXX-XXXXX",
+            criteria=criteria,
+            idempotency_key="answer-twice",
+        )
+
+
+def test_a_stalled_decision_shows_its_cause_and_its_planner_resumes_it(world: World) -> None:
+    """`counsel status` names why a decision stalled and what to do; another planner may not
+    resume it, its own planner may, and it is back in the stage it stalled in."""
+    url = url_of(world)
+    reason = "The consultation stage failed: disk full. Once the cause is fixed, resume."
+    services.apply_transition(world.engine, world.decision.id, "stall", reason=reason)
+    status = counsel(url, "status", world.decision.id)
+    assert f"State: stalled in consulting, consultation round 1 — {reason}" in status.stdout
+    assert f"`counsel resume {world.decision.id}`" in status.stdout
+    _, other = services.add_actor(
+        world.engine, actor_id="zhou-min", name="周敏", roles=["planner"]
+    )
+    assert_refused(
+        counsel(url, "resume", world.decision.id, token=other),
+        f"Only the planner who filed decision {world.decision.id} or a manager may resume it",
+    )
+    resumed = counsel(url, "resume", world.decision.id, token=world.planner_token)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{world.decision.id} is consulting again (it stalled: {reason})" in resumed.stdout
+    assert services.get_decision(world.engine, world.decision.id).state.value == "consulting"
+
+
+def test_status_shows_markup_typed_into_a_title_as_text(world: World, tmp_path: Path) -> None:
+    """Rich markup typed into a proposal is printed as typed, not interpreted."""
+    url = url_of(world)
+    with_sample_expertise(world)
+    proposal = tmp_path / "markup.yaml"
+    proposal.write_text(
+        "title: '[link=http://evil]Click[/link] [red]urgent[/red]'\ndescription: x\n"
+        "class: standard\ndistrict: east-district\ntopics: [street-cleaning]\n",
+        encoding="utf-8",
+    )
+    filed = counsel(url, "submit", str(proposal), "--no-run", token=world.planner_token)
+    assert "[link=http://evil]Click[/link] [red]urgent[/red]" in filed.stdout, filed.stderr
+    decision_id = filed.stdout.split()[1].rstrip(":")
+    status = counsel(url, "status", decision_id)
+    assert "[link=http://evil]Click[/link] [red]urgent[/red]" in status.stdout
+    assert "How it got here" in status.stdout and "submitted" in status.stdout

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from decisions.exceptions import DecisionError, InvalidProposal, InvalidTransition
-from decisions.model import TRANSITIONS, Decision, State
+from decisions.model import TRANSITIONS, WITHDRAWABLE_WHEN_STALLED_IN, Decision, State
 
 ARGUMENTS: dict[str, dict[str, Any]] = {
     "return_to_consultation": {"questions": "What does the second street cost?"},
@@ -194,7 +194,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         before = self.decision.state
         legal = before in TRANSITIONS[action][0]
         if action == "withdraw" and before is State.STALLED:
-            legal = self.decision.stalled_from in {State.CONSULTING, State.DISCUSSING}
+            legal = self.decision.stalled_from in WITHDRAWABLE_WHEN_STALLED_IN
         try:
             run(self.decision, action)
         except InvalidTransition:

@@ -28,6 +28,8 @@ def test_role_matrix(role: Role, action: Action) -> None:
     grants = role in ROLES_FOR_ACTION[action]
     if action in {Action.AMEND, Action.WITHDRAW}:
         grants = False  # only the decision's own planner, tested below
+    if action is Action.RESUME and role is Role.PLANNER:
+        grants = False  # only the decision's own planner (or a manager), tested below
     assert ruling.allowed is grants
     if not grants:
         assert ruling.reason.endswith(".")
@@ -43,6 +45,16 @@ def test_only_the_filing_planner_amends_or_withdraws(action: Action) -> None:
     verb = "amend" if action is Action.AMEND else "withdraw"
     assert other.reason == (
         f"Only the planner who filed decision {D} may {verb} it; Zhou Min did not file it."
+    )
+
+
+def test_only_the_filing_planner_or_a_manager_resumes() -> None:
+    """A stalled decision is resumed by its own planner or a manager, not by another planner."""
+    assert may(actor("li-wei", Role.PLANNER), Action.RESUME, NEUTRAL).allowed
+    assert may(actor("auditor-qian", Role.MANAGER), Action.RESUME, NEUTRAL).allowed
+    other = may(actor("zhou-min", Role.PLANNER), Action.RESUME, NEUTRAL)
+    assert other.reason == (
+        f"Only the planner who filed decision {D} or a manager may resume it; Zhou Min is neither."
     )
 
 

@@ -74,3 +74,36 @@ def test_vote_form_recusal_and_vote() -> None:
     ).to_answer() == (Recusal(reason="conflict"))
     vote = form.model_validate({**BASE, "choice": "reject", "rationale": "r", "justification": "j"})
     assert vote.to_answer() == Vote(choice="reject", rationale="r", justification="j")
+
+
+@pytest.mark.parametrize("kind", list(TaskKind))
+def test_every_text_field_of_every_form_carries_the_text_policy_in_its_schema(
+    kind: TaskKind,
+) -> None:
+    """Prefect's server refuses over-long or control-character text from the schema alone:
+    every free-text field has a maxLength and the safe-text pattern."""
+    from decisions.text import SAFE_TEXT_PATTERN
+
+    schema = form_for(kind, CRITERIA).model_json_schema()
+    free_text = {
+        name: field
+        for name, field in schema["properties"].items()
+        if field.get("type") == "string" and "enum" not in field and "const" not in field
+        and name not in {"your_id", "answer_code"}
+    }
+    assert free_text
+    for name, field in free_text.items():
+        assert field["pattern"] == SAFE_TEXT_PATTERN, name
+        assert 0 < field["maxLength"] <= 20_000, name
+
+
+def test_the_schema_refuses_what_the_server_would_refuse() -> None:
+    """Validated as Prefect's server does (JSON Schema), a NUL or 20,001 characters fail."""
+    import jsonschema
+
+    schema = form_for(TaskKind.DISCUSS).model_json_schema()
+    good = {**BASE, "stance": "support", "text": "同意。"}
+    jsonschema.validate(good, schema)
+    for bad in ("a\x00b", "x" * 20_001, "\u2066isolate"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**good, "text": bad}, schema)
