@@ -11,6 +11,10 @@
 3. at most ``per_organisation`` picks share a current organisation;
 4. the remaining places go to the highest scores.
 
+When fewer than ``k`` experts can be picked, :attr:`Routing.shortfall` says so: how many were
+asked and found, and how many relevant experts each rule kept out (organisation diversity,
+conflicts, availability, workload); :attr:`Routing.excluded` names them with the reason.
+
 Each pick gets alternates (who keep the pick's unique topics covered and the organisation
 rule intact if substituted) and an explanation: the strongest walk of at most three edges
 from a seed to the expert, every edge of which is an edge of the graph. Ties are broken by
@@ -39,12 +43,22 @@ __all__ = [
     "Pick",
     "Exclusion",
     "UncoveredTopic",
+    "Shortfall",
     "Routing",
     "rank_experts",
     "keyword_rank",
 ]
 
-ExclusionCause = Literal["conflict", "unavailable", "workload", "excluded"]
+ExclusionCause = Literal["conflict", "unavailable", "workload", "excluded", "organisation"]
+
+#: What each cause is called when a routing explains a shortfall, in the order given.
+RULES: dict[str, str] = {
+    "organisation": "organisation diversity",
+    "conflict": "conflicts of interest",
+    "excluded": "declared conflicts",
+    "unavailable": "availability",
+    "workload": "workload caps",
+}
 
 
 class PathEdge(BaseModel, frozen=True):
@@ -101,14 +115,35 @@ class UncoveredTopic(BaseModel, frozen=True):
     reason: str
 
 
+class Shortfall(BaseModel, frozen=True):
+    """Fewer experts were found than asked for, and which rules kept the others out.
+
+    ``rules`` counts, per cause, the relevant experts that cause kept out of the picks
+    (an expert shut out by the organisation rule may still be an alternate);
+    ``relevant`` is how many experts of the database are relevant to the query at all.
+    """
+
+    asked: int
+    found: int
+    relevant: int
+    rules: dict[str, int]
+    reason: str
+
+
 class Routing(BaseModel, frozen=True):
-    """The result of :func:`rank_experts`."""
+    """The result of :func:`rank_experts`.
+
+    ``excluded`` names every relevant expert kept out of the picks and alternates with the
+    rule that did it (those scoring below the weakest proposed expert only when there is a
+    ``shortfall``); ``shortfall`` is None when ``k`` experts were picked.
+    """
 
     topics: tuple[str, ...]
     district: str | None
     picks: tuple[Pick, ...]
     uncovered: tuple[UncoveredTopic, ...]
     excluded: tuple[Exclusion, ...]
+    shortfall: Shortfall | None = None
 
 
 def _node(G: nx.Graph[str], text: str, kind: Literal["topic", "district"]) -> str:
@@ -346,6 +381,7 @@ class _Router:
         picks: list[int] = []
         uncovered = list(self.topics)
         contenders: set[int] = set()
+        blocked: set[int] = set()  # eligible, but sharing an organisation with a pick
         # 1. Greedy cover of the required topics.
         while uncovered and len(picks) < k:
             best: tuple[int, float, int] | None = None
@@ -357,6 +393,7 @@ class _Router:
                         contenders.add(u)
                         continue
                     if not self.compatible(u, picks):
+                        blocked.add(u)
                         continue
                     gain = sum(1 for x in uncovered if u in cover_sets[x])
                     key = (gain, float(self.scores[u]), -u)
@@ -391,6 +428,8 @@ class _Router:
                     picks.append(u)
                     if len(picks) >= k:
                         break
+                else:
+                    blocked.add(u)
         picks.sort(key=lambda u: (-float(self.scores[u]), u))
         # 3. Alternates keep each pick's unique topics covered and the organisation rule.
         taken = set(picks)
@@ -422,22 +461,74 @@ class _Router:
                      **self.candidate(p, covers(p)).model_dump())
                 for i, p in enumerate(picks)),
             uncovered=tuple(self.uncovered(t, cover[t], picks, k) for t in uncovered),
-            excluded=self.exclusions(contenders, picks, alternates),
+            excluded=self.exclusions(contenders, blocked, picks, alternates, short=len(picks) < k),
+            shortfall=self.shortfall(k, picks, contenders | blocked) if len(picks) < k else None,
         )
 
-    def exclusions(self, contenders: set[int], picks: list[int],
-                   alternates: Mapping[int, list[int]]) -> tuple[Exclusion, ...]:
-        """Excluded experts that scored at least as well as the weakest proposed expert."""
-        proposed = picks + [a for alts in alternates.values() for a in alts]
-        floor = min((float(self.scores[u]) for u in proposed), default=0.0)
+    def kept_out(self, u: int, picks: list[int]) -> tuple[ExclusionCause, str] | None:
+        """Why ``u`` is not a pick (a rule of :meth:`why_not`, or the organisation rule)."""
+        if u in picks:
+            return None
+        if (why := self.why_not(u)) is not None:
+            return why
+        if self.compatible(u, picks):
+            return None
+        mine = set(self.orgs(u))
+        shared = next(((o, p) for p in picks for o in self.orgs(p) if o in mine), None)
+        if shared is None:  # pragma: no cover - incompatible means an organisation is shared
+            return None
+        o, p = shared
+        return ("organisation", f"shares {self.name(o)} with the pick {self.name(p)} "
+                                f"({node_record_id(self.ix.nodes[p])}); at most "
+                                f"{self.per_org} pick{'s' if self.per_org != 1 else ''} "
+                                "per organisation")
+
+    def exclusions(self, contenders: set[int], blocked: set[int], picks: list[int],
+                   alternates: Mapping[int, list[int]], *, short: bool
+                   ) -> tuple[Exclusion, ...]:
+        """Experts kept out of the picks and alternates, with the rule that did it.
+
+        Without a shortfall only those scoring at least as well as the weakest proposed
+        expert are listed, alternates not; with one, all of them, alternates the organisation
+        rule kept out of the picks included (each could have filled a place).
+        """
+        backups = {a for alts in alternates.values() for a in alts}
+        proposed = picks + sorted(backups)
+        floor = 0.0 if short else min((float(self.scores[u]) for u in proposed), default=0.0)
         out = []
-        for u in sorted(contenders, key=lambda u: (-float(self.scores[u]), u)):
-            why = self.why_not(u)
+        for u in sorted((contenders | blocked) - set(picks if short else proposed),
+                        key=lambda u: (-float(self.scores[u]), u)):
+            why = self.kept_out(u, picks)
             if why is None or float(self.scores[u]) < floor:
                 continue
+            reason = why[1] + ("; routed as an alternate" if u in backups else "")
             out.append(Exclusion(expert=node_record_id(self.ix.nodes[u]), name=self.name(u),
-                                 score=float(self.scores[u]), cause=why[0], reason=why[1]))
+                                 score=float(self.scores[u]), cause=why[0], reason=reason))
         return tuple(out)
+
+    def shortfall(self, k: int, picks: list[int], kept: set[int]) -> Shortfall:
+        """Why only ``len(picks)`` of ``k`` experts were found: the rules that kept others out."""
+        counts: dict[str, int] = {}
+        for u in kept:
+            why = self.kept_out(u, picks)
+            if why is not None:
+                counts[why[0]] = counts.get(why[0], 0) + 1
+        rules = {rule: counts[rule] for rule in RULES if rule in counts}
+        relevant = int(np.count_nonzero(self.scores[self.ix.experts] > 0))
+        found = len(picks)
+        head = f"asked for {k} experts, found {found}"
+        if not rules:
+            reason = (f"{head}: only {relevant} experts of the database are relevant to these "
+                      "topics and district")
+        else:
+            parts = []
+            for rule, n in rules.items():
+                label = RULES[rule]
+                if rule == "organisation":
+                    label += f" (at most {self.per_org} per organisation)"
+                parts.append(f"{label} kept out {n} expert{'s' if n != 1 else ''}")
+            reason = f"{head}: " + "; ".join(parts)
+        return Shortfall(asked=k, found=found, relevant=relevant, rules=rules, reason=reason)
 
     def uncovered(self, t: int, coverers: IntArray, picks: list[int], k: int) -> UncoveredTopic:
         name = self.name(t)

@@ -31,7 +31,7 @@ from experts.graph import build_graph, resolve_expert
 from experts.importing import ImportPlan, check_import, plan_import, some
 from experts.io import read_expertise, write_expertise
 from experts.model import ExpertiseData
-from experts.ranking import rank_experts
+from experts.ranking import RULES, rank_experts
 from experts.sample import load_sample
 from experts.store import load_expertise, save_expertise
 
@@ -363,7 +363,15 @@ def match(
             )
         for x in routing.excluded:
             console.print(
-                f"Excluded: {x.name} ({x.expert}) {x.reason}.", markup=False, highlight=False
+                f"Excluded: {x.name} ({x.expert}) {x.reason} — {RULES[x.cause]}.",
+                markup=False,
+                highlight=False,
+            )
+        if routing.shortfall is not None:
+            console.print(
+                f"Fewer experts than asked: {routing.shortfall.reason}.",
+                markup=False,
+                highlight=False,
             )
 
     _run(body)

@@ -11,6 +11,7 @@ derived ``expert-…`` id for ids in other scripts such as ``王芳``, the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -23,7 +24,20 @@ from experts.model import Expert
 from experts.ranking import Routing, rank_experts
 from experts.store import load_expertise
 
-__all__ = ["RoutedExpert", "route_consultation", "actor_id_for_expert"]
+__all__ = [
+    "KEPT_OUT_LIMIT",
+    "RoutedExpert",
+    "route_consultation",
+    "actor_id_for_expert",
+    "routed_payload",
+    "routing_markdown",
+    "too_few_reason",
+]
+
+#: How many kept-out experts a ``consultation.routed`` event names (the rest are counted).
+KEPT_OUT_LIMIT = 50
+#: How many of them the consultation report lists.
+KEPT_OUT_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -85,3 +99,67 @@ def route_consultation(
         for pick in routing.picks
     ]
     return routed, routing
+
+
+def routed_payload(
+    first_round: int, routed: list[RoutedExpert], routing: Routing
+) -> dict[str, Any]:
+    """The ``consultation.routed`` event's payload: who was routed, who was kept out and why.
+
+    ``kept_out`` names the first :data:`KEPT_OUT_LIMIT` experts kept out (expertise id, name,
+    rule, reason), ``kept_out_count`` how many there were; ``shortfall`` is None, or says
+    how many experts were asked for and found and which rules kept the others out.
+    """
+    return {
+        "round": first_round,
+        "experts": [r.actor_id for r in routed],
+        "alternates": {r.actor_id: list(r.alternates) for r in routed},
+        "reasons": {r.actor_id: f"{r.name}: {r.reason}" for r in routed},
+        "uncovered": [u.topic for u in routing.uncovered],
+        "conflicts": [e.reason for e in routing.excluded if e.cause == "conflict"][:10],
+        "kept_out": [
+            {"expert": x.expert, "name": x.name, "rule": x.cause, "reason": x.reason}
+            for x in routing.excluded[:KEPT_OUT_LIMIT]
+        ],
+        "kept_out_count": len(routing.excluded),
+        "shortfall": routing.shortfall.model_dump() if routing.shortfall else None,
+    }
+
+
+def too_few_reason(routed: list[RoutedExpert], routing: Routing, min_answers: int) -> str:
+    """Why a consultation stalls at routing: too few experts, and which rules kept others out."""
+    causes = [u.reason for u in routing.uncovered]
+    if routing.shortfall is not None:
+        causes.append(routing.shortfall.reason)
+    cause = "; ".join(causes) or "the expertise database has too few matching experts"
+    return (
+        f"Only {len(routed)} experts could be routed but the class needs "
+        f"{min_answers} answers: {cause}."
+    )
+
+
+def routing_markdown(payload: dict[str, Any]) -> str:
+    """The routed experts for the consultation report, with any shortfall and who was kept out.
+
+    Reads a ``consultation.routed`` payload, including those written before shortfalls and
+    kept-out experts were recorded.
+    """
+    lines = [
+        f"- **{payload.get('reasons', {}).get(e, e)}** (`{e}`); alternates "
+        f"{', '.join(payload['alternates'].get(e, [])) or 'none'}"
+        for e in payload["experts"]
+    ]
+    shortfall = payload.get("shortfall")
+    if shortfall:
+        lines += ["", f"**Fewer experts than asked:** {shortfall['reason']}."]
+    kept = payload.get("kept_out") or []
+    if kept:
+        lines += ["", "Kept out:"]
+        lines += [
+            f"- {x['name']} (`{x['expert']}`), {x['rule']}: {x['reason']}"
+            for x in kept[:KEPT_OUT_SHOWN]
+        ]
+        more = int(payload.get("kept_out_count", len(kept))) - min(len(kept), KEPT_OUT_SHOWN)
+        if more > 0:
+            lines.append(f"- and {more} more (see the `consultation.routed` event)")
+    return "\n".join(lines)

@@ -11,10 +11,18 @@ from decisions.db import current_revision, head_revision, make_engine, migrate
 from decisions.exceptions import ActorError
 from decisions.expert_actors import actor_ids_for_experts, experts_of_actors
 from decisions.model import ACTOR_ID_PATTERN
-from experts.model import ExpertiseData
+from experts.model import (
+    Affiliation,
+    District,
+    Expert,
+    ExpertiseData,
+    Organisation,
+    Proficiency,
+    Topic,
+)
 from experts.sample import load_sample
 from experts.store import save_expertise
-from flows.routing import route_consultation
+from flows.routing import route_consultation, routed_payload, routing_markdown
 from tests.integration.decisions.conftest import World
 
 
@@ -120,3 +128,41 @@ def test_migration_0004_upgrades_an_existing_store(db_url: str) -> None:
         assert actor_ids_for_experts(engine, ["E030"]) == {"E030": "e030"}
     finally:
         engine.dispose()
+
+
+def _eight_organisations() -> ExpertiseData:
+    """Sixteen experts of the decision's topics at eight organisations, two at each."""
+    topics = (Topic(id="street-cleaning", name="道路清扫保洁"),
+              Topic(id="market-based-contracting", name="环卫市场化运作"))
+    return ExpertiseData(
+        topics=topics,
+        districts=(District(id="east-district", name="东区"),),
+        organisations=tuple(Organisation(id=f"org{i}", name=f"单位{i}") for i in range(8)),
+        experts=tuple(
+            Expert(id=f"王{i}{j}", name=f"王建国{i}{j}",
+                   affiliations=(Affiliation(organisation=f"org{i}"),),
+                   proficiencies=tuple(Proficiency(topic=t.id, weight=0.9 - 0.1 * j,
+                                                   last_active=2024) for t in topics))
+            for i in range(8) for j in range(2)),
+    )
+
+
+def test_a_major_decision_reports_a_shortfall_in_its_history(world: World) -> None:
+    """A major decision in the east asks for 9 experts; one per organisation allows 8: the
+    routed event and the report say so and name each expert kept out with the rule."""
+    with world.engine.begin() as conn:
+        save_expertise(conn, _eight_organisations())
+    dclass = load_classes().get("major", "east")
+    assert dclass.experts == 9
+    routed, routing = route_consultation(world.engine, world.decision, dclass)
+    assert len(routed) == 8
+    payload = routed_payload(1, routed, routing)
+    assert payload["shortfall"]["asked"] == 9 and payload["shortfall"]["found"] == 8
+    assert payload["shortfall"]["rules"] == {"organisation": 8}
+    named = {x["expert"]: x for x in payload["kept_out"]}
+    assert payload["kept_out_count"] == len(named) == 8
+    assert {x["rule"] for x in named.values()} == {"organisation"}
+    assert named["王01"]["name"] == "王建国01" and "王建国00 (王00)" in named["王01"]["reason"]
+    report = routing_markdown(payload)
+    assert "asked for 9 experts, found 8: organisation diversity" in report
+    assert "王建国01 (`王01`), organisation: shares 单位0" in report
