@@ -281,7 +281,7 @@ class _Router:
         for org in stakeholders:
             o = index.pos.get(f"org:{org}")
             if o is not None:
-                self.conflicted_orgs[o] = "a stakeholder of this decision"
+                self.conflicted_orgs[o] = "is a stakeholder of this decision"
         if interest_conflicts:
             for t in self.topics:
                 related = index.descendants(t) + index.ancestors(t)

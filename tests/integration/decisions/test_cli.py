@@ -194,6 +194,8 @@ def test_planner_and_expert_work_from_the_command_line(world: World, tmp_path: P
     assert task.id in status.stdout and "open" in status.stdout
     listing = counsel(url, "tasks", token=token)
     assert task.id in listing.stdout
+    criteria = load_classes().get("standard").criteria
+    assert "criteria to rate 1-9: " + ", ".join(f"rating_{c}" for c in criteria) in listing.stdout
     assert services.answer_code_for(world.engine, task.id) in listing.stdout
 
     answer = tmp_path / "answer.yaml"
@@ -360,3 +362,45 @@ def test_status_shows_markup_typed_into_a_title_as_text(world: World, tmp_path: 
     status = counsel(url, "status", decision_id)
     assert "[link=http://evil]Click[/link] [red]urgent[/red]" in status.stdout
     assert "How it got here" in status.stdout and "submitted" in status.stdout
+
+
+def test_status_says_why_a_round_followed_another_and_how_a_decision_ended(
+    world: World,
+) -> None:
+    """The status of a decision lists its steps: the aggregate without consensus before the
+    next round, the tally, and the final state."""
+    url = url_of(world)
+    engine, decision_id = world.engine, world.decision.id
+    services.append_event(
+        engine,
+        actor=services.SYSTEM,
+        action="consultation.round_aggregated",
+        decision_id=decision_id,
+        payload={"round": 1, "consensus": False, "iqr": {"cost": 2.0, "feasibility": 1.0}},
+        idempotency_key="aggregate-1",
+    )
+    services.apply_transition(engine, decision_id, "next_round")
+    for move in ("open_discussion", "open_vote"):
+        services.apply_transition(engine, decision_id, move)
+    services.append_event(
+        engine,
+        actor=services.SYSTEM,
+        action="vote.tallied",
+        decision_id=decision_id,
+        payload={"outcome": "reject", "in_favour": 1, "cast": 5},
+        idempotency_key="tally-1",
+    )
+    services.apply_transition(engine, decision_id, "reject")
+    status = counsel(url, "status", decision_id).stdout
+    order = [
+        "round 1: no consensus (IQR cost 2, feasibility 1)",
+        "round_started",
+        "round 2",
+        "reject: 1 of 5 in favour",
+        "deciding to rejected",
+    ]
+    story = status[status.index("How it got here") :]
+    at = 0
+    for text in order:
+        at = story.find(text, at)
+        assert at >= 0, (text, status)

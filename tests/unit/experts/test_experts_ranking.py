@@ -269,3 +269,18 @@ def test_unknown_or_empty_topics_are_refused(sample_graph: nx.Graph[str]) -> Non
         rank_experts(sample_graph, [])
     with pytest.raises(ValueError, match="k must not be negative"):
         rank_experts(sample_graph, ["zoning"], k=-1)
+
+
+def test_an_expert_kept_out_for_a_stakeholder_is_told_in_a_sentence() -> None:
+    """Staff of a stakeholder organisation are excluded with a reason that reads as a
+    sentence: "…, which is a stakeholder of this decision"."""
+    sample = _sample()
+    first = rank_experts(_graph(), ["street-cleaning"], k=3).picks[0].expert
+    expert = next(e for e in sample.experts if e.id == first)
+    org = next(a.organisation for a in expert.affiliations if a.current)
+    routing = rank_experts(_graph(), ["street-cleaning"], k=3, stakeholders={org})
+    reasons = [
+        x.reason for x in routing.excluded if x.cause == "conflict" and "stakeholder" in x.reason
+    ]
+    assert reasons, routing.excluded
+    assert all(r.endswith("which is a stakeholder of this decision") for r in reasons), reasons
