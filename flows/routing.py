@@ -23,6 +23,7 @@ from experts.graph import build_graph
 from experts.model import Expert
 from experts.ranking import Routing, rank_experts
 from experts.store import load_expertise
+from flows.publishing import md_inline
 
 __all__ = [
     "KEPT_OUT_LIMIT",
@@ -142,21 +143,22 @@ def routing_markdown(payload: dict[str, Any]) -> str:
     """The routed experts for the consultation report, with any shortfall and who was kept out.
 
     Reads a ``consultation.routed`` payload, including those written before shortfalls and
-    kept-out experts were recorded.
+    kept-out experts were recorded. Names and reasons come from the expertise database and
+    are shown as text (markdown escaped).
     """
     lines = [
-        f"- **{payload.get('reasons', {}).get(e, e)}** (`{e}`); alternates "
+        f"- **{md_inline(payload.get('reasons', {}).get(e, e))}** (`{e}`); alternates "
         f"{', '.join(payload['alternates'].get(e, [])) or 'none'}"
         for e in payload["experts"]
     ]
     shortfall = payload.get("shortfall")
     if shortfall:
-        lines += ["", f"**Fewer experts than asked:** {shortfall['reason']}."]
+        lines += ["", f"**Fewer experts than asked:** {md_inline(shortfall['reason'])}."]
     kept = payload.get("kept_out") or []
     if kept:
         lines += ["", "Kept out:"]
         lines += [
-            f"- {x['name']} (`{x['expert']}`), {x['rule']}: {x['reason']}"
+            f"- {md_inline(x['name'])} (`{x['expert']}`), {x['rule']}: {md_inline(x['reason'])}"
             for x in kept[:KEPT_OUT_SHOWN]
         ]
         more = int(payload.get("kept_out_count", len(kept))) - min(len(kept), KEPT_OUT_SHOWN)

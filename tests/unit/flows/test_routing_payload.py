@@ -43,6 +43,7 @@ def test_payload_names_at_most_the_limit_and_counts_the_rest(kept: int) -> None:
 def test_report_shows_the_shortfall_and_a_few_kept_out(kept: int) -> None:
     """The report says fewer experts were found, lists the first few kept out and counts more."""
     text = routing_markdown(routed_payload(1, ROUTED, routing(kept, shortfall=True)))
+    text = text.replace("\\", "")  # as rendered: markdown escapes removed
     assert "**Fewer experts than asked:** asked for 9 experts, found 1" in text
     assert "专家0 (`E000`), organisation: shares 单位0" in text
     assert ("and 390 more" in text) == (kept == 400)
@@ -51,7 +52,14 @@ def test_report_shows_the_shortfall_and_a_few_kept_out(kept: int) -> None:
 def test_report_reads_payloads_written_before_shortfalls_were_recorded() -> None:
     """An old routed event without shortfall or kept-out keys still renders."""
     old = {"experts": ["e001"], "alternates": {"e001": []}, "reasons": {"e001": "王芳: x"}}
-    assert routing_markdown(old) == "- **王芳: x** (`e001`); alternates none"
+    assert routing_markdown(old) == "- **王芳\\: x** (`e001`); alternates none"
+
+
+def test_report_escapes_markdown_in_names() -> None:
+    """A name from the expertise database cannot add links or emphasis to the report."""
+    payload = routed_payload(1, ROUTED, routing(1, shortfall=False))
+    payload["kept_out"][0]["name"] = "[x](http://evil)"
+    assert "\\[x\\]\\(http" in routing_markdown(payload)
 
 
 def test_a_stall_at_routing_gives_the_shortfall() -> None:
