@@ -24,9 +24,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from decisions.db import READ_ONLY, current_revision, head_revision, make_engine, take_write_lock
 from decisions.settings import load_settings
+from decisions.text import NAME_MAX, checked_text
 from decisions.usage import experts_in_use
 from experts.assignment import assign_experts, read_conflicts_csv, read_scores_csv
-from experts.exceptions import ExpertiseImportError, ExpertsError
+from experts.exceptions import ExpertiseImportError, ExpertsError, InvalidExpertise
 from experts.graph import build_graph, resolve_expert
 from experts.importing import ImportPlan, check_import, plan_import, some
 from experts.io import read_expertise, write_expertise
@@ -68,6 +69,23 @@ def user_errors() -> Iterator[None]:
         fail(
             f"The database could not be used: {err.__class__.__name__}: {str(err).splitlines()[0]}"
         )
+
+
+def check_names(data: ExpertiseData, *, source: str) -> None:
+    """Refuse names that break the text policy (:mod:`decisions.text`): they would reach the
+    store as actors' names when the expert is routed, and show in every report."""
+    records = [
+        *(("expert", r.id, r.name) for r in data.experts),
+        *(("expert", r.id, r.title) for r in data.experts if r.title),
+        *(("organisation", r.id, r.name) for r in data.organisations),
+        *(("topic", r.id, r.name) for r in data.topics),
+        *(("district", r.id, r.name) for r in data.districts),
+    ]
+    for kind, record_id, name in records:
+        try:
+            checked_text(name, what=f"The name of {kind} {record_id!r}", limit=NAME_MAX)
+        except ValueError as err:
+            raise InvalidExpertise(f"{source}: {err}") from err
 
 
 def open_engine() -> Engine:
@@ -176,6 +194,7 @@ def import_(
                 stored = load_expertise(conn)
                 incoming = load_sample() if sample else read_expertise(
                     path or Path(), known=None if replace else stored, encoding=encoding)
+                check_names(incoming, source=str(path) if path else "the sample")
                 plan = plan_import(stored, incoming, replace=replace)
                 check_import(plan, in_use=experts_in_use(conn, [r.id for r in plan.removed]))
                 if not dry_run and plan.writes:

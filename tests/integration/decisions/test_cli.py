@@ -401,6 +401,6 @@ def test_status_says_why_a_round_followed_another_and_how_a_decision_ended(
     ]
     story = status[status.index("How it got here") :]
     at = 0
-    for text in order:
-        at = story.find(text, at)
-        assert at >= 0, (text, status)
+    for step in order:
+        at = story.find(step, at)
+        assert at >= 0, (step, status)

@@ -345,3 +345,27 @@ def test_csv_folder_with_a_folder_for_a_file_is_refused(
     result = runner.invoke(app, ["import", "--replace", str(tmp_path / "csv")])
     assert result.exit_code == 1 and "experts.csv: this is a folder" in result.output
     assert held(engine) == stored
+
+
+@pytest.mark.parametrize(
+    ("name", "sentence"),
+    [
+        ("王芳\u202e", "The name of expert 'G1' contains the bidirectional control U+202E"),
+        ("Wang\x00Fang", "The name of expert 'G1' contains NUL U+0000"),
+        ("王" * 201, "The name of expert 'G1' is 201 characters long; at most 200 are kept"),
+    ],
+    ids=["bidi-override", "nul", "too-long"],
+)
+def test_names_breaking_the_text_policy_are_refused_and_nothing_is_written(
+    engine: Engine, stored: ExpertiseData, tmp_path: Path, name: str, sentence: str
+) -> None:
+    """An expert's name with a control or bidi character, or longer than a name may be, is
+    refused in one sentence with the file named, and the database is unchanged."""
+    path = tmp_path / "names.yaml"
+    path.write_text(
+        dump_yaml_text(ExpertiseData(experts=(Expert(id="G1", name=name),))), encoding="utf-8"
+    )
+    result = runner.invoke(app, ["import", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}: {sentence}" in result.output
+    assert held(engine) == stored
