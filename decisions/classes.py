@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from decisions.exceptions import ClassFileError, ConfigurationError
+from decisions.text import decode_utf8, shown
 
 __all__ = [
     "DistrictType",
@@ -56,7 +57,10 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match and int(match.group(1)) > 0:
-            return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+            try:
+                return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+            except OverflowError:
+                raise ValueError(f"the duration {value!r} is too long") from None
     raise ValueError(f"a duration is a positive number with s, m, h or d, like 72h, not {value!r}")
 
 
@@ -203,7 +207,7 @@ def _describe(error: Any, prefix: tuple[Any, ...] = ()) -> tuple[str, str]:
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     if error["type"] not in {"missing", "extra_forbidden", "value_error"} and "input" in error:
-        message = f"{message} (got {error['input']!r})"
+        message = f"{message} (got {shown(error['input'])})"
     if error["type"] == "extra_forbidden":
         message = "is not a setting Counsel knows (check the spelling)"
     return loc, message
@@ -234,11 +238,13 @@ def load_classes(path: str | Path | None = None) -> ClassBook:
     else:
         source = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = decode_utf8(Path(path).read_bytes(), source=source)
         except OSError as err:
             raise ClassFileError(
                 f"Cannot read the decision-classes file {source}: {err.strerror}.", path=source
             ) from err
+        except ValueError as err:
+            raise ClassFileError(str(err), path=source) from err
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
 __all__ = [
     "clean_text",
+    "shown",
+    "decode_utf8",
     "checked_text",
     "plain_text",
     "SAFE_TEXT_PATTERN",
@@ -101,6 +104,38 @@ def clean_text(value: str) -> str:
     return text
 
 
+def shown(value: object, *, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, to quote what someone typed in a refusal
+    without echoing a megabyte back.
+
+    >>> shown("x" * 100, limit=10)
+    "'xxxxxxxx…"
+    """
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def decode_utf8(data: bytes, *, source: str) -> str:
+    """The text of a file people wrote (an answer, a proposal, a classes file), or a
+    ``ValueError`` naming the file, the first line and byte that are not UTF-8, and the fix.
+
+    >>> decode_utf8("意见".encode("gb18030"), source="answer.yaml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: answer.yaml is not UTF-8 text: line 1, byte 1 (0xD2) cannot be read. ...
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ValueError(
+            f"{source} is not UTF-8 text: line {line}, byte {err.start + 1} "
+            f"(0x{data[err.start]:02X}) cannot be read. If it was saved as GBK or GB18030 "
+            f"(Excel and Notepad on a Chinese Windows do), convert it with "
+            f"`iconv -f GB18030 -t UTF-8 {source} > utf8-{Path(source).name}` and use that."
+        ) from None
+
+
 def checked_text(value: str, *, what: str, limit: int) -> str:
     """:func:`clean_text` with a length check, for text that arrives outside a model.
 
@@ -129,19 +164,33 @@ def plain_text(value: str, *, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _clean_if_text(value: Any) -> Any:
-    return clean_text(value) if isinstance(value, str) else value
+def _policy(limit: int) -> tuple[Any, Any]:
+    """The field's JSON Schema (``maxLength``, ``pattern``) and its check in Python.
+
+    The length is checked before normalising, as Prefect's server checks the schema, so the
+    two never disagree (NFC can lengthen a few scripts' text: U+0958 becomes two characters).
+    """
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if len(value) > limit:
+            raise ValueError(f"String should have at most {limit} characters")
+        return clean_text(value)
+
+    schema = Field(json_schema_extra={"maxLength": limit, "pattern": SAFE_TEXT_PATTERN})
+    return schema, BeforeValidator(check)
 
 
-def _policy(limit: int) -> Any:
-    return Field(max_length=limit, json_schema_extra={"pattern": SAFE_TEXT_PATTERN})
-
-
-_CLEAN = BeforeValidator(_clean_if_text)
-
-Name = Annotated[str, _policy(NAME_MAX), _CLEAN]
-Title = Annotated[str, _policy(TITLE_MAX), _CLEAN]
-Line = Annotated[str, _policy(LINE_MAX), _CLEAN]
-Reason = Annotated[str, _policy(REASON_MAX), _CLEAN]
-LongText = Annotated[str, _policy(LONG_TEXT_MAX), _CLEAN]
-Document = Annotated[str, _policy(DOCUMENT_MAX), _CLEAN]
+_NAME_MAX = _policy(NAME_MAX)
+Name = Annotated[str, _NAME_MAX[0], _NAME_MAX[1]]
+_TITLE_MAX = _policy(TITLE_MAX)
+Title = Annotated[str, _TITLE_MAX[0], _TITLE_MAX[1]]
+_LINE_MAX = _policy(LINE_MAX)
+Line = Annotated[str, _LINE_MAX[0], _LINE_MAX[1]]
+_REASON_MAX = _policy(REASON_MAX)
+Reason = Annotated[str, _REASON_MAX[0], _REASON_MAX[1]]
+_LONG_TEXT_MAX = _policy(LONG_TEXT_MAX)
+LongText = Annotated[str, _LONG_TEXT_MAX[0], _LONG_TEXT_MAX[1]]
+_DOCUMENT_MAX = _policy(DOCUMENT_MAX)
+Document = Annotated[str, _DOCUMENT_MAX[0], _DOCUMENT_MAX[1]]

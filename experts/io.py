@@ -106,9 +106,12 @@ def _refuse(file: str | Path, reason: str, line: int = 0) -> ExpertiseImportErro
 def _codec(encoding: str, path: str | Path) -> str:
     """The codec to read ``encoding`` with (UTF-8 also accepts a BOM)."""
     try:
-        name = codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
+        if not getattr(info, "_is_text_encoding", True):  # rot13, hex, base64 … are codecs
+            raise LookupError(encoding)  # but not text encodings
+        name = info.name
     except LookupError as err:
-        raise _refuse(path, f"{encoding!r} is not an encoding Python knows "
+        raise _refuse(path, f"{encoding!r} is not a text encoding Python knows "
                             "(try utf-8 or gb18030)") from err
     return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
 
@@ -207,7 +210,8 @@ def _describe(err: ValidationError) -> str:
     first = err.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"])
     value = first.get("input")
-    got = "" if isinstance(value, dict) else f" (got {value!r})"
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:79] + "…"
+    got = "" if isinstance(value, dict) else f" (got {shown})"
     msg = first["msg"]
     if first["type"] == "string_pattern_mismatch":
         msg = "must not be empty or start or end with a blank"

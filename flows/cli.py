@@ -337,10 +337,12 @@ def main() -> None:
     try:
         app()
     except CounselError as err:
-        errors.print(str(err))
+        errors.print(str(err), markup=False, highlight=False)
         sys.exit(1)
     except OperationalError as err:
-        errors.print(f"Cannot use the Counsel database: {err.orig or err}.")
+        errors.print(
+            f"Cannot use the Counsel database: {err.orig or err}.", markup=False, highlight=False
+        )
         sys.exit(1)
 
 

@@ -24,6 +24,7 @@ from decisions.classes import load_classes
 from decisions.exceptions import CounselError, InvalidProposal, validation_sentence
 from decisions.model import Actor, State, TaskKind
 from decisions.settings import load_settings
+from decisions.text import decode_utf8, shown
 from flows.proposals import check_proposal
 
 __all__ = ["register"]
@@ -47,9 +48,11 @@ def _me(engine: Any) -> Actor:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(decode_utf8(path.read_bytes(), source=str(path)))
     except OSError as err:
         raise InputFileError(f"Cannot read {path}: {err.strerror}.") from err
+    except ValueError as err:  # not UTF-8: the sentence names the line, the byte and the fix
+        raise InputFileError(str(err)) from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -245,7 +248,7 @@ def answer(
     for item in field or []:
         name, sep, value = item.partition("=")
         if not sep:
-            raise InputFileError(f"--set takes name=value, not {item!r}.")
+            raise InputFileError(f"--set takes name=value, not {shown(item)}.")
         data[name.strip()] = value
     if "answer_code" not in data:
         # Only the assignee's own code is filled in; anyone else is refused (and audited).

@@ -10,15 +10,18 @@ artifact with the chain's head, so the UI's record grows with the decision.
 A stage whose run fails (a bug, a lost database, a broken classes file) never strands its
 decision: the decision goes ``stalled`` with a sentence naming the stage and the cause, which
 ``counsel status`` and the history show, and ``counsel resume`` takes it on once the cause is
-fixed. Only when even that cannot be written (the store is gone) does this run fail, and the
-deadline sweep continues the decision when the store is back.
+fixed. Only when even that cannot be written (the store is gone), or when Prefect's API
+cannot be reached (a stack restarting), does this run fail; the deadline sweep continues the
+decision when they are back.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from prefect import flow, get_run_logger, tags
+from prefect.exceptions import PrefectHTTPStatusError
 
 from decisions import services
 from decisions.exceptions import CounselError
@@ -46,6 +49,15 @@ STAGE_FOR_STATE: dict[State, tuple[str, Any]] = {
     State.EXECUTING: ("execute", execution),
 }
 MAX_STAGES = 20
+
+
+def prefect_unreachable(err: BaseException) -> bool:
+    """A failure of Prefect's own API (a server restarting, overloaded): the step runs again
+    when the deadline sweep continues the decision, so it fails this run instead of stalling
+    the decision."""
+    if isinstance(err, httpx.TransportError):
+        return True
+    return isinstance(err, PrefectHTTPStatusError) and err.response.status_code >= 500
 STAGE_NAMES = {
     "consult": "consultation",
     "discuss": "discussion",
@@ -120,7 +132,9 @@ async def decision_flow(decision_id: str, title: str = "") -> str:
             try:
                 with tags(*run_tags(decision, stage)):
                     outcome = await stage_flow(decision_id)
-            except Exception as err:  # noqa: BLE001 - any failure stalls, with its cause
+            except Exception as err:  # noqa: BLE001 - any other failure stalls, with its cause
+                if prefect_unreachable(err):
+                    raise
                 logger.exception("The %s stage of %s failed.", stage, decision_id)
                 await _stall_on_failure(ctx, decision_id, stage, err)
                 break

@@ -92,3 +92,21 @@ def test_a_bug_in_a_stage_stalls_with_the_error_named(
     )
     stalls = [e for e in services.history(stage.engine, decision_id) if "stalled" in e.action]
     assert len(stalls) == 1
+
+
+def test_prefect_unreachable_fails_the_run_and_leaves_the_decision_to_the_sweep(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When Prefect's API cannot be reached mid-stage (a stack restarting), the run fails
+    and the decision is not stalled: the deadline sweep takes the step again later."""
+    import httpx
+
+    decision_id = _decision_in(stage, "decide")
+
+    def unreachable(*_: object, **__: object) -> object:
+        raise httpx.ConnectError("connection refused")
+
+    monkeypatch.setattr("flows.stages.services.tasks_of", unreachable)
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(decision_flow(decision_id))
+    assert services.get_decision(stage.engine, decision_id).state is State.DECIDING

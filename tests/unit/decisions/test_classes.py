@@ -82,6 +82,10 @@ def test_unknown_class_lists_the_known_ones() -> None:
             r"Input should be greater than or equal to 1",
         ),
         (lambda d: d.update(version=2), r"version: Input should be 1"),
+        (
+            lambda d: d["classes"]["standard"]["durations"].update(execute="99999999999d"),
+            r"classes\.standard\.durations\.execute: the duration '99999999999d' is too long",
+        ),
     ],
 )
 def test_bad_values_are_reported_with_file_and_key_path(

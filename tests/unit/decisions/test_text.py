@@ -31,6 +31,7 @@ from decisions.text import (
     SAFE_TEXT_PATTERN,
     LongText,
     clean_text,
+    decode_utf8,
     plain_text,
 )
 
@@ -134,3 +135,21 @@ def test_the_schema_pattern_and_the_policy_agree(text: str) -> None:
         assert server_accepts
         assert stored == unicodedata.normalize("NFC", stored)
         assert "\r" not in stored
+
+
+def test_text_that_normalisation_lengthens_is_judged_by_what_was_typed() -> None:
+    """Text at its limit that NFC lengthens (U+0958 becomes two characters) passes here as
+    it passes Prefect's server, so a resumed form never fails on it."""
+    typed = "\u0958" * LONG_TEXT_MAX
+    assert len(_Probe(text=typed).text) == 2 * LONG_TEXT_MAX
+
+
+def test_a_file_that_is_not_utf8_is_named_with_its_line_byte_and_fix() -> None:
+    """A GB18030 file is refused with its name, the first bad line and byte, and iconv."""
+    data = "title: ok\nrationale: 可行\n".encode("gb18030")
+    with pytest.raises(ValueError) as refused:
+        decode_utf8(data, source="answer.yaml")
+    message = str(refused.value)
+    assert message.startswith("answer.yaml is not UTF-8 text: line 2, byte 22 (0xBF)")
+    assert "iconv -f GB18030 -t UTF-8 answer.yaml > utf8-answer.yaml" in message
+    assert decode_utf8("\ufeff意见".encode(), source="x") == "意见"
