@@ -221,6 +221,14 @@ def test_planner_and_expert_work_from_the_command_line(world: World, tmp_path: P
     )
     assert_refused(counsel(url, "tasks"), "No token given: set COUNSEL_TOKEN")
 
+    report = services.assign_task(
+        world.engine, decision_id, "execute", "street-office", measures=("Night shift",)
+    ).task
+    office = counsel(url, "tasks", token=services.issue_token(world.engine, "street-office"))
+    assert report.id in office.stdout
+    assert "measures_done (one text: the measures completed, one per line)" in office.stdout
+    assert "measure: Night shift" in office.stdout
+
 
 def _store_size(world: World) -> tuple[int, int]:
     return len(services.list_decisions(world.engine)), services.verify(world.engine).count

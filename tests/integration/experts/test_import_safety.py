@@ -136,11 +136,15 @@ def test_encoding_option_reads_a_gbk_file(
     assert held(engine).experts[-1].name == "王芳"
 
 
-def test_an_unknown_encoding_is_refused(stored: ExpertiseData, tmp_path: Path) -> None:
-    """An encoding Python does not know is one sentence, not a LookupError."""
+@pytest.mark.parametrize("encoding", ["klingon", "rot13", "base64"])
+def test_an_unknown_encoding_is_refused(
+    stored: ExpertiseData, tmp_path: Path, encoding: str
+) -> None:
+    """An encoding Python does not know, or a codec that is not a text encoding, is one
+    sentence, not a LookupError."""
     path = _write("a.yaml", GBK_YAML.encode())(tmp_path)
-    result = runner.invoke(app, ["import", "--encoding", "klingon", str(path)])
-    assert result.exit_code == 1 and "'klingon' is not an encoding" in result.output
+    result = runner.invoke(app, ["import", "--encoding", encoding, str(path)])
+    assert result.exit_code == 1 and f"{encoding!r} is not a text encoding" in result.output
 
 
 def test_importing_an_empty_file_keeps_the_database_in_a_real_process(
