@@ -100,14 +100,20 @@ def submit(
     console.print(
         f"Filed [bold]{decision.id}[/bold]: {escape(decision.title)} ({decision.state.value})."
     )
-    if not run:
-        return
+    if run:
+        _start_flow(engine, decision.id, done="filed")
+
+
+def _start_flow(engine: Any, decision_id: str, *, done: str) -> None:
+    """Start the decision's next run on the Prefect server, or say how it will start."""
     from flows.runs import DECISION_DEPLOYMENT as deployment
 
-    if not os.environ.get("PREFECT_API_URL"):
+    by_hand = f"`prefect deployment run {deployment} --param decision_id={decision_id}`"
+    if not _prefect_configured():
         console.print(
-            "PREFECT_API_URL is not set, so no flow was started. Start one with "
-            f"`prefect deployment run {deployment} --param decision_id={decision.id}`."
+            f"PREFECT_API_URL is not set, so no flow was started. Start one with {by_hand}; "
+            "on a running stack the deadline sweep starts it.",
+            markup=False,
         )
         return
     from prefect import get_client
@@ -116,12 +122,12 @@ def submit(
 
     try:
         with get_client(sync_client=True) as client:
-            run_id = start_decision_run(client, engine, decision.id).id
+            run_id = start_decision_run(client, engine, decision_id).id
     except Exception as err:  # noqa: BLE001 - report the server's refusal in one sentence
         raise CounselError(
-            f"{decision.id} is filed, but its flow could not be started on {deployment}: {err}. "
-            "The deadline sweep starts it once the stack is up, or start it yourself with "
-            f"`prefect deployment run {deployment} --param decision_id={decision.id}`."
+            f"{decision_id} is {done}, but its flow could not be started on {deployment}: "
+            f"{err}. The deadline sweep starts it once the stack is up, or start it yourself "
+            f"with {by_hand}."
         ) from err
     console.print(f"Its flow run: {_ui_url(str(run_id))}")
 
@@ -329,26 +335,7 @@ def resume(
         f"{decision.id} is {decision.state.value} again (it stalled: {before.state_reason}).",
         markup=False,
     )
-    if not _prefect_configured():
-        console.print(
-            "PREFECT_API_URL is not set, so no flow was started; the deadline sweep continues "
-            "it on the stack.",
-            markup=False,
-        )
-        return
-    from prefect import get_client
-
-    from flows.runs import start_decision_run
-
-    try:
-        with get_client(sync_client=True) as client:
-            run_id = start_decision_run(client, engine, decision.id).id
-    except Exception as err:  # noqa: BLE001 - report the server's refusal in one sentence
-        raise CounselError(
-            f"{decision.id} is resumed, but its flow could not be started: {err}. The deadline "
-            "sweep continues it once the stack is up."
-        ) from err
-    console.print(f"Its flow run: {_ui_url(str(run_id))}")
+    _start_flow(engine, decision.id, done="resumed")
 
 
 def register(app: typer.Typer) -> None:
