@@ -1028,14 +1028,10 @@ def ensure_actor(
             pass  # checked above, so only "already exists": another run made it meanwhile
     elif existing.affiliations == tuple(affiliations):
         return existing
-    from decisions.tables import ActorRow
-
     with unit_of_work(engine) as session:
-        ActorRepository(session).get(actor_id)  # raises ActorNotFound if it went away
-        row = session.get(ActorRow, actor_id)
-        if row is not None and list(row.affiliations) != list(affiliations):
-            before = list(row.affiliations)
-            row.affiliations = list(affiliations)
+        actors = ActorRepository(session)
+        if actors.get(actor_id).affiliations != tuple(affiliations):  # re-read under the lock
+            before = actors.set_affiliations(actor_id, list(affiliations))
             AuditLog(session).append(
                 NewEvent(
                     actor=by,
@@ -1043,7 +1039,7 @@ def ensure_actor(
                     payload={"id": actor_id, "before": before, "after": list(affiliations)},
                 )
             )
-        return ActorRepository(session).get(actor_id)
+        return actors.get(actor_id)
 
 
 def issue_token(engine: Engine, actor_id: str, *, by: str = SYSTEM) -> str:

@@ -99,6 +99,16 @@ class ActorRepository:
     def exists(self, actor_id: str) -> bool:
         return self.session.get(ActorRow, actor_id) is not None
 
+    def set_affiliations(self, actor_id: str, affiliations: list[str]) -> list[str]:
+        """Set the actor's organisations; returns the ones it had before."""
+        row = self.session.get(ActorRow, actor_id)
+        if row is None:
+            raise ActorNotFound(actor_id)
+        before = list(row.affiliations)
+        row.affiliations = list(affiliations)
+        self.session.flush()
+        return before
+
     def get(self, actor_id: str) -> Actor:
         row = self.session.get(ActorRow, actor_id)
         if row is None:

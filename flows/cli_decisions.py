@@ -26,6 +26,7 @@ from decisions.model import Actor, State, TaskKind
 from decisions.settings import load_settings
 from decisions.text import decode_utf8, shown
 from flows.proposals import check_proposal
+from flows.summaries import summarise_event
 
 __all__ = ["register"]
 
@@ -136,8 +137,6 @@ def status(
     decision_id: Annotated[str, typer.Argument(help="Decision id, e.g. D-2026-0001.")],
 ) -> None:
     """Show where a decision stands and the state of its tasks."""
-    from flows.publishing import summarise_event
-
     engine = _engine()
     decision = services.get_decision(engine, decision_id)
     console.print(f"[bold]{decision.id}[/bold] {escape(decision.title)}")

@@ -135,13 +135,13 @@ def _plan_lines(plan: ImportPlan, *, dry_run: bool) -> list[str]:
         word = f"Would {do}" if dry_run else done.capitalize()
         noun = "expert" if len(refs) == 1 else "experts"
         lines.append(f"{word} {len(refs)} {noun}" + (f": {some(refs)}." if refs else "."))
-    counts = []
-    for kind, c in plan.kinds.items():
-        if kind != "experts":
-            numbers = [f"{c.added} to add", f"{c.changed} to change", f"{c.removed} to remove"]
-            if not dry_run:
-                numbers = [f"{c.added} added", f"{c.changed} changed", f"{c.removed} removed"]
-            counts.append(f"{kind}: {', '.join(numbers)}")
+    words = ("to add", "to change", "to remove") if dry_run else ("added", "changed", "removed")
+    counts = [
+        f"{kind}: "
+        + ", ".join(f"{n} {w}" for n, w in zip((c.added, c.changed, c.removed), words, strict=True))
+        for kind, c in plan.kinds.items()
+        if kind != "experts"
+    ]
     joined = "; ".join(counts)
     lines.append(joined[:1].upper() + joined[1:] + ".")
     return lines

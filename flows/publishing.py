@@ -19,9 +19,9 @@ from prefect.events import emit_event
 from sqlalchemy import Engine
 
 from decisions import services
-from decisions.audit import AuditEvent
 from decisions.consensus import RoundAggregate
 from decisions.model import Decision
+from flows.summaries import summarise_event
 
 __all__ = [
     "artifact_key",
@@ -66,49 +66,6 @@ def publish_markdown(decision_id: str, stage: str, markdown: str, description: s
     create_markdown_artifact(
         key=artifact_key(decision_id, stage), markdown=markdown, description=description
     )
-
-
-def summarise_event(event: AuditEvent) -> str:
-    """A short human line for an event, for history tables and the demo."""
-    data = event.data
-    if event.action == "consultation.routed":
-        line = (
-            f"{len(data.get('experts', []))} experts routed: {', '.join(data.get('experts', []))}"
-        )
-        if data.get("conflicts"):
-            line += f"; {len(data['conflicts'])} kept out for conflicts"
-        return line
-    if event.action == "consultation.round_aggregated":
-        spread = ", ".join(f"{k} {v:g}" for k, v in data.get("iqr", {}).items())
-        verdict = "consensus" if data.get("consensus") else "no consensus"
-        return f"round {data.get('round')}: {verdict} (IQR {spread})"
-    if event.action == "consultation.reported":
-        verdict = "consensus" if data.get("consensus") else "dissent: " + "; ".join(data["dissent"])
-        return f"after {data.get('rounds')} round(s): {verdict}"
-    if event.action == "decision.round_started":
-        return f"round {data.get('round')}"
-    if event.action == "task.answered.progress":
-        return f"{data.get('task_id')}: {data['answer'].get('percent_complete')}% done"
-    if event.action == "vote.tallied":
-        return f"{data.get('outcome')}: {data.get('in_favour')} of {data.get('cast')} in favour"
-    if "reason" in data:
-        return str(data["reason"])
-    answer = data.get("answer")
-    if isinstance(answer, dict):
-        main = next(
-            (
-                answer[k]
-                for k in ("recommendation", "choice", "stance", "verdict", "percent_complete")
-                if k in answer
-            ),
-            "",
-        )
-        return f"{data.get('task_id', '')}: {main}"
-    if "task_id" in data:
-        return f"{data['task_id']} to {data.get('assignee', '')}"
-    if "from" in data:
-        return f"{data['from']} to {data['to']}"
-    return ""
 
 
 @task(name="publish-history", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, inspect, text
 
@@ -28,6 +29,7 @@ from decisions.db import make_engine
 from decisions.text import clean_text
 
 __all__ = [
+    "LARGE_REPORTS_WANTED",
     "FUZZ",
     "fuzz_settings",
     "Outcome",
@@ -40,6 +42,12 @@ __all__ = [
     "assert_clean_text",
     "changed_tables",
 ]
+
+#: A failing example that holds a megabyte of text makes Hypothesis warn that its report is
+#: large; the report is still wanted (each fuzz module's ``pytestmark``).
+LARGE_REPORTS_WANTED = pytest.mark.filterwarnings(
+    "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
+)
 
 #: How often each entry point ended in each branch, checked by each module's last test.
 OUTCOMES: Counter[tuple[str, str]] = Counter()

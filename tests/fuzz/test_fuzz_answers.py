@@ -29,6 +29,7 @@ from flows.people import _record
 from tests.fuzz.conftest import Template
 from tests.fuzz.harness import (
     FUZZ,
+    LARGE_REPORTS_WANTED,
     OUTCOMES,
     Outcome,
     Snapshot,
@@ -50,11 +51,7 @@ from tests.fuzz.hostile import (
     yaml_values,
 )
 
-# A failing example that holds a megabyte of text makes Hypothesis warn that its report is
-# large; the report is still wanted.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
-)
+pytestmark = LARGE_REPORTS_WANTED
 
 CRITERIA = ("feasibility", "cost", "social_impact", "environmental_impact")
 RECOMMENDATIONS = ["approve", "approve_with_conditions", "reject"]

@@ -37,6 +37,7 @@ from experts.store import load_expertise
 from tests.fuzz.conftest import Template
 from tests.fuzz.harness import (
     FUZZ,
+    LARGE_REPORTS_WANTED,
     OUTCOMES,
     Outcome,
     Snapshot,
@@ -56,11 +57,7 @@ from tests.fuzz.hostile import (
     yaml_values,
 )
 
-# A failing example that holds a megabyte of text makes Hypothesis warn that its report is
-# large; the report is still wanted.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
-)
+pytestmark = LARGE_REPORTS_WANTED
 
 #: A small file that refers to the sample database's records (merging) and brings its own.
 BASE = ExpertiseData(

@@ -26,6 +26,7 @@ from flows.demo import examples_dir
 from tests.fuzz.conftest import Template
 from tests.fuzz.harness import (
     FUZZ,
+    LARGE_REPORTS_WANTED,
     OUTCOMES,
     Outcome,
     Snapshot,
@@ -46,11 +47,7 @@ from tests.fuzz.hostile import (
     yaml_values,
 )
 
-# A failing example that holds a megabyte of text makes Hypothesis warn that its report is
-# large; the report is still wanted.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
-)
+pytestmark = LARGE_REPORTS_WANTED
 
 PROPOSAL = yaml.safe_load((examples_dir() / "proposal.yaml").read_text(encoding="utf-8"))
 FIELDS = ["title", "description", "class", "district", "district_type", "topics",
