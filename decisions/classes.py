@@ -96,6 +96,10 @@ class ConsensusRule(_Strict):
 
 
 class Durations(_Strict):
+    """How long each step may take. A person's task is due within ``answer`` or its stage's
+    own duration (``consult``, ``discuss``, ``vote``), whichever is shorter; an executor's
+    within ``execute``; the reminder goes out ``reminder`` after the task was given."""
+
     answer: Duration
     reminder: Duration
     consult: Duration
@@ -105,8 +109,12 @@ class Durations(_Strict):
 
 
 class AcceptanceRule(_Strict):
+    """How executed work is accepted: by how many inspectors, under which rule, and how
+    many execution cycles (the first and its rework) there may be before the decision stalls."""
+
     inspectors: int = Field(ge=1, le=10)
     rule: Literal["all", "majority"] = "all"
+    max_cycles: int = Field(default=3, ge=1, le=10)
 
 
 class DecisionClass(_Strict):

@@ -30,6 +30,10 @@ __all__ = [
     "AuditEventRow",
     "StoreMetaRow",
     "ExpertActorRow",
+    "RoutingRow",
+    "SlotRow",
+    "RoundRow",
+    "ExecutionCycleRow",
 ]
 
 
@@ -155,4 +159,62 @@ class ExpertActorRow(Base):
 
     expert_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     actor_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RoutingRow(Base):
+    """The experts routed for one consultation of a decision (migration 0005)."""
+
+    __tablename__ = "consultation_routings"
+
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), primary_key=True)
+    first_round: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SlotRow(Base):
+    """One candidate for one routed expert's place: position 0 is the routed expert, then
+    the alternates in the order they replace them."""
+
+    __tablename__ = "consultation_slots"
+
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), primary_key=True)
+    first_round: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class RoundRow(Base):
+    """The anonymous aggregate of one Delphi round."""
+
+    __tablename__ = "consultation_rounds"
+
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), primary_key=True)
+    round: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_round: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    consensus: Mapped[bool] = mapped_column()
+    dissent: Mapped[list[Any]] = mapped_column(JSON)
+    recommendations: Mapped[dict[str, Any]] = mapped_column(JSON)
+    medians: Mapped[dict[str, Any]] = mapped_column(JSON)
+    iqr: Mapped[dict[str, Any]] = mapped_column(JSON)
+    conditions: Mapped[list[Any]] = mapped_column(JSON)
+    concluded: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExecutionCycleRow(Base):
+    """One cycle of execution and inspection, accepted or sent back for rework."""
+
+    __tablename__ = "execution_cycles"
+
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspected: Mapped[int | None] = mapped_column(Integer)
+    accepted: Mapped[int] = mapped_column(Integer)
+    needed: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
