@@ -81,7 +81,7 @@ class RealStack:
 
     def counsel(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "flows.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -304,7 +304,7 @@ def test_submit_starts_the_decision_on_the_worker_and_one_stack_runs_at_a_time(
     path = stack.home.parent / "cli-proposal.yaml"
     path.write_text(yaml.safe_dump(proposal, allow_unicode=True), encoding="utf-8")
     submitted = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "submit", str(path)],
+        [sys.executable, "-m", "cli", "submit", str(path)],
         env={**stack.env, "COUNSEL_TOKEN": token, "PREFECT_API_URL": stack.api_url},
         capture_output=True,
         text=True,

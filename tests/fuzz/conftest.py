@@ -14,7 +14,7 @@ dangling ids, and valid-looking input. Each example must end in one of two ways:
 * accepted: the input recorded exactly once (one answer and one ``task.answered.*`` event,
   one decision, one import), and sending it again changes nothing more.
 
-The CLI runs in-process through ``flows.cli.main`` on a fresh copy of a prepared SQLite store
+The CLI runs in-process through ``cli.app.main`` on a fresh copy of a prepared SQLite store
 per example, with ``PREFECT_API_URL`` unset, so no Prefect server is needed.
 
 How long they run: in CI every entry point gets 300 examples, derandomised (the same inputs

@@ -1,6 +1,6 @@
 """What every fuzz test needs: the CLI run in-process, store snapshots, and the verdicts.
 
-``counsel`` is run through :func:`flows.cli.main` as its console script runs it, with
+``counsel`` is run through :func:`cli.app.main` as its console script runs it, with
 ``sys.argv`` and the ``COUNSEL_*`` environment set for the call and stdout and stderr captured;
 it is cheap enough to run a few thousand times. Each example works on a fresh copy of a
 prepared store (:class:`Stores`), so examples never see each other's writes.
@@ -86,8 +86,8 @@ def _environment(env: Mapping[str, str | None]) -> Iterator[None]:
 
 
 def invoke(*args: str, env: Mapping[str, str | None]) -> Outcome:
-    """Run ``counsel *args`` through ``flows.cli.main`` with ``env``; never raises."""
-    from flows.cli import main
+    """Run ``counsel *args`` through ``cli.app.main`` with ``env``; never raises."""
+    from cli.app import main
 
     out, err = io.StringIO(), io.StringIO()
     argv = sys.argv

@@ -29,7 +29,7 @@ def counsel(
     if home:
         env["COUNSEL_HOME"] = str(home)
     return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=env,

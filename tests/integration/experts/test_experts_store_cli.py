@@ -13,7 +13,7 @@ from experts.io import parse_yaml_text, read_expertise, write_csv_dir
 from experts.model import ExpertiseData
 from experts.sample import load_sample
 from experts.store import count_experts, load_expertise, save_expertise
-from flows.cli_experts import app
+from cli.experts import app
 
 runner = CliRunner()
 

@@ -22,7 +22,7 @@ from experts.io import dump_yaml_text, write_csv_dir
 from experts.model import Expert, ExpertiseData
 from experts.sample import load_sample
 from experts.store import load_expertise, save_expertise
-from flows.cli_experts import app
+from cli.experts import app
 
 runner = CliRunner()
 
@@ -47,7 +47,7 @@ def counsel(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``counsel`` as a user does: a new process on the database at ``url``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COUNSEL_")}
     env |= {"COUNSEL_DATABASE_URL": url, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True,
                           text=True, env=env, timeout=120, check=False)
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from experts.io import dump_yaml_text
 from experts.model import Affiliation, Expert, ExpertiseData, Organisation, Proficiency, Topic
-from flows.cli_experts import app
+from cli.experts import app
 
 runner = CliRunner()
 

@@ -27,7 +27,8 @@ from decisions.db import make_engine
 from decisions.exceptions import AuditError, CounselError
 from decisions.model import Role
 from decisions.settings import load_settings
-from flows import cli_decisions, cli_experts
+from cli import decisions as cli_decisions
+from cli import experts as cli_experts
 
 __all__ = ["app", "main"]
 

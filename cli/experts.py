@@ -1,6 +1,6 @@
 """``counsel experts``: import, export, browse and route the expertise database.
 
-Mounted by :mod:`flows.cli` as ``app.add_typer(cli_experts.app, name="experts")``. Every
+Mounted by :mod:`cli.app` as ``app.add_typer(cli_experts.app, name="experts")``. Every
 command parses its options, calls the ``experts`` package once and prints the result; a
 user's mistake (a bad file, an unknown topic, an infeasible assignment, an uninitialised
 database) is printed as one sentence and exits with status 1.

@@ -38,7 +38,7 @@ class InputFileError(CounselError, ValueError):
 
 
 def _engine() -> Any:
-    from flows.cli import open_engine
+    from cli.app import open_engine
 
     return open_engine()
 
