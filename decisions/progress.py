@@ -17,11 +17,12 @@ Plain pydantic models: no SQLAlchemy, no I/O (:mod:`decisions.progress_store` co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Slot", "Routing", "RoundRecord", "ExecutionCycle"]
+__all__ = ["Slot", "Routing", "RoundRecord", "ExecutionCycle", "routing_of_round"]
 
 
 class Slot(BaseModel, frozen=True):
@@ -83,3 +84,10 @@ class ExecutionCycle(BaseModel, frozen=True):
     accepted: int = Field(ge=0)
     needed: int = Field(ge=0)
     outcome: Literal["accepted", "rework"]
+
+
+def routing_of_round(routings: Iterable[Routing], round_no: int) -> Routing | None:
+    """The routing of the consultation that Delphi round ``round_no`` belongs to: the latest
+    that began at or before it."""
+    before = [r for r in routings if r.first_round <= round_no]
+    return max(before, key=lambda r: r.first_round) if before else None

@@ -21,7 +21,7 @@ from decisions.model import (
     TaskKind,
     TaskStatus,
 )
-from decisions.progress import ExecutionCycle, RoundRecord, Routing
+from decisions.progress import ExecutionCycle, RoundRecord, Routing, routing_of_round
 
 __all__ = ["DecisionView"]
 
@@ -83,8 +83,7 @@ class DecisionView:
 
     def routing_of_round(self, round: int) -> Routing | None:
         """The routing of the consultation ``round`` belongs to."""
-        before = [r for r in self.routings if r.first_round <= round]
-        return max(before, key=lambda r: r.first_round) if before else None
+        return routing_of_round(self.routings, round)
 
     def opinions(self, round: int) -> list[tuple[Task, Opinion]]:
         """The opinions given in a consultation round, with their tasks."""

@@ -1,0 +1,303 @@
+"""One step of a stage: load the decision's view, ask the procedure, carry out its commands.
+
+The rules are the procedure's (:mod:`decisions.procedure`); this module only does what
+its commands say, with the store's services and Prefect: assigns tasks (the store checks
+the separation of powers and audits a refusal), records facts and transitions under the
+commands' keys, publishes a report when its record was written by this run, and gives each
+open task a suspended person run (:mod:`flows.runs`) before the step ends ``waiting``.
+Then it loads the view again and asks again, until the procedure waits or the stage is over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prefect import get_client, get_run_logger
+
+from decisions import procedure, progress_service, services
+from decisions.exceptions import PermissionDenied
+from decisions.model import Decision, utcnow
+from decisions.procedure import (
+    Assign,
+    Command,
+    ConcludeConsultation,
+    DecisionView,
+    Escalate,
+    RecordCycle,
+    RecordMinutes,
+    RecordRound,
+    RecordTally,
+    Route,
+    Transition,
+    Wait,
+)
+from decisions.progress import Routing, Slot
+from flows import reports
+from flows.context import FlowContext, off_loop
+from flows.publishing import emit_transition, publish_markdown
+from flows.runs import open_person_run
+
+__all__ = ["WAITING", "run_tags", "carry_out_stage"]
+
+WAITING = "waiting"
+#: A stage that has not settled after this many rounds of commands has a bug in its rules.
+MAX_BATCHES = 200
+
+
+def run_tags(decision: Decision, stage: str) -> list[str]:
+    """The tags every run of a decision's stage carries (filters in the Prefect UI)."""
+    return [
+        f"decision:{decision.id}",
+        f"class:{decision.class_name}",
+        f"district:{decision.district}",
+        f"stage:{stage}",
+    ]
+
+
+@dataclass
+class StageStep:
+    """The commands of one stage, carried out for one decision in one run."""
+
+    ctx: FlowContext
+    decision_id: str
+    stage: str
+    refused: set[str] = field(default_factory=set)
+
+    async def view(self) -> DecisionView:
+        decision = await off_loop(services.get_decision, self.ctx.engine, self.decision_id)
+        return await off_loop(
+            progress_service.load_view,
+            self.ctx.engine,
+            self.decision_id,
+            self.ctx.decision_class(decision),
+            refused=self.refused,
+        )
+
+    async def transition(self, command: Transition) -> None:
+        first = not await off_loop(progress_service.is_recorded, self.ctx.engine, command.key)
+        decision = await off_loop(
+            services.apply_transition,
+            self.ctx.engine,
+            self.decision_id,
+            command.action,
+            idempotency_key=command.key,
+            **command.params,
+        )
+        if not first:
+            return
+        emit_transition(
+            decision,
+            command.action,
+            **{k: v for k, v in command.params.items() if isinstance(v, str | bool | int)},
+        )
+        if command.action == "stall" and command.reason:
+            publish_markdown(
+                self.decision_id,
+                self.stage,
+                f"# {procedure.STAGE_NAMES[self.stage].capitalize()} stalled\n\n{command.reason}",
+                command.reason,
+            )
+
+    async def assign(self, command: Assign) -> None:
+        """Give the task to the first candidate the separation of powers allows."""
+        for candidate, key in zip(command.candidates, command.keys, strict=True):
+            try:
+                await off_loop(
+                    services.assign_task,
+                    self.ctx.engine,
+                    self.decision_id,
+                    command.kind,
+                    candidate,
+                    round=command.round,
+                    deadline=utcnow() + command.duration,
+                    zone=command.zone,
+                    measures=command.measures,
+                    idempotency_key=key,
+                )
+            except PermissionDenied as refusal:
+                get_run_logger().info("Not assigned: %s", refusal)
+                self.refused.add(key)
+                continue
+            return
+
+    async def route(self, view: DecisionView, command: Route) -> None:
+        """Route the class's experts from the expertise graph, then record them, or stall."""
+        # the graph's libraries load only for the step that routes
+        from flows.routing import KEPT_OUT_LIMIT, route_consultation
+
+        routed, routing = await off_loop(
+            route_consultation, self.ctx.engine, view.decision, view.decision_class
+        )
+        causes = [u.reason for u in routing.uncovered]
+        if routing.shortfall is not None:
+            causes.append(routing.shortfall.reason)
+        cause = "; ".join(causes) or "the expertise database has too few matching experts"
+        stall = procedure.after_routing(view, command.first_round, len(routed), cause)
+        if stall is not None:
+            await self.transition(stall)
+            return
+        record = Routing(
+            first_round=command.first_round,
+            slots=tuple(
+                Slot(
+                    number=n,
+                    expert=r.actor_id,
+                    alternates=r.alternates,
+                    reason=f"{r.name}: {r.reason}",
+                )
+                for n, r in enumerate(routed)
+            ),
+            notes={
+                "uncovered": [u.topic for u in routing.uncovered],
+                "conflicts": [e.reason for e in routing.excluded if e.cause == "conflict"][:10],
+                "kept_out": [
+                    {"expert": x.expert, "name": x.name, "rule": x.cause, "reason": x.reason}
+                    for x in routing.excluded[:KEPT_OUT_LIMIT]
+                ],
+                "kept_out_count": len(routing.excluded),
+                "shortfall": routing.shortfall.model_dump() if routing.shortfall else None,
+            },
+        )
+        await off_loop(
+            progress_service.record_routing,
+            self.ctx.engine,
+            self.decision_id,
+            record,
+            key=command.key,
+        )
+
+    async def wait(self, view: DecisionView, command: Wait) -> None:
+        """Give every open task its person's suspended run, so no process waits."""
+        async with get_client() as client:
+            for task in command.tasks:
+                await open_person_run(
+                    client,
+                    self.ctx.engine,
+                    task,
+                    stage=command.stage,
+                    intro=reports.intro(view, task),
+                    criteria=view.decision_class.criteria,
+                    tags=run_tags(view.decision, self.stage),
+                )
+        get_run_logger().info(
+            "%s waits for %s answers; no process waits with it.",
+            self.decision_id,
+            len(command.tasks),
+        )
+
+    async def record(self, view: DecisionView, command: Command) -> None:
+        """Record a fact of the stage; publish its report when this run wrote it."""
+        engine, did = self.ctx.engine, self.decision_id
+        if isinstance(command, RecordRound | ConcludeConsultation):
+            routing = view.routing_of_round(command.record.round)
+            assert routing is not None, "a round is recorded only after its routing"
+            if isinstance(command, RecordRound):
+                if await off_loop(
+                    progress_service.record_round, engine, did, command.record, key=command.key
+                ):
+                    publish_markdown(
+                        did,
+                        "consult",
+                        reports.round_markdown(did, routing, command.aggregate),
+                        f"Round {command.record.round}",
+                    )
+                    get_run_logger().info(
+                        "Round %s: %s",
+                        command.record.round,
+                        "consensus" if command.record.consensus else command.record.dissent,
+                    )
+            elif await off_loop(
+                progress_service.conclude_consultation,
+                engine,
+                did,
+                command.record,
+                key=command.key,
+            ):
+                publish_markdown(
+                    did,
+                    "consult",
+                    reports.consultation_report(did, routing, command.aggregate),
+                    "Consultation report",
+                )
+        elif isinstance(command, RecordMinutes):
+            payload = {"positions": command.positions, "final_version": command.final_version}
+            if await off_loop(
+                progress_service.record_fact,
+                engine,
+                did,
+                "discussion.minuted",
+                payload,
+                key=command.key,
+            ):
+                publish_markdown(did, "discuss", reports.minutes(view, command.tasks), "Minutes")
+        elif isinstance(command, RecordTally):
+            payload = {
+                **command.resolution.model_dump(),
+                "against_consensus": command.against_consensus,
+            }
+            if await off_loop(
+                progress_service.record_fact, engine, did, "vote.tallied", payload, key=command.key
+            ):
+                publish_markdown(
+                    did,
+                    "decide",
+                    reports.resolution_markdown(did, command.resolution, command.against_consensus),
+                    command.resolution.explain(),
+                )
+        elif isinstance(command, Escalate):
+            payload = {
+                "task_id": command.task.id,
+                "executor": command.task.assignee_id,
+                "reason": command.reason,
+            }
+            await off_loop(
+                progress_service.record_fact,
+                engine,
+                did,
+                "execution.escalated",
+                payload,
+                key=command.key,
+            )
+        elif isinstance(command, RecordCycle):
+            if await off_loop(
+                progress_service.record_cycle, engine, did, command.cycle, key=command.key
+            ):
+                publish_markdown(
+                    did,
+                    "execute",
+                    reports.execution_record(view, command.cycle.cycle),
+                    f"Execution cycle {command.cycle.cycle}",
+                )
+        else:
+            raise TypeError(f"{type(command).__name__} is not a stage's command")
+
+
+async def carry_out_stage(ctx: FlowContext, decision_id: str, stage: str) -> str:
+    """Take ``stage`` of the decision as far as the answers allow.
+
+    Returns ``waiting`` when the stage waits for people, otherwise the decision's state
+    once the stage is over (or the decision stalled in it).
+    """
+    step = StageStep(ctx, decision_id, stage)
+    for _ in range(MAX_BATCHES):
+        view = await step.view()
+        if procedure.stage_for(view.decision.state) != stage:
+            return view.decision.state.value
+        commands = procedure.next_commands(view)
+        if not commands:
+            return view.decision.state.value
+        for command in commands:
+            if isinstance(command, Transition):
+                await step.transition(command)
+            elif isinstance(command, Assign):
+                await step.assign(command)
+            elif isinstance(command, Route):
+                await step.route(view, command)
+            elif isinstance(command, Wait):
+                await step.wait(view, command)
+                return WAITING
+            else:
+                await step.record(view, command)
+    raise RuntimeError(
+        f"The {stage} stage of {decision_id} did not settle after {MAX_BATCHES} steps."
+    )
