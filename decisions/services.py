@@ -40,6 +40,7 @@ from decisions.model import (
     Actor,
     Answer,
     Decision,
+    Opinion,
     Role,
     Task,
     TaskKind,
@@ -128,8 +129,11 @@ class AssignedTask:
 
 @dataclass(frozen=True)
 class RecordedAnswer:
+    """The one shape :func:`record_answer` returns: the answer as recorded (first time or
+    found again), the task after it, its audit event, and whether this call wrote it."""
+
     task: Task
-    answer: dict[str, Any]
+    answer: Answer
     event: AuditEvent
     created: bool
 
@@ -706,10 +710,10 @@ class _AnswerJudge:
                 f"The answer code for task {task.id} is not right; {still}.",
                 "answer-code",
             )
-        if stored is not None and stored["payload"] == self.payload:
-            event = log.get(stored["seq"])
+        if stored is not None and stored.answer.model_dump(mode="json") == self.payload:
+            event = log.get(stored.audit_seq)
             assert event is not None
-            return RecordedAnswer(task, self.payload, event, created=False)
+            return RecordedAnswer(task, stored.answer, event, created=False)
         if task.status is not TaskStatus.OPEN:
             return (
                 task,
@@ -737,7 +741,7 @@ class _AnswerJudge:
     def already(self, session: Session, done: AuditEvent) -> RecordedAnswer:
         task = TaskRepository(session).get(done.data["task_id"])
         stored = AnswerRepository(session).for_task(task.id)
-        return RecordedAnswer(task, stored["payload"] if stored else self.payload, done, False)
+        return RecordedAnswer(task, stored.answer if stored else self.answer, done, False)
 
     def write(self, session: Session, task: Task) -> RecordedAnswer:
         """Write the answer, its audit event and the task's new status (under the lock)."""
@@ -751,14 +755,10 @@ class _AnswerJudge:
             )
         )
         AnswerRepository(session).add(
-            task=task,
-            actor_id=self.actor.id,
-            kind=self.payload["kind"],
-            payload=self.payload,
-            audit_seq=event.seq,
+            task=task, actor_id=self.actor.id, answer=self.answer, audit_seq=event.seq
         )
         task = TaskRepository(session).set_status(task.id, TaskStatus.ANSWERED)
-        return RecordedAnswer(task, self.payload, event, created=True)
+        return RecordedAnswer(task, self.answer, event, created=True)
 
     def refuse(self, session: Session, task: Task, reason: str, rule: str) -> Exception:
         """Audit the refusal (once per distinct attempt) and return the error to raise."""
@@ -801,9 +801,9 @@ def _recommendations(session: Session, decision_id: str) -> dict[str, int]:
     answers = AnswerRepository(session).for_decision(decision_id)
     tasks = {t.id: t for t in TaskRepository(session).for_decision(decision_id)}
     opinions = [
-        (tasks[a["task_id"]].round, a["payload"]["recommendation"])
+        (tasks[a.task_id].round, a.answer.recommendation)
         for a in answers
-        if a["kind"] == "opinion"
+        if isinstance(a.answer, Opinion)
     ]
     if not opinions:
         return {}
@@ -915,9 +915,10 @@ def open_tasks_for(engine: Engine, actor_id: str) -> list[Task]:
         return TaskRepository(session).open_for(actor_id)
 
 
-def answers_of(engine: Engine, decision_id: str) -> list[dict[str, Any]]:
+def answers_of(engine: Engine, decision_id: str) -> dict[str, Answer]:
+    """The decision's recorded answers as their models, by task id, in the order recorded."""
     with unit_of_work(engine, read_only=True) as session:
-        return AnswerRepository(session).for_decision(decision_id)
+        return {a.task_id: a.answer for a in AnswerRepository(session).for_decision(decision_id)}
 
 
 def history(engine: Engine, decision_id: str) -> list[AuditEvent]:
@@ -965,10 +966,11 @@ def get_task(engine: Engine, task_id: str) -> Task:
         return TaskRepository(session).get(task_id)
 
 
-def answer_for(engine: Engine, task_id: str) -> dict[str, Any] | None:
-    """The recorded answer of a task (``kind`` and ``payload``), or None."""
+def answer_for(engine: Engine, task_id: str) -> Answer | None:
+    """The recorded answer of a task as its model, or None while it has none."""
     with unit_of_work(engine, read_only=True) as session:
-        return AnswerRepository(session).for_task(task_id)
+        stored = AnswerRepository(session).for_task(task_id)
+    return None if stored is None else stored.answer
 
 
 def attach_flow_run(engine: Engine, task_id: str, flow_run_id: str) -> Task:

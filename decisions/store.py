@@ -8,9 +8,11 @@ are assigned by one writer at a time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
+from pydantic import Field, TypeAdapter
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,7 @@ from decisions.exceptions import ActorNotFound, DecisionNotFound, TaskNotFound
 from decisions.ledger import NewEvent, append_rows, chain_sql
 from decisions.model import (
     Actor,
+    Answer,
     Decision,
     ProposalVersion,
     Role,
@@ -43,6 +46,7 @@ __all__ = [
     "DecisionRepository",
     "TaskRepository",
     "AnswerRepository",
+    "StoredAnswer",
     "AuditLog",
     "NewEvent",
     "store_secret",
@@ -61,6 +65,10 @@ _AUDIT_COLUMNS = (
     _AUDIT.c.prev_hash,
     _AUDIT.c.hash,
 )
+
+
+#: Reads a stored answer payload back into its model, chosen by its ``kind``.
+_ANSWER: TypeAdapter[Answer] = TypeAdapter(Annotated[Answer, Field(discriminator="kind")])
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -363,48 +371,55 @@ class TaskRepository:
         )
 
 
+@dataclass(frozen=True)
+class StoredAnswer:
+    """One recorded answer as the store holds it: whose, to which task, and its audit event."""
+
+    task_id: str
+    actor_id: str
+    answer: Answer
+    audit_seq: int
+
+
 class AnswerRepository:
+    """Answers in and out as the :data:`~decisions.model.Answer` models, never as dicts."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(
-        self,
-        *,
-        task: Task,
-        actor_id: str,
-        kind: str,
-        payload: dict[str, Any],
-        audit_seq: int,
-    ) -> None:
+    def add(self, *, task: Task, actor_id: str, answer: Answer, audit_seq: int) -> None:
         self.session.add(
             AnswerRow(
                 task_id=task.id,
                 decision_id=task.decision_id,
                 actor_id=actor_id,
-                kind=kind,
-                payload=payload,
+                kind=answer.kind,
+                payload=answer.model_dump(mode="json"),
                 audit_seq=audit_seq,
                 created_at=utcnow(),
             )
         )
         self.session.flush()
 
-    def for_task(self, task_id: str) -> dict[str, Any] | None:
+    def for_task(self, task_id: str) -> StoredAnswer | None:
         row = self.session.scalars(select(AnswerRow).where(AnswerRow.task_id == task_id)).first()
-        return (
-            None
-            if row is None
-            else {"kind": row.kind, "payload": row.payload, "seq": row.audit_seq}
-        )
+        return None if row is None else self._to_model(row)
 
-    def for_decision(self, decision_id: str) -> list[dict[str, Any]]:
+    def for_decision(self, decision_id: str) -> list[StoredAnswer]:
+        """The decision's answers in the order they were recorded."""
         rows = self.session.scalars(
             select(AnswerRow).where(AnswerRow.decision_id == decision_id).order_by(AnswerRow.id)
         )
-        return [
-            {"task_id": r.task_id, "actor_id": r.actor_id, "kind": r.kind, "payload": r.payload}
-            for r in rows
-        ]
+        return [self._to_model(r) for r in rows]
+
+    @staticmethod
+    def _to_model(row: AnswerRow) -> StoredAnswer:
+        return StoredAnswer(
+            task_id=row.task_id,
+            actor_id=row.actor_id,
+            answer=_ANSWER.validate_python(row.payload),
+            audit_seq=row.audit_seq,
+        )
 
 
 class AuditLog:

@@ -58,7 +58,7 @@ def answer_task(
             if stored is not None:
                 logger.info("The answer to %s is recorded.", task_id)
                 _continue(engine, decision_id)
-                return dict(stored["payload"])
+                return stored.model_dump(mode="json")
             task = services.get_task(engine, task_id)
             if task.status is not TaskStatus.OPEN:
                 logger.info("Task %s is %s; nothing to wait for.", task_id, task.status.value)

@@ -211,8 +211,10 @@ class Step:
             )
             return None
         answers = {
-            a["task_id"]: dict(a["payload"])
-            for a in await off_loop(services.answers_of, self.ctx.engine, self.id)
+            task_id: answer.model_dump(mode="json")
+            for task_id, answer in (
+                await off_loop(services.answers_of, self.ctx.engine, self.id)
+            ).items()
         }
         return [
             Outcome(t, answers.get(t.id)) for t in tasks if t.status is not TaskStatus.REASSIGNED
@@ -274,8 +276,10 @@ def _routing_markdown(routing: dict[str, Any]) -> str:
 
 async def _opinions(step: Step, round_no: int) -> list[Outcome]:
     answers = {
-        a["task_id"]: dict(a["payload"])
-        for a in await off_loop(services.answers_of, step.ctx.engine, step.id)
+        task_id: answer.model_dump(mode="json")
+        for task_id, answer in (
+            await off_loop(services.answers_of, step.ctx.engine, step.id)
+        ).items()
     }
     return [
         Outcome(t, answers[t.id])

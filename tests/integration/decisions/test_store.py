@@ -102,8 +102,8 @@ def test_task_and_answer_round_trip(world: World) -> None:
         criteria=CRITERIA,
     )
     assert recorded.created and recorded.task.status is TaskStatus.ANSWERED
-    [answer] = services.answers_of(world.engine, world.decision.id)
-    assert Opinion.model_validate(answer["payload"]) == opinion()
+    assert services.answers_of(world.engine, world.decision.id) == {task.id: opinion()}
+    assert recorded.answer == opinion()
     assert recorded.event.action == "task.answered.opinion"
     assert recorded.event.data["answer"]["rationale"] == "成本可控，需保留夜班。"
 
