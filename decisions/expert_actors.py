@@ -30,8 +30,8 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.orm import Session
 
 from decisions.model import ACTOR_ID_PATTERN, Role, utcnow
-from decisions.services import unit_of_work
 from decisions.tables import ActorRow, ExpertActorRow
+from decisions.uow import unit_of_work
 
 __all__ = [
     "candidate_actor_ids",

@@ -1,8 +1,8 @@
 """Repositories: convert between rows and domain models inside a session they are given.
 
-No repository opens a session or a transaction; :mod:`decisions.services` does, one per
-unit of work, and takes the write lock first so that ids, task numbers and the audit chain
-are assigned by one writer at a time.
+No repository opens a session or a transaction; :class:`decisions.uow.UnitOfWork` does, one
+per unit of work, and takes the write lock first so that ids, task numbers and the audit
+chain are assigned by one writer at a time.
 """
 
 from __future__ import annotations
@@ -116,6 +116,14 @@ class ActorRepository:
         row.affiliations = list(affiliations)
         self.session.flush()
         return before
+
+    def set_token_hash(self, actor_id: str, token_hash: str) -> None:
+        """Replace the actor's token (the old one stops working at commit)."""
+        row = self.session.get(ActorRow, actor_id)
+        if row is None:
+            raise ActorNotFound(actor_id)
+        row.token_hash = token_hash
+        self.session.flush()
 
     def get(self, actor_id: str) -> Actor:
         row = self.session.get(ActorRow, actor_id)

@@ -1,0 +1,242 @@
+"""Recording a person's answer to their task, once, or refusing it with a reason.
+
+Many people answer at once, so the checks an answer must pass run first without the
+store's write lock; the lock is then held only to see that the task is still open and to
+write. Anything that changed in between, and every refusal, is judged again under the lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from decisions.audit import AuditEvent
+from decisions.credentials import hash_secret, matches
+from decisions.exceptions import PermissionDenied, TaskError
+from decisions.model import ANSWER_TYPES, Actor, Answer, Opinion, Task, TaskStatus, Vote
+from decisions.powers import ACTION_FOR_TASK, may
+from decisions.services.common import parties
+from decisions.store import NewEvent
+from decisions.tally import vote_problem
+from decisions.uow import UnitOfWork, new_key
+
+__all__ = ["RecordedAnswer", "record_answer", "recommendations_of"]
+
+
+@dataclass(frozen=True)
+class RecordedAnswer:
+    """The one shape :func:`record_answer` returns: the answer as recorded (now or before),
+    the task after it, the answer's audit event, and whether this call wrote it."""
+
+    task: Task
+    answer: Answer
+    event: AuditEvent
+    created: bool
+
+
+def record_answer(
+    engine: Engine,
+    task_id: str,
+    answer: Answer,
+    *,
+    actor: Actor,
+    answer_code: str,
+    criteria: tuple[str, ...] | list[str] | None = None,
+    idempotency_key: str | None = None,
+) -> RecordedAnswer:
+    """Record ``actor``'s answer to a task, once, with its audit event.
+
+    Checks, in order: the task exists; it is the actor's; the answer code is right; the task
+    is still open; the answer fits the task; the separation of powers allows it. Any refusal
+    is audited, nothing is recorded as an answer, and the task stays open. Sending the same
+    answer again (by any channel) returns the recorded one without writing
+    (``created=False``).
+
+    Raises
+    ------
+    TaskError
+        For a refusal about the task, the code or the answer (audited).
+    PermissionDenied
+        When the separation of powers refuses the actor (audited).
+    """
+    key = new_key(idempotency_key)
+    judge = _AnswerJudge(task_id, answer, actor, answer_code, criteria, key)
+    with UnitOfWork(engine, read_only=True) as uow:
+        first = judge(uow)
+    if isinstance(first, RecordedAnswer):
+        return first
+    if isinstance(first, Task):
+        with UnitOfWork(engine) as uow:
+            if done := judge.recorded(uow):
+                return done
+            task = uow.tasks.get(task_id)
+            if task.status is TaskStatus.OPEN and uow.answers.for_task(task_id) is None:
+                return judge.write(uow, task)
+    with UnitOfWork(engine) as uow:
+        verdict = judge(uow)
+        if isinstance(verdict, RecordedAnswer):
+            return verdict
+        if isinstance(verdict, Task):
+            return judge.write(uow, verdict)
+        refusal = judge.refuse(uow, verdict)
+        uow.commit()
+        raise refusal
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """Why an answer is not taken, and the rule that says so (kept in the audit event)."""
+
+    task: Task
+    reason: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class _AnswerJudge:
+    """The checks an answer must pass, usable with or without the write lock."""
+
+    task_id: str
+    answer: Answer
+    actor: Actor
+    answer_code: str
+    criteria: tuple[str, ...] | list[str] | None
+    key: str
+
+    def __call__(self, uow: UnitOfWork) -> RecordedAnswer | Task | _Refusal:
+        """The answer already recorded, the open task it may be written to, or a refusal."""
+        if done := self.recorded(uow):
+            return done
+        task = uow.tasks.get(self.task_id)
+        decision = uow.decisions.get(task.decision_id)
+        stored = uow.answers.for_task(task.id)
+        if task.assignee_id != self.actor.id:
+            return _Refusal(
+                task,
+                f"Task {task.id} is assigned to {task.assignee_id}, not to {self.actor.id}.",
+                "actor",
+            )
+        if not matches(self.answer_code, task.answer_code_hash):
+            still = (
+                "the task is still open"
+                if task.status is TaskStatus.OPEN
+                else f"the task is {task.status.value} and takes no more answers"
+            )
+            return _Refusal(
+                task, f"The answer code for task {task.id} is not right; {still}.", "answer-code"
+            )
+        if stored is not None and _same(stored.answer, self.answer):
+            event = uow.log.get(stored.audit_seq)
+            assert event is not None
+            return RecordedAnswer(task, stored.answer, event, created=False)
+        if task.status is not TaskStatus.OPEN:
+            return _Refusal(
+                task, f"Task {task.id} is {task.status.value} and takes no more answers.", "closed"
+            )
+        if not isinstance(self.answer, ANSWER_TYPES[task.kind]):
+            wanted = " or ".join(t.__name__ for t in ANSWER_TYPES[task.kind])
+            return _Refusal(
+                task,
+                f"Task {task.id} is a {task.kind.value} task and takes a {wanted}, "
+                f"not a {type(self.answer).__name__}.",
+                "answer-kind",
+            )
+        if problem := self.content_problem(uow, task):
+            return _Refusal(task, problem, "answer-content")
+        ruling = may(self.actor, ACTION_FOR_TASK[task.kind], parties(uow, decision))
+        if not ruling:
+            return _Refusal(task, ruling.reason, "powers")
+        return task
+
+    def recorded(self, uow: UnitOfWork) -> RecordedAnswer | None:
+        """What this actor recorded under this key before (the idempotent prologue)."""
+        done = uow.recorded(self.key)
+        if done is None or done.actor != self.actor.id:
+            return None
+        task = uow.tasks.get(done.data["task_id"])
+        stored = uow.answers.for_task(task.id)
+        return RecordedAnswer(task, stored.answer if stored else self.answer, done, False)
+
+    def content_problem(self, uow: UnitOfWork, task: Task) -> str | None:
+        """What is wrong with the answer's content: an opinion's ratings against the class's
+        criteria, a vote's justification against the experts' consensus."""
+        if self.criteria is not None and isinstance(self.answer, Opinion):
+            try:
+                self.answer.check_criteria(self.criteria)
+            except ValueError as err:
+                return str(err)
+        if isinstance(self.answer, Vote):
+            return vote_problem(self.answer, recommendations(uow, task.decision_id))
+        return None
+
+    def write(self, uow: UnitOfWork, task: Task) -> RecordedAnswer:
+        """Write the answer, its audit event and the task's new status (under the lock)."""
+        event = uow.record(
+            NewEvent(
+                actor=self.actor.id,
+                action=f"task.answered.{self.answer.kind}",
+                decision_id=task.decision_id,
+                payload={
+                    "task_id": task.id,
+                    "round": task.round,
+                    "answer": self.answer.model_dump(mode="json"),
+                },
+                idempotency_key=self.key,
+            )
+        )
+        uow.answers.add(task=task, actor_id=self.actor.id, answer=self.answer, audit_seq=event.seq)
+        task = uow.tasks.set_status(task.id, TaskStatus.ANSWERED)
+        return RecordedAnswer(task, self.answer, event, created=True)
+
+    def refuse(self, uow: UnitOfWork, refusal: _Refusal) -> TaskError | PermissionDenied:
+        """Audit the refusal (once per distinct attempt) and return the error to raise."""
+        task, reason, rule = refusal.task, refusal.reason, refusal.rule
+        # One event per distinct attempt: the same call retried is audited once, another
+        # actor or code trying the same answer is audited again.
+        attempt = hash_secret(f"{self.actor.id}:{self.answer_code}")[:12]
+        refusal_key = f"refused:{self.key}:{attempt}"
+        if uow.recorded(refusal_key) is None:
+            uow.record(
+                NewEvent(
+                    actor=self.actor.id,
+                    action="task.answer_refused",
+                    decision_id=task.decision_id,
+                    payload={"task_id": task.id, "rule": rule, "reason": reason},
+                    idempotency_key=refusal_key,
+                )
+            )
+        if rule == "powers":
+            return PermissionDenied(
+                reason, decision_id=task.decision_id, actor_id=self.actor.id, action=task.kind.value
+            )
+        return TaskError(reason, decision_id=task.decision_id, task_id=task.id)
+
+
+def _same(recorded: Answer, sent: Answer) -> bool:
+    """The same answer, compared as stored (JSON), whichever channel sent it."""
+    return recorded.model_dump(mode="json") == sent.model_dump(mode="json")
+
+
+def recommendations(uow: UnitOfWork, decision_id: str) -> dict[str, int]:
+    """How many experts recommended what in the decision's latest consultation round."""
+    rounds = {t.id: t.round for t in uow.tasks.for_decision(decision_id)}
+    opinions = [
+        (rounds[a.task_id], a.answer.recommendation)
+        for a in uow.answers.for_decision(decision_id)
+        if isinstance(a.answer, Opinion)
+    ]
+    if not opinions:
+        return {}
+    last = max(r for r, _ in opinions)
+    counts: dict[str, int] = {}
+    for r, recommendation in opinions:
+        if r == last:
+            counts[recommendation] = counts.get(recommendation, 0) + 1
+    return counts
+
+
+def recommendations_of(engine: Engine, decision_id: str) -> dict[str, int]:
+    """The experts' recommendations in the latest consultation round, counted."""
+    with UnitOfWork(engine, read_only=True) as uow:
+        return recommendations(uow, decision_id)
