@@ -8,7 +8,7 @@ task, or one whose slot has no alternate left, is cancelled.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from decisions.classes import DecisionClass
 from decisions.model import Task, TaskKind
@@ -48,12 +48,20 @@ def due(
                 keys.assignment(task.decision_id, TaskKind.CONSULT, task.round, c)
                 for c in candidates
             ),
-            decision_class.durations.answer,
+            _answer_time(task, decision_class),
             keys.expired(task.id),
         )
     if now >= task.created_at + decision_class.durations.reminder:
         return Remind(task, deadline, keys.reminded(task.id))
     return None
+
+
+def _answer_time(task: Task, decision_class: DecisionClass) -> timedelta:
+    """How long a replacement has to answer: as long as the task's stage gives anyone."""
+    durations = decision_class.durations
+    if task.kind is TaskKind.CONSULT:
+        return min(durations.answer, durations.consult)
+    return durations.answer
 
 
 def expiry_reason(deadline: datetime, replacement: str | None) -> str:

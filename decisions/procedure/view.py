@@ -70,6 +70,9 @@ class DecisionView:
         A consultation is open from its routing until a round concludes it; after a return
         the decision's next round begins a new one.
         """
+        current = self.round_record(self.decision.round)
+        if current is not None and current.concluded:  # concluded, the discussion not yet open
+            return current.first_round
         concluded = {r.first_round for r in self.rounds if r.concluded}
         open_ = [
             r.first_round

@@ -456,12 +456,6 @@ def test_a_recorded_round_concludes_at_consensus_or_the_last_round(
     assert discuss == Transition("open_discussion", f"D-2026-0001:open-discussion:{round}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="consultation_start() treats a consultation whose last round is recorded as "
-    "concluded as over, so a retry after the report but before open_discussion routes a new "
-    "consultation instead of opening the discussion",
-)
 def test_a_concluded_later_round_still_opens_the_discussion_on_a_retry() -> None:
     """A run retried after the report of round 2 was recorded, but before the discussion
     opened, concludes again (idempotently) and opens the discussion, routing nothing."""

@@ -110,11 +110,6 @@ def test_an_expired_consult_task_passes_to_the_alternates_after_the_late_expert(
     assert expire.duration == TWO_DAYS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Expire.duration is durations.answer even for a consult task, while consult tasks "
-    "are now given min(answer, consult)",
-)
 def test_a_consult_tasks_replacement_is_due_within_the_shorter_of_answer_and_consult() -> None:
     """An alternate replacing a late expert gets a consult task's time: the shorter of
     ``answer`` and ``consult``, as the panel's first assignments do."""

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -374,11 +373,6 @@ def test_the_procedure_brings_every_decision_to_rest(
 DISSENT_THEN_CONSENSUS = [0] + [0, 0, 0, 0] + [0, 3, 0, 0] + [0, 4, 0, 0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asking again after the report of a consultation's second round routes a new "
-    "consultation instead of opening the discussion (consultation_start)",
-)
 @settings(max_examples=150, deadline=None)
 @example(
     dclass=variant(STANDARD, experts=3, max_rounds=2),
