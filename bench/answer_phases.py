@@ -22,9 +22,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,7 @@ PHASES = (
 
 def _instrument(phases: threading.local) -> None:
     """Wrap the store's functions so each thread adds its time to ``phases.now``."""
-    from decisions import services, store
+    from decisions import services, store, uow
 
     def add(name: str, seconds: float) -> None:
         now: Phases = phases.__dict__.setdefault("now", {})
@@ -63,19 +62,18 @@ def _instrument(phases: threading.local) -> None:
 
         return wrapper
 
-    plain_unit_of_work = services.unit_of_work
+    plain_enter = uow.UnitOfWork.__enter__
 
-    @contextmanager
-    def unit_of_work(engine: Any, *, read_only: bool = False) -> Iterator[Any]:
+    def enter(self: uow.UnitOfWork) -> uow.UnitOfWork:
         start = time.perf_counter()
-        with plain_unit_of_work(engine, read_only=read_only) as session:
-            if not read_only:  # pool checkout, BEGIN (IMMEDIATE on SQLite) and the lock
-                add("write transaction begun (pool, BEGIN, lock)", time.perf_counter() - start)
-            yield session
+        entered = plain_enter(self)
+        if not self.read_only:  # pool checkout, BEGIN (IMMEDIATE on SQLite) and the lock
+            add("write transaction begun (pool, BEGIN, lock)", time.perf_counter() - start)
+        return entered
 
-    services.unit_of_work = unit_of_work  # type: ignore[assignment]
-    services.take_write_lock = timed(  # type: ignore[assignment]
-        "  of which PostgreSQL's advisory lock", services.take_write_lock
+    uow.UnitOfWork.__enter__ = enter  # type: ignore[method-assign]
+    uow.take_write_lock = timed(  # type: ignore[assignment]
+        "  of which PostgreSQL's advisory lock", uow.take_write_lock
     )
     # the pre-check's first query checks a connection out of the pool
     store.AuditLog.by_key = timed(  # type: ignore[method-assign]

@@ -34,6 +34,7 @@ from decisions.audit import AuditEvent
 from decisions.classes import load_classes
 from decisions.db import make_engine
 from decisions.model import Actor, Decision, Task, TaskKind
+from decisions.uow import UnitOfWork
 from experts.sample import load_sample
 from experts.store import save_expertise
 from flows.publishing import artifact_key, summarise_event
@@ -108,8 +109,8 @@ def prepare_store(engine: Engine, *, by: str = "demo") -> tuple[int, int]:
     Returns (experts imported, people registered)."""
     services.init_store(engine)
     sample = load_sample()
-    with services.unit_of_work(engine) as session:
-        save_expertise(session, sample)
+    with UnitOfWork(engine) as uow:
+        save_expertise(uow.session, sample)
     entries = yaml.safe_load((examples_dir() / "actors.yaml").read_text(encoding="utf-8"))
     for entry in entries:
         services.add_actor(

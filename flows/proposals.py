@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from decisions import services
 from decisions.classes import ClassBook
 from decisions.exceptions import InvalidProposal
+from decisions.uow import UnitOfWork
 from experts.references import check_references, suggest
 from experts.store import load_expertise
 
@@ -40,8 +41,8 @@ def check_proposal(
         )
     if not proposal.topics:
         problems.append("A proposal needs at least one topic so experts can be routed to it.")
-    with services.unit_of_work(engine, read_only=True) as session:
-        data = load_expertise(session)
+    with UnitOfWork(engine, read_only=True) as uow:
+        data = load_expertise(uow.session)
     found = check_references(
         data,
         district=proposal.district,

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, text
 
 from decisions import ledger, services
 from decisions.audit import Anchor, ChainReport, event_hash
-from decisions.store import AuditLog
+from decisions.ledger import NewEvent
+from decisions.uow import UnitOfWork
 from tests.integration.decisions._appender import append_events
 from tests.integration.decisions.conftest import World, chain_unprotected
 
@@ -119,11 +120,9 @@ def test_history_is_the_decisions_events_in_order(world: World) -> None:
 
 def test_batched_appends_link_in_one_transaction(world: World) -> None:
     """Many events appended in one unit of work form one unbroken stretch of the chain."""
-    from decisions.ledger import NewEvent
-
     before = services.verify(world.engine).count
-    with services.unit_of_work(world.engine) as session:
-        AuditLog(session).append_many(
+    with UnitOfWork(world.engine) as uow:
+        uow.log.append_many(
             [NewEvent(actor="system", action="test.batch", payload={"i": i}) for i in range(500)]
         )
     report = services.verify(world.engine)

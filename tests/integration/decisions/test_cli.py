@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from decisions import services
 from decisions.classes import load_classes
+from decisions.uow import UnitOfWork
 from experts.sample import load_sample
 from experts.store import save_expertise
 from tests.integration.decisions.conftest import World, chain_unprotected
@@ -50,8 +51,8 @@ def url_of(world: World) -> str:
 
 def with_sample_expertise(world: World) -> None:
     """Put the sample expertise database in the world's store, as `experts import` would."""
-    with services.unit_of_work(world.engine) as session:
-        save_expertise(session, load_sample())
+    with UnitOfWork(world.engine) as uow:
+        save_expertise(uow.session, load_sample())
 
 
 def test_init_creates_then_reports_up_to_date(tmp_path: Path) -> None:
