@@ -1,53 +1,38 @@
 """The decision flow: takes one decision as far as it can go now, as the store says it stands.
 
-It reads the decision's state and runs the stage that state calls for, again and again, so
-a decision returned by its body goes back to consultation. When a stage must wait for
-people it returns ``waiting`` and this run ends: no process holds the decision while it
-waits. The last answer of the step (or the deadline sweep) starts the next run of this
-flow, which picks up where the store says the decision is. Every run publishes the history
-artifact with the chain's head, so the UI's record grows with the decision.
+It reads the decision's state and runs the stage flow that state calls for
+(:func:`decisions.procedure.stage_for`), again and again, so a decision returned by its body
+goes back to consultation. When a stage must wait for people it returns ``waiting`` and this
+run ends: no process holds the decision while it waits. The last answer of the step (or the
+deadline sweep) starts the next run of this flow, which picks up where the store says the
+decision is. Every run publishes the history artifact with the chain's head, so the UI's
+record grows with the decision.
 
 A stage whose run fails (a bug, a lost database, a broken classes file) never strands its
-decision: the decision goes ``stalled`` with a sentence naming the stage and the cause, which
-``counsel status`` and the history show, and ``counsel resume`` takes it on once the cause is
-fixed. Only when even that cannot be written (the store is gone), or when Prefect's API
-cannot be reached (a stack restarting), does this run fail; the deadline sweep continues the
-decision when they are back.
+decision: the procedure stalls it with a sentence naming the stage and the cause
+(:func:`decisions.procedure.failure_stall`), which ``counsel status`` and the history show,
+and ``counsel resume`` takes it on once the cause is fixed. Only when even that cannot be
+written (the store is gone), or when Prefect's API cannot be reached (a stack restarting),
+does this run fail; the deadline sweep continues the decision when they are back.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
-from prefect import flow, get_run_logger, tags
+from prefect import flow, get_client, get_run_logger, tags
+from prefect.context import get_run_context
 from prefect.exceptions import PrefectHTTPStatusError
 
-from decisions import services
+from decisions import procedure, services
 from decisions.exceptions import CounselError
-from decisions.model import TRANSITIONS, State
-from flows.context import flow_context, off_loop
+from decisions.model import State
+from flows.context import FlowContext, flow_context, off_loop
 from flows.publishing import publish_history
-from flows.stages import (
-    WAITING,
-    decision_vote,
-    discussion,
-    execution,
-    expert_consultation,
-    run_tags,
-)
+from flows.stages import STAGE_FLOWS, WAITING, run_tags
 
-__all__ = ["decision_flow", "STAGE_FOR_STATE", "failure_reason"]
+__all__ = ["decision_flow", "prefect_unreachable", "failure_cause"]
 
-STAGE_FOR_STATE: dict[State, tuple[str, Any]] = {
-    State.SUBMITTED: ("consult", expert_consultation),
-    State.RETURNED: ("consult", expert_consultation),
-    State.CONSULTING: ("consult", expert_consultation),
-    State.DISCUSSING: ("discuss", discussion),
-    State.DECIDING: ("decide", decision_vote),
-    State.APPROVED: ("execute", execution),
-    State.EXECUTING: ("execute", execution),
-}
+#: More stages than any decision runs in one go (a return goes round four or five).
 MAX_STAGES = 20
 
 
@@ -58,53 +43,37 @@ def prefect_unreachable(err: BaseException) -> bool:
     if isinstance(err, httpx.TransportError):
         return True
     return isinstance(err, PrefectHTTPStatusError) and err.response.status_code >= 500
-STAGE_NAMES = {
-    "consult": "consultation",
-    "discuss": "discussion",
-    "decide": "vote",
-    "execute": "execution",
-}
 
 
-def failure_reason(decision_id: str, stage: str, err: BaseException) -> str:
-    """The sentence a planner reads when a stage's run failed."""
-    cause = " ".join(str(err).split()).rstrip(".") or "no message"
-    if not isinstance(err, CounselError):
-        cause = f"{type(err).__name__}: {cause}"
-    return (
-        f"The {STAGE_NAMES.get(stage, stage)} stage failed: {cause}. Once the cause is fixed, "
-        f"`counsel resume {decision_id}` takes the decision on from there."
-    )
+def failure_cause(err: BaseException) -> str:
+    """What failed, for the planner: Counsel's own sentence, or the error's type and text."""
+    text = " ".join(str(err).split())
+    return text if isinstance(err, CounselError) else f"{type(err).__name__}: {text}"
 
 
-async def _stall_on_failure(ctx: Any, decision_id: str, stage: str, err: Exception) -> None:
-    """Stall the decision with the failure's cause, keyed so a retried run stalls it once.
-
-    If the decision already left the stages (the failure came after its last step) the
-    failure is raised as it is; if the store cannot be written it fails this run, and the
-    sweep continues the decision later.
-    """
+async def _stall_on_failure(ctx: FlowContext, decision_id: str, stage: str, err: Exception) -> None:
+    """Stall the decision with the failure's cause, as the procedure says; raise the failure
+    when the decision cannot stall (it left the stages after its last step). If the store
+    cannot be written this run fails, and the sweep continues the decision later."""
     decision = await off_loop(services.get_decision, ctx.engine, decision_id)
-    if decision.state not in TRANSITIONS["stall"][0]:
-        if decision.state is State.STALLED:
-            return
+    if decision.state is State.STALLED:
+        return
+    position = await off_loop(services.event_count, ctx.engine, decision_id)
+    stall = procedure.failure_stall(decision, stage, failure_cause(err), position)
+    if stall is None:
         raise err
-    seen = await off_loop(services.event_count, ctx.engine, decision_id)
     await off_loop(
         services.apply_transition,
         ctx.engine,
         decision_id,
-        "stall",
-        idempotency_key=f"{decision_id}:stall:failed:{stage}:{seen}",
-        reason=failure_reason(decision_id, stage, err),
+        stall.action,
+        idempotency_key=stall.key,
+        **stall.params,
     )
 
 
-async def _tag_own_run(ctx: Any, decision_id: str) -> None:
+async def _tag_own_run(ctx: FlowContext, decision_id: str) -> None:
     """Give this run the decision's tags, however it was started (UI, CLI, deployment)."""
-    from prefect import get_client
-    from prefect.context import get_run_context
-
     decision = await off_loop(services.get_decision, ctx.engine, decision_id)
     run = get_run_context().flow_run  # type: ignore[union-attr]
     if run is None:
@@ -125,13 +94,13 @@ async def decision_flow(decision_id: str, title: str = "") -> str:
         await _tag_own_run(ctx, decision_id)
         for _ in range(MAX_STAGES):
             decision = await off_loop(services.get_decision, ctx.engine, decision_id)
-            if decision.state not in STAGE_FOR_STATE:
+            stage = procedure.stage_for(decision.state)
+            if stage is None:
                 break
-            stage, stage_flow = STAGE_FOR_STATE[decision.state]
             logger.info("%s is %s: running the %s stage.", decision_id, decision.state.value, stage)
             try:
                 with tags(*run_tags(decision, stage)):
-                    outcome = await stage_flow(decision_id)
+                    outcome = await STAGE_FLOWS[stage](decision_id)
             except Exception as err:  # noqa: BLE001 - any other failure stalls, with its cause
                 if prefect_unreachable(err):
                     raise
@@ -151,4 +120,4 @@ async def decision_flow(decision_id: str, title: str = "") -> str:
         )
         if decision.state is State.STALLED:
             logger.warning("%s stalled: %s", decision_id, decision.state_reason)
-        return WAITING if decision.state in STAGE_FOR_STATE else decision.state.value
+        return WAITING if procedure.is_active(decision) else decision.state.value

@@ -11,7 +11,6 @@ derived ``expert-…`` id for ids in other scripts such as ``王芳``, the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -19,26 +18,24 @@ from decisions import services
 from decisions.classes import DecisionClass
 from decisions.expert_actors import actor_ids_for_experts
 from decisions.model import Decision
+from decisions.progress import Routing as Record
+from decisions.progress import Slot
 from experts.graph import build_graph
 from experts.model import Expert
 from experts.ranking import Routing, rank_experts
 from experts.store import load_expertise
-from flows.publishing import md_inline
 
 __all__ = [
     "KEPT_OUT_LIMIT",
     "RoutedExpert",
     "route_consultation",
     "actor_id_for_expert",
-    "routed_payload",
-    "routing_markdown",
-    "too_few_reason",
+    "routing_record",
+    "shortfall_cause",
 ]
 
-#: How many kept-out experts a ``consultation.routed`` event names (the rest are counted).
+#: How many kept-out experts a routing's record names (the rest are counted).
 KEPT_OUT_LIMIT = 50
-#: How many of them the consultation report lists.
-KEPT_OUT_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -102,66 +99,39 @@ def route_consultation(
     return routed, routing
 
 
-def routed_payload(
-    first_round: int, routed: list[RoutedExpert], routing: Routing
-) -> dict[str, Any]:
-    """The ``consultation.routed`` event's payload: who was routed, who was kept out and why.
+def routing_record(first_round: int, routed: list[RoutedExpert], routing: Routing) -> Record:
+    """The typed record of a consultation's routing: a slot per routed expert with its
+    alternates, and what the report says about the rest.
 
-    ``kept_out`` names the first :data:`KEPT_OUT_LIMIT` experts kept out (expertise id, name,
-    rule, reason), ``kept_out_count`` how many there were; ``shortfall`` is None, or says
-    how many experts were asked for and found and which rules kept the others out.
+    ``notes`` names the first :data:`KEPT_OUT_LIMIT` experts kept out (expertise id, name,
+    rule, reason) and counts them all; ``shortfall`` is None, or says how many experts were
+    asked for and found and which rules kept the others out.
     """
-    return {
-        "round": first_round,
-        "experts": [r.actor_id for r in routed],
-        "alternates": {r.actor_id: list(r.alternates) for r in routed},
-        "reasons": {r.actor_id: f"{r.name}: {r.reason}" for r in routed},
-        "uncovered": [u.topic for u in routing.uncovered],
-        "conflicts": [e.reason for e in routing.excluded if e.cause == "conflict"][:10],
-        "kept_out": [
-            {"expert": x.expert, "name": x.name, "rule": x.cause, "reason": x.reason}
-            for x in routing.excluded[:KEPT_OUT_LIMIT]
-        ],
-        "kept_out_count": len(routing.excluded),
-        "shortfall": routing.shortfall.model_dump() if routing.shortfall else None,
-    }
-
-
-def too_few_reason(routed: list[RoutedExpert], routing: Routing, min_answers: int) -> str:
-    """Why a consultation stalls at routing: too few experts, and which rules kept others out."""
-    causes = [u.reason for u in routing.uncovered]
-    if routing.shortfall is not None:
-        causes.append(routing.shortfall.reason)
-    cause = "; ".join(causes) or "the expertise database has too few matching experts"
-    return (
-        f"Only {len(routed)} experts could be routed but the class needs "
-        f"{min_answers} answers: {cause}."
+    return Record(
+        first_round=first_round,
+        slots=tuple(
+            Slot(
+                number=n, expert=r.actor_id, alternates=r.alternates, reason=f"{r.name}: {r.reason}"
+            )
+            for n, r in enumerate(routed)
+        ),
+        notes={
+            "uncovered": [u.topic for u in routing.uncovered],
+            "conflicts": [e.reason for e in routing.excluded if e.cause == "conflict"][:10],
+            "kept_out": [
+                {"expert": x.expert, "name": x.name, "rule": x.cause, "reason": x.reason}
+                for x in routing.excluded[:KEPT_OUT_LIMIT]
+            ],
+            "kept_out_count": len(routing.excluded),
+            "shortfall": routing.shortfall.model_dump() if routing.shortfall else None,
+        },
     )
 
 
-def routing_markdown(payload: dict[str, Any]) -> str:
-    """The routed experts for the consultation report, with any shortfall and who was kept out.
-
-    Reads a ``consultation.routed`` payload, including those written before shortfalls and
-    kept-out experts were recorded. Names and reasons come from the expertise database and
-    are shown as text (markdown escaped).
-    """
-    lines = [
-        f"- **{md_inline(payload.get('reasons', {}).get(e, e))}** (`{e}`); alternates "
-        f"{', '.join(payload['alternates'].get(e, [])) or 'none'}"
-        for e in payload["experts"]
-    ]
-    shortfall = payload.get("shortfall")
-    if shortfall:
-        lines += ["", f"**Fewer experts than asked:** {md_inline(shortfall['reason'])}."]
-    kept = payload.get("kept_out") or []
-    if kept:
-        lines += ["", "Kept out:"]
-        lines += [
-            f"- {md_inline(x['name'])} (`{x['expert']}`), {x['rule']}: {md_inline(x['reason'])}"
-            for x in kept[:KEPT_OUT_SHOWN]
-        ]
-        more = int(payload.get("kept_out_count", len(kept))) - min(len(kept), KEPT_OUT_SHOWN)
-        if more > 0:
-            lines.append(f"- and {more} more (see the `consultation.routed` event)")
-    return "\n".join(lines)
+def shortfall_cause(routing: Routing) -> str:
+    """Why routing found fewer experts than asked: topics nobody covers, and the rules that
+    kept the others out."""
+    causes = [u.reason for u in routing.uncovered]
+    if routing.shortfall is not None:
+        causes.append(routing.shortfall.reason)
+    return "; ".join(causes) or "the expertise database has too few matching experts"

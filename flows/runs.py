@@ -26,8 +26,9 @@ from prefect.input.run_input import keyset_from_paused_state
 from prefect.states import Cancelled, Completed, Running, Suspended
 from sqlalchemy import Engine
 
-from decisions import services
-from decisions.model import Task, TaskStatus, utcnow
+from decisions import procedure, services
+from decisions.model import Task, utcnow
+from decisions.procedure import keys
 from flows.forms import AnswerForm, personal_form
 
 __all__ = [
@@ -86,7 +87,7 @@ async def open_person_run(
         state=Running(message="Opening the task's form."),
         name=f"{stage} · {task.decision_id} · {task.assignee_id}",
         tags=[f"actor:{task.assignee_id}", f"task:{task.id}", *tags],
-        idempotency_key=f"counsel-task:{task.id}",
+        idempotency_key=keys.person_run(task.id),
     )
     if run.state is not None and run.state.is_running():
         form = personal_form(task.kind, criteria, task.assignee_id)
@@ -143,14 +144,11 @@ def close_person_run(
 
 
 def is_ready(engine: Engine, decision_id: str) -> bool:
-    """True when the decision is in a stage and none of its tasks is open: its next step
-    can be taken now."""
-    from flows.decision import STAGE_FOR_STATE
-
-    decision = services.get_decision(engine, decision_id)
-    if decision.state not in STAGE_FOR_STATE:
-        return False
-    return not any(t.status is TaskStatus.OPEN for t in services.tasks_of(engine, decision_id))
+    """True when the decision's next step can be taken now
+    (:func:`decisions.procedure.ready_to_continue`)."""
+    return procedure.ready_to_continue(
+        services.get_decision(engine, decision_id), services.tasks_of(engine, decision_id)
+    )
 
 
 def start_decision_run(
@@ -169,7 +167,7 @@ def start_decision_run(
             f"class:{decision.class_name}",
             f"district:{decision.district}",
         ],
-        idempotency_key=f"counsel-continue:{decision.id}:{position}{key_suffix}",
+        idempotency_key=keys.continuation(decision.id, position, key_suffix),
     )
 
 

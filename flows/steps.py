@@ -31,7 +31,6 @@ from decisions.procedure import (
     Transition,
     Wait,
 )
-from decisions.progress import Routing, Slot
 from flows import reports
 from flows.context import FlowContext, off_loop
 from flows.publishing import emit_transition, publish_markdown
@@ -41,7 +40,7 @@ __all__ = ["WAITING", "run_tags", "carry_out_stage"]
 
 WAITING = "waiting"
 #: A stage that has not settled after this many rounds of commands has a bug in its rules.
-MAX_BATCHES = 200
+MAX_BATCHES = 100
 
 
 def run_tags(decision: Decision, stage: str) -> list[str]:
@@ -123,46 +122,22 @@ class StageStep:
     async def route(self, view: DecisionView, command: Route) -> None:
         """Route the class's experts from the expertise graph, then record them, or stall."""
         # the graph's libraries load only for the step that routes
-        from flows.routing import KEPT_OUT_LIMIT, route_consultation
+        from flows.routing import route_consultation, routing_record, shortfall_cause
 
         routed, routing = await off_loop(
             route_consultation, self.ctx.engine, view.decision, view.decision_class
         )
-        causes = [u.reason for u in routing.uncovered]
-        if routing.shortfall is not None:
-            causes.append(routing.shortfall.reason)
-        cause = "; ".join(causes) or "the expertise database has too few matching experts"
-        stall = procedure.after_routing(view, command.first_round, len(routed), cause)
+        stall = procedure.after_routing(
+            view, command.first_round, len(routed), shortfall_cause(routing)
+        )
         if stall is not None:
             await self.transition(stall)
             return
-        record = Routing(
-            first_round=command.first_round,
-            slots=tuple(
-                Slot(
-                    number=n,
-                    expert=r.actor_id,
-                    alternates=r.alternates,
-                    reason=f"{r.name}: {r.reason}",
-                )
-                for n, r in enumerate(routed)
-            ),
-            notes={
-                "uncovered": [u.topic for u in routing.uncovered],
-                "conflicts": [e.reason for e in routing.excluded if e.cause == "conflict"][:10],
-                "kept_out": [
-                    {"expert": x.expert, "name": x.name, "rule": x.cause, "reason": x.reason}
-                    for x in routing.excluded[:KEPT_OUT_LIMIT]
-                ],
-                "kept_out_count": len(routing.excluded),
-                "shortfall": routing.shortfall.model_dump() if routing.shortfall else None,
-            },
-        )
         await off_loop(
             progress_service.record_routing,
             self.ctx.engine,
             self.decision_id,
-            record,
+            routing_record(command.first_round, routed, routing),
             key=command.key,
         )
 
@@ -279,6 +254,7 @@ async def carry_out_stage(ctx: FlowContext, decision_id: str, stage: str) -> str
     once the stage is over (or the decision stalled in it).
     """
     step = StageStep(ctx, decision_id, stage)
+    previous: list[Command] = []
     for _ in range(MAX_BATCHES):
         view = await step.view()
         if procedure.stage_for(view.decision.state) != stage:
@@ -286,6 +262,12 @@ async def carry_out_stage(ctx: FlowContext, decision_id: str, stage: str) -> str
         commands = procedure.next_commands(view)
         if not commands:
             return view.decision.state.value
+        if commands == previous:
+            raise RuntimeError(
+                f"The {stage} stage of {decision_id} made no progress: the store did not take "
+                f"{type(commands[0]).__name__} (key {getattr(commands[0], 'key', '-')})."
+            )
+        previous = commands
         for command in commands:
             if isinstance(command, Transition):
                 await step.transition(command)

@@ -1,6 +1,7 @@
 """Deadlines without a live process: the ``deadline-sweep`` deployment, run on a schedule.
 
-Each run looks at every open task in the store once:
+Each run looks at every open task in the store once and does what the procedure's
+deadline rules (:mod:`decisions.procedure.deadlines`) say:
 
 - past the class's reminder time: the assignee is reminded (an audit event
   ``task.reminded`` and a Prefect event ``counsel.task.reminded`` an automation can mail);
@@ -23,14 +24,26 @@ from datetime import datetime, timedelta
 
 from prefect import flow, get_client, get_run_logger
 from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.context import FlowRunContext
 from prefect.events import emit_event
+from prefect.states import Crashed
 from sqlalchemy import Engine
 
-from decisions import services
+from decisions import procedure, progress_service, services
 from decisions.classes import ClassBook, load_classes
 from decisions.db import make_engine
 from decisions.exceptions import PermissionDenied, TaskError
-from decisions.model import Decision, Task, TaskKind, TaskStatus, utcnow
+from decisions.model import Task, TaskKind, TaskStatus, utcnow
+from decisions.progress import Routing, routing_of_round
 from decisions.settings import load_settings
 from flows.runs import close_person_run, start_decision_run
 
@@ -72,18 +85,24 @@ def sweep(
     open_now: dict[str, list[Task]] = {}
     for task in open_tasks:
         open_now.setdefault(task.decision_id, []).append(task)
+    routings: dict[str, tuple[Routing, ...]] = {}
     expired: set[str] = set()
     for task in open_tasks:
         if task.decision_id not in decisions:  # filed since the list was read
             decisions[task.decision_id] = services.get_decision(engine, task.decision_id)
         decision = decisions[task.decision_id]
-        durations = classes.get(decision.class_name, decision.district_type).durations
-        deadline = task.deadline or task.created_at + durations.answer
-        if now >= deadline:
-            _expire(engine, client, decision, task, deadline, durations.answer, report)
+        dclass = classes.get(decision.class_name, decision.district_type)
+        routing = None
+        if task.kind is TaskKind.CONSULT:
+            if decision.id not in routings:
+                routings[decision.id] = progress_service.routings_of(engine, decision.id)
+            routing = routing_of_round(routings[decision.id], task.round)
+        command = procedure.due(task, dclass, routing, now)
+        if isinstance(command, procedure.Expire):
+            _expire(engine, client, command, report)
             expired.add(decision.id)
-        elif now >= task.created_at + durations.reminder:
-            _remind(engine, task, deadline, report)
+        elif isinstance(command, procedure.Remind):
+            _remind(engine, command, report)
     # Read after the deadlines' writes: a decision that moved since the reads above (a
     # continuation that ran meanwhile) has recorded something since ``quiet_since``.
     last_activity = services.last_activity(engine)
@@ -92,7 +111,7 @@ def sweep(
         if decision.id in expired:  # the next step, or the replacement's form
             start_decision_run(client, engine, decision.id)
             report.continued.append(decision.id)
-        elif _stuck(
+        elif procedure.looks_stuck(
             decision, open_now.get(decision.id, []), last_activity.get(decision.id), quiet_since
         ) and not _continuing(client, decision.id, now - lost_after):
             bucket = int(now.timestamp() // max(1.0, stale_after.total_seconds()))
@@ -101,43 +120,38 @@ def sweep(
     return report
 
 
-def _remind(engine: Engine, task: Task, deadline: datetime, report: SweepReport) -> None:
+def _remind(engine: Engine, command: procedure.Remind, report: SweepReport) -> None:
     """Remind once per task: the one sweep that records the reminder sends the event."""
+    task = command.task
     if services.append_event_once(
         engine,
         actor=services.SYSTEM,
         action="task.reminded",
         decision_id=task.decision_id,
-        payload={"task_id": task.id, "assignee": task.assignee_id, "deadline": deadline},
-        idempotency_key=f"{task.id}:reminded",
+        payload={"task_id": task.id, "assignee": task.assignee_id, "deadline": command.deadline},
+        idempotency_key=command.key,
     ):
         report.reminded.append(task.id)
         emit_event(
             event="counsel.task.reminded",
             resource={"prefect.resource.id": f"counsel.task.{task.id}"},
-            payload={"assignee": task.assignee_id, "deadline": deadline.isoformat()},
+            payload={"assignee": task.assignee_id, "deadline": command.deadline.isoformat()},
         )
 
 
 def _expire(
-    engine: Engine,
-    client: SyncPrefectClient,
-    decision: Decision,
-    task: Task,
-    deadline: datetime,
-    answer_for: timedelta,
-    report: SweepReport,
+    engine: Engine, client: SyncPrefectClient, command: procedure.Expire, report: SweepReport
 ) -> None:
-    """Hand an unanswered task to the next alternate, or cancel it."""
-    when = f"No answer by the deadline {deadline:%Y-%m-%d %H:%M} UTC"
-    replacement = (
-        _replacement(engine, decision, task, answer_for) if task.kind is TaskKind.CONSULT else None
-    )
+    """Hand an unanswered task to the first alternate the powers allow, or cancel it."""
+    task = command.task
+    replacement = _replacement(engine, command)
     status = TaskStatus.REASSIGNED if replacement else TaskStatus.CANCELLED
-    reason = f"{when}; passed to {replacement.assignee_id}." if replacement else f"{when}."
+    reason = procedure.expiry_reason(
+        command.deadline, replacement.assignee_id if replacement else None
+    )
     try:
         if not services.close_task_once(
-            engine, task.id, status, reason=reason, idempotency_key=f"{task.id}:expired"
+            engine, task.id, status, reason=reason, idempotency_key=command.key
         ):
             return  # another sweep closed it
     except TaskError:
@@ -149,31 +163,20 @@ def _expire(
         report.cancelled.append(task.id)
 
 
-def _replacement(
-    engine: Engine, decision: Decision, task: Task, answer_for: timedelta
-) -> Task | None:
-    """The next routed alternate for the expert slot ``task`` fills, assigned once."""
-    routed = [
-        e.data
-        for e in services.history(engine, decision.id)
-        if e.action == "consultation.routed" and e.data.get("round", 0) <= task.round
-    ]
-    if not routed:
-        return None
-    slots = [[lead, *chain] for lead, chain in routed[-1].get("alternates", {}).items()]
-    slot = next((s for s in slots if task.assignee_id in s), [])
-    # The candidates after the late one in its slot's chain, in order: sweeps that race
-    # pick the same one, and its assignment's key makes it one task.
-    for candidate in slot[slot.index(task.assignee_id) + 1 :] if slot else []:
+def _replacement(engine: Engine, command: procedure.Expire) -> Task | None:
+    """The first of the command's candidates the powers allow, assigned once: sweeps that
+    race pick the same one, and its assignment's key makes it one task."""
+    task = command.task
+    for candidate, key in zip(command.candidates, command.keys, strict=True):
         try:
             assigned = services.assign_task(
                 engine,
-                decision.id,
-                TaskKind.CONSULT,
+                task.decision_id,
+                task.kind,
                 candidate,
                 round=task.round,
-                deadline=utcnow() + answer_for,
-                idempotency_key=f"{decision.id}:consult:{task.round}:{candidate}",
+                deadline=utcnow() + command.duration,
+                idempotency_key=key,
             )
         except PermissionDenied:
             continue
@@ -185,17 +188,6 @@ def _continuing(client: SyncPrefectClient, decision_id: str, lost_before: dateti
     """True while a step run of the decision is on its way (scheduled, or pending or running
     since ``lost_before``). Older pending or running ones lost their worker: they are marked
     Crashed, so the UI does not show them as working, and the step is started again."""
-    from prefect.client.schemas.filters import (
-        FlowFilter,
-        FlowFilterName,
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-        FlowRunFilterTags,
-    )
-    from prefect.client.schemas.objects import StateType
-    from prefect.states import Crashed
-
     unfinished = client.read_flow_runs(
         flow_filter=FlowFilter(name=FlowFilterName(any_=list(STEP_FLOWS))),
         flow_run_filter=FlowRunFilter(
@@ -220,23 +212,6 @@ def _continuing(client: SyncPrefectClient, decision_id: str, lost_before: dateti
                 force=True,
             )
     return alive
-
-
-def _stuck(
-    decision: Decision,
-    open_tasks: list[Task],
-    last_activity: datetime | None,
-    quiet_since: datetime,
-) -> bool:
-    """Ready to move, or with open tasks lacking a form, and nothing recorded since
-    ``quiet_since``: a continuation was lost (Prefect unreachable, a worker killed mid-step)."""
-    from flows.decision import STAGE_FOR_STATE
-
-    if decision.state not in STAGE_FOR_STATE:
-        return False
-    if open_tasks and all(t.flow_run_id for t in open_tasks):
-        return False
-    return last_activity is not None and last_activity <= quiet_since
 
 
 @flow(
@@ -273,8 +248,6 @@ def deadline_sweep(stale_after_s: float = 60.0, lost_after_s: float = 300.0) -> 
 def _late(stale_after_s: float) -> bool:
     """True for a scheduled sweep that starts more than ``stale_after_s`` late: after a
     worker outage the backlog of sweeps would otherwise all do the same pass."""
-    from prefect.context import FlowRunContext
-
     context = FlowRunContext.get()
     run = context.flow_run if context else None
     if run is None or run.expected_start_time is None or run.auto_scheduled is not True:

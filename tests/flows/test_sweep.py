@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from decisions import services
+from decisions import progress_service, services
 from decisions.model import TaskKind, TaskStatus, utcnow
+from decisions.progress import Routing, Slot
 from flows.local_runner import local_runner
 from flows.sweep import SweepReport, sweep
 from tests.flows.conftest import Stage, proposal
@@ -50,13 +51,11 @@ def test_overlapping_sweeps_remind_once_and_reassign_once(stage: Stage) -> None:
         engine, proposal(), planner=services.get_actor(engine, "li-wei"), classes=stage.classes
     )
     services.apply_transition(engine, decision.id, "start_consultation")
-    services.append_event(
+    progress_service.record_routing(
         engine,
-        actor=services.SYSTEM,
-        action="consultation.routed",
-        decision_id=decision.id,
-        payload={"round": 1, "experts": ["e031"], "alternates": {"e031": ["e027", "e026"]}},
-        idempotency_key=f"{decision.id}:routed:1",  # the stage's own key: it routes once
+        decision.id,
+        Routing(first_round=1, slots=(Slot(number=0, expert="e031", alternates=("e027", "e026")),)),
+        key=f"{decision.id}:routed:1",  # the stage's own key: it routes once
     )
     task = services.assign_task(
         engine,

@@ -22,7 +22,8 @@ from experts.model import (
 )
 from experts.sample import load_sample
 from experts.store import save_expertise
-from flows.routing import route_consultation, routed_payload, routing_markdown
+from flows.reports import routing_markdown
+from flows.routing import route_consultation, routing_record
 from tests.integration.decisions.conftest import World
 
 
@@ -114,17 +115,19 @@ def test_routing_an_expertise_database_with_non_ascii_ids(world: World) -> None:
 
 
 def test_migration_0004_upgrades_an_existing_store(db_url: str) -> None:
-    """A store at revision 0003 with actors upgrades to 0004 and gains the mapping table."""
+    """A store at revision 0003 with actors upgrades to the newest and gains the mapping table."""
     engine = make_engine(db_url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("DROP TABLE expert_actors"))
+            for table in ("execution_cycles", "consultation_rounds", "consultation_slots",
+                          "consultation_routings", "expert_actors"):
+                conn.execute(text(f"DROP TABLE {table}"))
             conn.execute(text("UPDATE alembic_version SET version_num = '0003_task_runs'"))
         services.ensure_actor(
             engine, actor_id="e030", name="王建国", roles=["expert"], affiliations=[]
         )
         migrate(engine)
-        assert current_revision(engine) == head_revision(engine) == "0004_expert_actors"
+        assert current_revision(engine) == head_revision(engine)
         assert actor_ids_for_experts(engine, ["E030"]) == {"E030": "e030"}
     finally:
         engine.dispose()
@@ -156,13 +159,14 @@ def test_a_major_decision_reports_a_shortfall_in_its_history(world: World) -> No
     assert dclass.experts == 9
     routed, routing = route_consultation(world.engine, world.decision, dclass)
     assert len(routed) == 8
-    payload = routed_payload(1, routed, routing)
+    record = routing_record(1, routed, routing)
+    payload = record.notes
     assert payload["shortfall"]["asked"] == 9 and payload["shortfall"]["found"] == 8
     assert payload["shortfall"]["rules"] == {"organisation": 8}
     named = {x["expert"]: x for x in payload["kept_out"]}
     assert payload["kept_out_count"] == len(named) == 8
     assert {x["rule"] for x in named.values()} == {"organisation"}
     assert named["王01"]["name"] == "王建国01" and "王建国00 (王00)" in named["王01"]["reason"]
-    report = routing_markdown(payload).replace("\\", "")  # as rendered: escapes removed
+    report = routing_markdown(record).replace("\\", "")  # as rendered: escapes removed
     assert "asked for 9 experts, found 8: organisation diversity" in report
     assert "王建国01 (`王01`), organisation: shares 单位0" in report
