@@ -9,7 +9,7 @@ the powers policy — happen in the flow, which reopens the form with the reason
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from prefect.input import RunInput
 from pydantic import Field, create_model
@@ -144,7 +144,7 @@ def _opinion_form(criteria: tuple[str, ...]) -> type[ExpertOpinionForm]:
         )
         for c in criteria
     }
-    form: type[ExpertOpinionForm] = create_model(  # type: ignore[call-overload]
+    form: type[ExpertOpinionForm] = create_model(
         "ExpertOpinionForm", __base__=ExpertOpinionForm, **fields
     )
     return form
@@ -167,7 +167,7 @@ def personal_form(kind: TaskKind, criteria: tuple[str, ...], person: str) -> typ
     """The task's form with ``your_id`` filled in for ``person`` and its constraints kept
     (``with_initial_data`` would replace the field with a bare default)."""
     form_class = form_for(kind, criteria)
-    personal: type[AnswerForm] = create_model(  # type: ignore[call-overload]
+    personal = create_model(
         form_class.__name__,
         __base__=form_class,
         your_id=(
@@ -181,4 +181,4 @@ def personal_form(kind: TaskKind, criteria: tuple[str, ...], person: str) -> typ
             ),
         ),
     )
-    return personal
+    return cast(type[AnswerForm], personal)  # create_model's type is its own, a subclass

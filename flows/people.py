@@ -66,7 +66,7 @@ def answer_task(
             form_class = personal_form(task.kind, criteria, person)
             # The first suspension was made when the task was assigned; on every run this
             # returns the inputs already given, in order, and suspends at the first new one.
-            form: AnswerForm = suspend_flow_run(  # type: ignore[assignment]
+            form: AnswerForm = suspend_flow_run(
                 wait_for_input=form_class.with_initial_data(description=describe(intro, problem)),
                 key=f"answer-{attempt}",
                 timeout=form_timeout_s(task),

@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient, SyncPrefectClient
+from prefect.client.schemas.objects import State
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.input.run_input import keyset_from_paused_state
 from prefect.states import Cancelled, Completed, Running, Suspended
@@ -115,9 +116,9 @@ async def suspend_for_answer(
     This is what ``suspend_flow_run`` does for the run it is called in; Prefect 3.9.1's
     version for another run forgets the run id when saving the form.
     """
-    state = Suspended(timeout_seconds=timeout_s, pause_key=key)
+    state: State[Any] = Suspended(timeout_seconds=timeout_s, pause_key=key)
     keyset = keyset_from_paused_state(state)
-    state.state_details.run_input_keyset = keyset
+    state.state_details.run_input_keyset = {str(k): v for k, v in keyset.items()}
     result = await client.set_flow_run_state(flow_run_id, state)
     if result.state is None or not result.state.is_paused():
         return  # another opener suspended it first, or it already moved on
@@ -139,7 +140,7 @@ def close_person_run(
         return
     if current is None or current.is_final() or current.is_running():
         return  # already over, or a worker is recording the form's answer right now
-    state = Completed(message=message) if answered else Cancelled(message=message)
+    state: State[Any] = Completed(message=message) if answered else Cancelled(message=message)
     client.set_flow_run_state(UUID(flow_run_id), state, force=True)
 
 

@@ -232,7 +232,7 @@ def set_sweep(api_url: str, every_s: float) -> None:
     from datetime import timedelta
 
     from prefect import get_client
-    from prefect.client.schemas.actions import DeploymentUpdate
+    from prefect.client.schemas.actions import DeploymentScheduleCreate, DeploymentUpdate
     from prefect.client.schemas.schedules import IntervalSchedule
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -242,7 +242,13 @@ def set_sweep(api_url: str, every_s: float) -> None:
             for schedule in deployment.schedules:
                 await client.delete_deployment_schedule(deployment.id, schedule.id)
             await client.create_deployment_schedules(
-                deployment.id, [(IntervalSchedule(interval=timedelta(seconds=every_s)), True)]
+                deployment.id,
+                [
+                    DeploymentScheduleCreate(
+                        schedule=IntervalSchedule(interval=timedelta(seconds=every_s)),
+                        active=True,
+                    )
+                ],
             )
             await client.update_deployment(
                 deployment.id,

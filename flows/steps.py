@@ -11,6 +11,7 @@ Then it loads the view again and asks again, until the procedure waits or the st
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prefect import get_client, get_run_logger
 
@@ -195,7 +196,10 @@ class StageStep:
                     "Consultation report",
                 )
         elif isinstance(command, RecordMinutes):
-            payload = {"positions": command.positions, "final_version": command.final_version}
+            payload: dict[str, Any] = {
+                "positions": command.positions,
+                "final_version": command.final_version,
+            }
             if await off_loop(
                 progress_service.record_fact,
                 engine,
