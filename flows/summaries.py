@@ -1,4 +1,5 @@
-"""One line per audit event, for people: history tables, `counsel status`, the demo.
+"""One line per audit event, for people: `counsel history`, `counsel status`, the demo and the
+decision's history artifact.
 
 Kept apart from :mod:`flows.publishing` so the CLI can summarise a history without loading
 Prefect.
@@ -9,6 +10,9 @@ from __future__ import annotations
 from decisions.audit import AuditEvent
 
 __all__ = ["summarise_event"]
+
+#: An event of no kind named below is summarised by its fields, cut to this many characters.
+FIELDS_SHOWN = 120
 
 
 def summarise_event(event: AuditEvent) -> str:
@@ -51,4 +55,5 @@ def summarise_event(event: AuditEvent) -> str:
         return f"{data['task_id']} to {data.get('assignee', '')}"
     if "from" in data:
         return f"{data['from']} to {data['to']}"
-    return ""
+    fields = ", ".join(f"{k}={v}" for k, v in sorted(data.items()) if v not in (None, [], ""))
+    return fields[:FIELDS_SHOWN]
