@@ -27,7 +27,7 @@ chromium:
 	  || echo "Chromium could not be installed; the browser test will say so."; }
 
 test: $(STAMP) chromium
-	$(BIN)/ruff check decisions experts flows tests bench
+	$(BIN)/ruff check decisions experts flows tests bench cli
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -1,70 +1,49 @@
-"""Planner, participant and manager commands: submit, status, tasks, answer, amend, withdraw.
+"""Planner, participant and manager commands: submit, status, history, tasks, answer, amend,
+withdraw, resume.
 
 Each acts as the actor whose token is in ``COUNSEL_TOKEN``; every command parses its input,
 calls one service and prints. Answers go through the same path as the Prefect form
 (:mod:`flows.answering`): recorded once in the store, then the decision continues.
+
+Prefect is loaded only by the commands that talk to it (``submit``, ``answer``, ``resume``),
+so ``status``, ``history`` and ``tasks`` start without it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import Engine
 
+from cli.common import (
+    console,
+    current_actor,
+    event_dict,
+    open_engine,
+    prefect_configured,
+    read_yaml,
+)
+from cli.errors import InputFileError, RefusingGroup
 from decisions import services
 from decisions.classes import load_classes
 from decisions.exceptions import CounselError, InvalidProposal, validation_sentence
 from decisions.model import Actor, State, TaskKind
 from decisions.settings import load_settings
-from decisions.text import decode_utf8, shown
+from decisions.text import shown
 from flows.proposals import check_proposal
 from flows.summaries import summarise_event
 
-__all__ = ["register"]
+__all__ = ["app"]
 
-console = Console(soft_wrap=True)
-
-
-class InputFileError(CounselError, ValueError):
-    """A YAML input file cannot be read or is not valid."""
-
-
-def _engine() -> Any:
-    from cli.app import open_engine
-
-    return open_engine()
-
-
-def _me(engine: Any) -> Actor:
-    return services.authenticate(engine, load_settings().token)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(decode_utf8(path.read_bytes(), source=str(path)))
-    except OSError as err:
-        raise InputFileError(f"Cannot read {path}: {err.strerror}.") from err
-    except ValueError as err:  # not UTF-8: the sentence names the line, the byte and the fix
-        raise InputFileError(str(err)) from err
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputFileError(f"{path} is not valid YAML{where}.") from err
-    if not isinstance(data, dict):
-        raise InputFileError(f"{path} must be a mapping of fields to values.")
-    return data
-
-
-def _pydantic_sentence(path: Path, err: ValidationError) -> str:
-    return f"{path}: {validation_sentence(err)}"
+app = typer.Typer(cls=RefusingGroup, pretty_exceptions_enable=False)
 
 
 def _ui_url(flow_run_id: str) -> str:
@@ -74,6 +53,7 @@ def _ui_url(flow_run_id: str) -> str:
     return f"{base}/runs/flow-run/{flow_run_id}" if base else flow_run_id
 
 
+@app.command()
 def submit(
     proposal_file: Annotated[Path, typer.Argument(help="The proposal, as YAML.")],
     run: Annotated[
@@ -81,13 +61,13 @@ def submit(
     ] = True,
 ) -> None:
     """File a proposal as a new decision and start its flow; prints its id and run address."""
-    engine = _engine()
-    planner = _me(engine)
-    data = _read_yaml(proposal_file)
+    engine = open_engine()
+    planner = current_actor(engine)
+    data = read_yaml(proposal_file)
     try:
         proposal = services.Proposal.model_validate(data)
     except ValidationError as err:
-        raise InvalidProposal(_pydantic_sentence(proposal_file, err)) from err
+        raise InvalidProposal(f"{proposal_file}: {validation_sentence(err)}") from err
     digest = hashlib.sha256(proposal_file.read_bytes()).hexdigest()[:20]
     classes = load_classes(load_settings().classes_file)
     proposal = check_proposal(engine, proposal, classes, source=str(proposal_file))
@@ -105,12 +85,12 @@ def submit(
         _start_flow(engine, decision.id, done="filed")
 
 
-def _start_flow(engine: Any, decision_id: str, *, done: str) -> None:
+def _start_flow(engine: Engine, decision_id: str, *, done: str) -> None:
     """Start the decision's next run on the Prefect server, or say how it will start."""
-    from flows.runs import DECISION_DEPLOYMENT as deployment
+    from flows.runs import DECISION_DEPLOYMENT as deployment  # loads Prefect
 
     by_hand = f"`prefect deployment run {deployment} --param decision_id={decision_id}`"
-    if not _prefect_configured():
+    if not prefect_configured():
         console.print(
             f"PREFECT_API_URL is not set, so no flow was started. Start one with {by_hand}; "
             "on a running stack the deadline sweep starts it.",
@@ -133,11 +113,24 @@ def _start_flow(engine: Any, decision_id: str, *, done: str) -> None:
     console.print(f"Its flow run: {_ui_url(str(run_id))}")
 
 
+#: Besides the lifecycle's own events, the steps ``status`` tells: why a round followed
+#: another, how the consultation ended, how the vote went.
+STORY_ACTIONS = frozenset(
+    {
+        "consultation.routed",
+        "consultation.round_aggregated",
+        "consultation.reported",
+        "vote.tallied",
+    }
+)
+
+
+@app.command()
 def status(
     decision_id: Annotated[str, typer.Argument(help="Decision id, e.g. D-2026-0001.")],
 ) -> None:
     """Show where a decision stands and the state of its tasks."""
-    engine = _engine()
+    engine = open_engine()
     decision = services.get_decision(engine, decision_id)
     console.print(f"[bold]{decision.id}[/bold] {escape(decision.title)}")
     line = f"State: {decision.state.value}"
@@ -182,17 +175,6 @@ def status(
     console.print(table)
 
 
-#: Besides the lifecycle's own events, the steps ``status`` tells: why a round followed
-#: another, how the consultation ended, how the vote went.
-STORY_ACTIONS = frozenset(
-    {
-        "consultation.routed",
-        "consultation.round_aggregated",
-        "consultation.reported",
-        "vote.tallied",
-    }
-)
-
 FIELDS: dict[TaskKind, str] = {
     TaskKind.CONSULT: "recommendation (approve | approve_with_conditions | reject), "
     "rating_<criterion>: 1-9 each, conditions, rationale",
@@ -205,10 +187,11 @@ FIELDS: dict[TaskKind, str] = {
 }
 
 
+@app.command()
 def tasks() -> None:
     """List your open tasks with their answer codes and the fields an answer needs."""
-    engine = _engine()
-    me = _me(engine)
+    engine = open_engine()
+    me = current_actor(engine)
     mine = services.open_tasks_for(engine, me.id)
     if not mine:
         console.print(f"{me.name} has no open tasks.")
@@ -237,6 +220,7 @@ def tasks() -> None:
         console.print("\n".join(lines), highlight=False)
 
 
+@app.command()
 def answer(
     task_id: Annotated[str, typer.Argument(help="The task you answer, e.g. D-2026-0001-C003.")],
     file: Annotated[Path | None, typer.Option("--file", help="The answer as YAML.")] = None,
@@ -245,11 +229,11 @@ def answer(
     ] = None,
 ) -> None:
     """Answer one of your tasks; the waiting flow run continues."""
-    from flows.answering import submit_answer
+    from flows.answering import submit_answer  # loads Prefect
 
-    engine = _engine()
-    me = _me(engine)
-    data: dict[str, Any] = _read_yaml(file) if file else {}
+    engine = open_engine()
+    me = current_actor(engine)
+    data: dict[str, Any] = read_yaml(file) if file else {}
     for item in field or []:
         name, sep, value = item.partition("=")
         if not sep:
@@ -261,7 +245,7 @@ def answer(
         data["answer_code"] = services.answer_code_for(engine, task_id) if owns else "XXXXX-XXXXX"
     classes = load_classes(load_settings().classes_file)
     outcome = submit_answer(
-        engine, task_id, data, actor=me, classes=classes, notify_prefect=_prefect_configured()
+        engine, task_id, data, actor=me, classes=classes, notify_prefect=prefect_configured()
     )
     recorded = outcome.recorded
     verb = "Recorded" if recorded.created else "Already recorded"
@@ -272,22 +256,19 @@ def answer(
         console.print(outcome.follow_up)
 
 
-def _prefect_configured() -> bool:
-    return bool(os.environ.get("PREFECT_API_URL"))
-
-
-def _owns(engine: Any, me: Actor, task_id: str) -> bool:
+def _owns(engine: Engine, me: Actor, task_id: str) -> bool:
     return services.get_task(engine, task_id).assignee_id == me.id
 
 
+@app.command()
 def amend(
     decision_id: Annotated[str, typer.Argument(help="Your decision.")],
     file: Annotated[Path, typer.Option("--file", help="YAML with title, text and note.")],
 ) -> None:
     """Publish an amended proposal version (planners, during discussion)."""
-    engine = _engine()
-    me = _me(engine)
-    data = _read_yaml(file)
+    engine = open_engine()
+    me = current_actor(engine)
+    data = read_yaml(file)
     missing = [k for k in ("title", "text") if not str(data.get(k, "")).strip()]
     if missing:
         raise InputFileError(f"{file} needs {' and '.join(missing)}.")
@@ -303,25 +284,27 @@ def amend(
     console.print(f"Published version {decision.current_version.number} of {decision_id}.")
 
 
+@app.command()
 def withdraw(
     decision_id: Annotated[str, typer.Argument(help="Your decision.")],
     reason: Annotated[str, typer.Option(help="Why it is withdrawn.")],
 ) -> None:
     """Withdraw your proposal before the vote."""
-    engine = _engine()
-    me = _me(engine)
+    engine = open_engine()
+    me = current_actor(engine)
     decision = services.apply_transition(
         engine, decision_id, "withdraw", actor_id=me.id, reason=reason
     )
     console.print(f"{decision.id} is {decision.state.value}.")
 
 
+@app.command()
 def resume(
     decision_id: Annotated[str, typer.Argument(help="The stalled decision.")],
 ) -> None:
     """Take a stalled decision on from the stage it stalled in, once its cause is fixed."""
-    engine = _engine()
-    me = _me(engine)
+    engine = open_engine()
+    me = current_actor(engine)
     before = services.get_decision(engine, decision_id)
     decision = services.apply_transition(
         engine,
@@ -337,7 +320,26 @@ def resume(
     _start_flow(engine, decision.id, done="resumed")
 
 
-def register(app: typer.Typer) -> None:
-    """Add these commands to the ``counsel`` app."""
-    for command in (submit, status, tasks, answer, amend, withdraw, resume):
-        app.command()(command)
+@app.command()
+def history(
+    decision_id: Annotated[str, typer.Argument(help="Decision id, e.g. D-2026-0001.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Show every audit event of one decision, oldest first."""
+    events = services.history(open_engine(), decision_id)
+    if as_json:
+        for event in events:
+            print(json.dumps(event_dict(event), ensure_ascii=False))
+        return
+    table = Table(
+        "seq", "time (UTC)", "actor", "action", "details", title=f"History of {decision_id}"
+    )
+    for event in events:
+        table.add_row(
+            str(event.seq),
+            event.recorded_at[:19].replace("T", " "),
+            event.actor,
+            event.action,
+            escape(summarise_event(event)),
+        )
+    console.print(table)

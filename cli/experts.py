@@ -1,74 +1,45 @@
 """``counsel experts``: import, export, browse and route the expertise database.
 
-Mounted by :mod:`cli.app` as ``app.add_typer(cli_experts.app, name="experts")``. Every
-command parses its options, calls the ``experts`` package once and prints the result; a
-user's mistake (a bad file, an unknown topic, an infeasible assignment, an uninitialised
-database) is printed as one sentence and exits with status 1.
+Every command parses its options, calls the ``experts`` package once and prints the result;
+a user's mistake (a bad file, an unknown topic, an infeasible assignment, an uninitialised
+database) is printed as one sentence by :mod:`cli.errors`. The graph, ranking and assignment
+modules (networkx, NumPy, SciPy) are loaded by the commands that route or assign, when they
+run, so that ``counsel --help`` and the other commands start without them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
-import networkx as nx
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from decisions.db import READ_ONLY, current_revision, head_revision, make_engine, take_write_lock
-from decisions.settings import load_settings
+from cli.common import console, open_engine
+from cli.errors import RefusingGroup, refuse
+from decisions.db import READ_ONLY, take_write_lock
 from decisions.text import NAME_MAX, checked_text
 from decisions.usage import experts_in_use
-from experts.assignment import assign_experts, read_conflicts_csv, read_scores_csv
-from experts.exceptions import ExpertiseImportError, ExpertsError, InvalidExpertise
-from experts.graph import build_graph, resolve_expert
+from experts.exceptions import InvalidExpertise
 from experts.importing import ImportPlan, check_import, plan_import, some
 from experts.io import read_expertise, write_expertise
 from experts.model import ExpertiseData
-from experts.ranking import RULES, rank_experts
 from experts.sample import load_sample
 from experts.store import load_expertise, save_expertise
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="The expertise database: import, export, list, show, match, assign.",
+    cls=RefusingGroup,
+    help="The expertise database and expert routing.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
-
-
-def fail(message: str) -> NoReturn:
-    """Print one sentence to stderr and exit with status 1."""
-    errors.print(message, markup=False, highlight=False)
-    raise typer.Exit(1)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the errors a user can cause into one sentence and exit 1."""
-    try:
-        yield
-    except ExpertiseImportError as err:
-        lines = [str(err)] + [f"  {p}" for p in err.problems[1:20]]
-        fail("\n".join(lines))
-    except ExpertsError as err:
-        fail(str(err))
-    except OSError as err:
-        fail(f"Cannot use {err.filename or 'the file'}: {err.strerror or err}.")
-    except SQLAlchemyError as err:
-        fail(
-            f"The database could not be used: {err.__class__.__name__}: {str(err).splitlines()[0]}"
-        )
 
 
 def check_names(data: ExpertiseData, *, source: str) -> None:
@@ -88,19 +59,6 @@ def check_names(data: ExpertiseData, *, source: str) -> None:
             raise InvalidExpertise(f"{source}: {err}") from err
 
 
-def open_engine() -> Engine:
-    """The store named by the settings, checked to be migrated to the newest revision."""
-    url = load_settings().resolved_database_url()
-    engine = make_engine(url)
-    try:
-        current, head = current_revision(engine), head_revision(engine)
-    except SQLAlchemyError as err:
-        fail(f"The database could not be opened: {str(err).splitlines()[0]}")
-    if current != head:
-        fail("The database is not initialised or not up to date; run `counsel init` first.")
-    return engine
-
-
 def stored_data() -> ExpertiseData:
     """Everything in the expertise tables (one read-only unit of work)."""
     engine = open_engine()
@@ -111,20 +69,22 @@ def stored_data() -> ExpertiseData:
         engine.dispose()
 
 
+def graph_of(data: ExpertiseData, as_of: int | None = None) -> nx.Graph[str]:
+    """The expertise graph of ``data``, recency measured from ``as_of`` (default: this year)."""
+    from experts.graph import build_graph  # networkx: only for commands that walk the graph
+
+    return build_graph(data, as_of=as_of or date.today().year)
+
+
 def graph_for(sample: bool, as_of: int | None) -> tuple[ExpertiseData, nx.Graph[str]]:
     """The data and graph to route on: the shipped sample or the database."""
     data = load_sample() if sample else stored_data()
     if not data.experts:
-        fail(
+        refuse(
             "The expertise database is empty; run `counsel experts import FILE` "
             "(or `counsel experts import --sample`), or pass --sample."
         )
-    return data, build_graph(data, as_of=as_of or date.today().year)
-
-
-def _run(body: Callable[[], None]) -> None:
-    with user_errors():
-        body()
+    return data, graph_of(data, as_of)
 
 
 def _plan_lines(plan: ImportPlan, *, dry_run: bool) -> list[str]:
@@ -179,41 +139,37 @@ def import_(
     hold open tasks or were routed to a decision, and never leaves the database without
     experts.
     """
-
-    def body() -> None:
-        if (path is None) == (not sample):
-            fail("Give either a file to import or --sample, not both or neither.")
-        if merge and replace:
-            fail("Give --merge or --replace, not both.")
-        engine = open_engine()
-        bind = engine.execution_options(**{READ_ONLY: True}) if dry_run else engine
-        try:
-            with bind.begin() as conn:
-                if not dry_run:
-                    take_write_lock(conn)
-                stored = load_expertise(conn)
-                incoming = load_sample() if sample else read_expertise(
-                    path or Path(), known=None if replace else stored, encoding=encoding)
-                check_names(incoming, source=str(path) if path else "the sample")
-                plan = plan_import(stored, incoming, replace=replace)
-                check_import(plan, in_use=experts_in_use(conn, [r.id for r in plan.removed]))
-                if not dry_run and plan.writes:
-                    save_expertise(conn, plan.result, replace=True)
-        finally:
-            engine.dispose()
-        source = "the sample database" if sample else str(path)
-        if dry_run:
-            head = (f"Dry run, nothing was written: importing {source} ({plan.mode}) would "
-                    f"leave {len(plan.result.experts)} experts in the database.")
-        else:
-            head = (f"Imported {len(incoming.experts)} experts, {len(incoming.topics)} topics, "
-                    f"{len(incoming.organisations)} organisations and {len(incoming.districts)} "
-                    f"districts from {source} ({plan.mode}); the database holds "
-                    f"{len(plan.result.experts)} experts.")
-        console.print("\n".join([head, *_plan_lines(plan, dry_run=dry_run)]),
-                      markup=False, highlight=False)
-
-    _run(body)
+    if (path is None) == (not sample):
+        refuse("Give either a file to import or --sample, not both or neither.")
+    if merge and replace:
+        refuse("Give --merge or --replace, not both.")
+    engine = open_engine()
+    bind = engine.execution_options(**{READ_ONLY: True}) if dry_run else engine
+    try:
+        with bind.begin() as conn:
+            if not dry_run:
+                take_write_lock(conn)
+            stored = load_expertise(conn)
+            incoming = load_sample() if sample else read_expertise(
+                path or Path(), known=None if replace else stored, encoding=encoding)
+            check_names(incoming, source=str(path) if path else "the sample")
+            plan = plan_import(stored, incoming, replace=replace)
+            check_import(plan, in_use=experts_in_use(conn, [r.id for r in plan.removed]))
+            if not dry_run and plan.writes:
+                save_expertise(conn, plan.result, replace=True)
+    finally:
+        engine.dispose()
+    source = "the sample database" if sample else str(path)
+    if dry_run:
+        head = (f"Dry run, nothing was written: importing {source} ({plan.mode}) would "
+                f"leave {len(plan.result.experts)} experts in the database.")
+    else:
+        head = (f"Imported {len(incoming.experts)} experts, {len(incoming.topics)} topics, "
+                f"{len(incoming.organisations)} organisations and {len(incoming.districts)} "
+                f"districts from {source} ({plan.mode}); the database holds "
+                f"{len(plan.result.experts)} experts.")
+    console.print("\n".join([head, *_plan_lines(plan, dry_run=dry_run)]),
+                  markup=False, highlight=False)
 
 
 @app.command("export")
@@ -221,15 +177,9 @@ def export(
     path: Annotated[Path, typer.Argument(help="A .yaml file, or a directory for CSV files.")],
 ) -> None:
     """Export the whole expertise database as YAML or CSV (lossless)."""
-
-    def body() -> None:
-        data = stored_data()
-        write_expertise(data, path)
-        console.print(
-            f"Exported {len(data.experts)} experts to {path}.", markup=False, highlight=False
-        )
-
-    _run(body)
+    data = stored_data()
+    write_expertise(data, path)
+    console.print(f"Exported {len(data.experts)} experts to {path}.", markup=False, highlight=False)
 
 
 @app.command("list")
@@ -243,42 +193,38 @@ def list_(
     sample: Annotated[bool, typer.Option(help="List the shipped sample instead.")] = False,
 ) -> None:
     """List experts with their organisations, topics, availability and load."""
+    data = load_sample() if sample else stored_data()
+    topics = {t.id: t for t in data.topics}
+    orgs = {o.id: o for o in data.organisations}
+    wanted: str | None = None
+    if topic is not None:
+        from experts.graph import resolve_topic
 
-    def body() -> None:
-        data = load_sample() if sample else stored_data()
-        topics = {t.id: t for t in data.topics}
-        orgs = {o.id: o for o in data.organisations}
-        wanted: str | None = None
-        if topic is not None:
-            G = build_graph(data, as_of=date.today().year)
-            from experts.graph import resolve_topic
-
-            wanted = G.nodes[resolve_topic(G, topic)]["id"]
-        table = Table(title="Experts")
-        for col in ("id", "name", "title", "organisations", "topics", "available", "load"):
-            table.add_column(col)
-        shown = 0
-        for e in data.experts:
-            if wanted is not None and wanted not in {p.topic for p in e.proficiencies}:
-                continue
-            if organisation is not None and organisation not in {
-                a.organisation for a in e.affiliations if a.current
-            }:
-                continue
-            shown += 1
-            table.add_row(
-                e.id,
-                e.name,
-                e.title,
-                ", ".join(orgs[a.organisation].name for a in e.affiliations if a.current),
-                ", ".join(f"{topics[p.topic].name} {p.weight:.2f}" for p in e.proficiencies),
-                "yes" if e.available else "no",
-                f"{e.active_assignments}/{e.workload_cap}",
-            )
-        console.print(table)
-        console.print(f"{shown} experts.", markup=False, highlight=False)
-
-    _run(body)
+        G = graph_of(data)
+        wanted = G.nodes[resolve_topic(G, topic)]["id"]
+    table = Table(title="Experts")
+    for col in ("id", "name", "title", "organisations", "topics", "available", "load"):
+        table.add_column(col)
+    shown = 0
+    for e in data.experts:
+        if wanted is not None and wanted not in {p.topic for p in e.proficiencies}:
+            continue
+        if organisation is not None and organisation not in {
+            a.organisation for a in e.affiliations if a.current
+        }:
+            continue
+        shown += 1
+        table.add_row(
+            e.id,
+            e.name,
+            e.title,
+            ", ".join(orgs[a.organisation].name for a in e.affiliations if a.current),
+            ", ".join(f"{topics[p.topic].name} {p.weight:.2f}" for p in e.proficiencies),
+            "yes" if e.available else "no",
+            f"{e.active_assignments}/{e.workload_cap}",
+        )
+    console.print(table)
+    console.print(f"{shown} experts.", markup=False, highlight=False)
 
 
 @app.command("show")
@@ -287,39 +233,37 @@ def show(
     sample: Annotated[bool, typer.Option(help="Look in the shipped sample instead.")] = False,
 ) -> None:
     """Show one expert: affiliations, proficiencies (weight, last active), local knowledge."""
+    from experts.graph import resolve_expert
 
-    def body() -> None:
-        data = load_sample() if sample else stored_data()
-        G = build_graph(data, as_of=date.today().year)
-        eid = G.nodes[resolve_expert(G, expert)]["id"]
-        (e,) = [x for x in data.experts if x.id == eid]
-        names = {
-            **{t.id: t.name for t in data.topics},
-            **{d.id: d.name for d in data.districts},
-            **{o.id: o.name for o in data.organisations},
-        }
-        console.print(f"[bold]{e.name}[/bold] ({e.id}) {e.title}")
-        console.print(
-            f"available: {'yes' if e.available else 'no'}; load "
-            f"{e.active_assignments} of {e.workload_cap}",
-            highlight=False,
+    data = load_sample() if sample else stored_data()
+    G = graph_of(data)
+    eid = G.nodes[resolve_expert(G, expert)]["id"]
+    (e,) = [x for x in data.experts if x.id == eid]
+    names = {
+        **{t.id: t.name for t in data.topics},
+        **{d.id: d.name for d in data.districts},
+        **{o.id: o.name for o in data.organisations},
+    }
+    console.print(f"[bold]{e.name}[/bold] ({e.id}) {e.title}")
+    console.print(
+        f"available: {'yes' if e.available else 'no'}; load "
+        f"{e.active_assignments} of {e.workload_cap}",
+        highlight=False,
+    )
+    table = Table(show_header=True)
+    for col in ("edge", "to", "detail"):
+        table.add_column(col)
+    for a in e.affiliations:
+        table.add_row(
+            "affiliation", names[a.organisation], f"{a.role}{'' if a.current else ' (former)'}"
         )
-        table = Table(show_header=True)
-        for col in ("edge", "to", "detail"):
-            table.add_column(col)
-        for a in e.affiliations:
-            table.add_row(
-                "affiliation", names[a.organisation], f"{a.role}{'' if a.current else ' (former)'}"
-            )
-        for p in e.proficiencies:
-            table.add_row(
-                "proficiency", names[p.topic], f"{p.weight:.2f}, last active {p.last_active}"
-            )
-        for k in e.districts:
-            table.add_row("local knowledge", names[k.district], f"{k.weight:.2f}")
-        console.print(table)
-
-    _run(body)
+    for p in e.proficiencies:
+        table.add_row(
+            "proficiency", names[p.topic], f"{p.weight:.2f}, last active {p.last_active}"
+        )
+    for k in e.districts:
+        table.add_row("local knowledge", names[k.district], f"{k.weight:.2f}")
+    console.print(table)
 
 
 @app.command("match")
@@ -343,57 +287,55 @@ def match(
     as_of: Annotated[int | None, typer.Option(help="Year recency is measured from.")] = None,
 ) -> None:
     """Route experts to a decision's topics and district, with alternates and reasons."""
+    from experts.ranking import RULES, rank_experts  # networkx, NumPy
 
-    def body() -> None:
-        _, G = graph_for(sample, as_of)
-        routing = rank_experts(
-            G,
-            topic,
-            district=district,
-            k=k,
-            alternates=alternates,
-            stakeholders=stakeholder or (),
-            exclude=exclude or (),
+    _, G = graph_for(sample, as_of)
+    routing = rank_experts(
+        G,
+        topic,
+        district=district,
+        k=k,
+        alternates=alternates,
+        stakeholders=stakeholder or (),
+        exclude=exclude or (),
+    )
+    table = Table(
+        title=f"Experts for {', '.join(routing.topics)}"
+        + (f" in {routing.district}" if routing.district else "")
+    )
+    for col in ("#", "expert", "organisation", "score", "covers", "alternates", "reason"):
+        table.add_column(col, overflow="fold")
+    org_names = {n: d["name"] for n, d in G.nodes(data=True) if d["kind"] == "organisation"}
+    for p in routing.picks:
+        reason = p.reason if explain else p.explanation.text
+        if explain:
+            reason += "\npath: " + " → ".join(G.nodes[n]["name"] for n in p.explanation.nodes)
+        table.add_row(
+            str(p.rank),
+            f"{p.name} ({p.expert})",
+            ", ".join(org_names.get(f"org:{o}", o) for o in p.organisations),
+            f"{p.score:.4f}",
+            ", ".join(p.covers),
+            ", ".join(f"{a.name} ({a.expert})" for a in p.alternates),
+            reason,
         )
-        table = Table(
-            title=f"Experts for {', '.join(routing.topics)}"
-            + (f" in {routing.district}" if routing.district else "")
+    console.print(table)
+    for u in routing.uncovered:
+        console.print(
+            f"Not covered: {u.name} ({u.topic}) — {u.reason}.", markup=False, highlight=False
         )
-        for col in ("#", "expert", "organisation", "score", "covers", "alternates", "reason"):
-            table.add_column(col, overflow="fold")
-        org_names = {n: d["name"] for n, d in G.nodes(data=True) if d["kind"] == "organisation"}
-        for p in routing.picks:
-            reason = p.reason if explain else p.explanation.text
-            if explain:
-                reason += "\npath: " + " → ".join(G.nodes[n]["name"] for n in p.explanation.nodes)
-            table.add_row(
-                str(p.rank),
-                f"{p.name} ({p.expert})",
-                ", ".join(org_names.get(f"org:{o}", o) for o in p.organisations),
-                f"{p.score:.4f}",
-                ", ".join(p.covers),
-                ", ".join(f"{a.name} ({a.expert})" for a in p.alternates),
-                reason,
-            )
-        console.print(table)
-        for u in routing.uncovered:
-            console.print(
-                f"Not covered: {u.name} ({u.topic}) — {u.reason}.", markup=False, highlight=False
-            )
-        for x in routing.excluded:
-            console.print(
-                f"Excluded: {x.name} ({x.expert}) {x.reason} — {RULES[x.cause]}.",
-                markup=False,
-                highlight=False,
-            )
-        if routing.shortfall is not None:
-            console.print(
-                f"Fewer experts than asked: {routing.shortfall.reason}.",
-                markup=False,
-                highlight=False,
-            )
-
-    _run(body)
+    for x in routing.excluded:
+        console.print(
+            f"Excluded: {x.name} ({x.expert}) {x.reason} — {RULES[x.cause]}.",
+            markup=False,
+            highlight=False,
+        )
+    if routing.shortfall is not None:
+        console.print(
+            f"Fewer experts than asked: {routing.shortfall.reason}.",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command("assign")
@@ -406,22 +348,20 @@ def assign(
     min_load: Annotated[int, typer.Option(min=0, help="Fewest items per expert.")] = 0,
 ) -> None:
     """Assign experts to many items at once with the greatest total score (min-cost flow)."""
+    from experts.assignment import assign_experts, read_conflicts_csv, read_scores_csv  # SciPy
 
-    def body() -> None:
-        table = read_scores_csv(scores)
-        forbidden = read_conflicts_csv(conflicts) if conflicts is not None else set()
-        result = assign_experts(
-            table, per_item=per_item, max_load=max_load, min_load=min_load, conflicts=forbidden
-        )
-        out.write_text(
-            json.dumps(result.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-        )
-        console.print(
-            f"Assigned {sum(len(v) for v in result.by_item.values()):,} pairs to "
-            f"{len(result.by_item):,} items (total score {result.total_score:.4f}); "
-            f"wrote {out}.",
-            markup=False,
-            highlight=False,
-        )
-
-    _run(body)
+    table = read_scores_csv(scores)
+    forbidden = read_conflicts_csv(conflicts) if conflicts is not None else set()
+    result = assign_experts(
+        table, per_item=per_item, max_load=max_load, min_load=min_load, conflicts=forbidden
+    )
+    out.write_text(
+        json.dumps(result.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+    console.print(
+        f"Assigned {sum(len(v) for v in result.by_item.values()):,} pairs to "
+        f"{len(result.by_item):,} items (total score {result.total_score:.4f}); "
+        f"wrote {out}.",
+        markup=False,
+        highlight=False,
+    )
