@@ -20,6 +20,7 @@ from decisions.expert_actors import actor_ids_for_experts
 from decisions.model import Decision
 from decisions.progress import Routing as Record
 from decisions.progress import Slot
+from decisions.uow import UnitOfWork
 from experts.graph import build_graph
 from experts.model import Expert
 from experts.ranking import Routing, rank_experts
@@ -67,8 +68,8 @@ def route_consultation(
     engine: Engine, decision: Decision, decision_class: DecisionClass
 ) -> tuple[list[RoutedExpert], Routing]:
     """Pick the class's number of experts (with alternates) for the decision."""
-    with services.unit_of_work(engine, read_only=True) as session:
-        data = load_expertise(session)
+    with UnitOfWork(engine, read_only=True) as uow:
+        data = load_expertise(uow.session)
     if not data.experts:
         return [], Routing(topics=(), district=None, picks=(), uncovered=(), excluded=())
     graph = build_graph(data)
