@@ -11,6 +11,7 @@ from decisions.db import current_revision, head_revision, make_engine, migrate
 from decisions.exceptions import ActorError
 from decisions.expert_actors import actor_ids_for_experts, experts_of_actors
 from decisions.model import ACTOR_ID_PATTERN
+from decisions.uow import UnitOfWork
 from experts.model import (
     Affiliation,
     District,
@@ -43,8 +44,8 @@ def test_every_expert_id_gets_a_valid_stable_actor_id(
         engine, actor_id=first, name=expert_id, roles=["expert"], affiliations=[]
     )
     assert actor.id == first
-    with services.unit_of_work(engine, read_only=True) as session:
-        assert experts_of_actors(session) == {first: expert_id}
+    with UnitOfWork(engine, read_only=True) as uow:
+        assert experts_of_actors(uow.session) == {first: expert_id}
 
 
 def test_ids_that_collide_get_distinct_actors(engine: Engine) -> None:
