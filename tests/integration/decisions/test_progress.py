@@ -9,7 +9,6 @@ from decisions import progress_service, services
 from decisions.classes import load_classes
 from decisions.db import current_revision, head_revision, migrate
 from decisions.progress import ExecutionCycle, RoundRecord, Routing, Slot
-
 from tests.integration.decisions.conftest import World
 
 ROUTING = Routing(
