@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
+from cli.experts import app
 from experts.io import parse_yaml_text, read_expertise, write_csv_dir
 from experts.model import ExpertiseData
 from experts.sample import load_sample
 from experts.store import count_experts, load_expertise, save_expertise
-from cli.experts import app
 
 runner = CliRunner()
 

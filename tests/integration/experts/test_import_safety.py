@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from cli.experts import app
 from decisions import services
 from decisions.classes import load_classes
 from decisions.expert_actors import actor_ids_for_experts
@@ -22,7 +23,6 @@ from experts.io import dump_yaml_text, write_csv_dir
 from experts.model import Expert, ExpertiseData
 from experts.sample import load_sample
 from experts.store import load_expertise, save_expertise
-from cli.experts import app
 
 runner = CliRunner()
 

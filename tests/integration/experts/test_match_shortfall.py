@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.experts import app
 from experts.io import dump_yaml_text
 from experts.model import Affiliation, Expert, ExpertiseData, Organisation, Proficiency, Topic
-from cli.experts import app
 
 runner = CliRunner()
 
