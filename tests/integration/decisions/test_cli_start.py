@@ -21,7 +21,7 @@ HEAVY = ("prefect", "scipy", "networkx")
 
 #: Runs ``counsel *argv`` through the console script's entry point, then prints which heavy
 #: libraries are in ``sys.modules`` as the last line of stdout.
-PROBE = """
+PROBE = f"""
 import json, sys
 sys.argv = ["counsel", *sys.argv[1:]]
 from cli.app import main
@@ -31,9 +31,9 @@ except SystemExit as exit_:
     code = exit_.code
 else:
     code = 0
-loaded = sorted(name for name in {heavy!r} if name in sys.modules)
+loaded = sorted(name for name in {HEAVY!r} if name in sys.modules)
 print("\\n" + json.dumps({{"code": code, "loaded": loaded}}))
-""".format(heavy=HEAVY)
+"""
 
 
 def loaded_by(world: World, *args: str, token: str | None = None) -> list[str]:
