@@ -9,33 +9,52 @@ to the audit chain in the same transaction.
 
 with ``rejected``, ``returned`` (back to consulting), ``withdrawn`` and ``stalled`` as the
 other exits.
+
+The surface (import from here; the modules are how it is kept):
+
+========================  ==================================================================
+:mod:`.lifecycle`         ``State``, ``TRANSITIONS``, ``WITHDRAWABLE_WHEN_STALLED_IN``,
+                          ``EVENT_NAMES``: the transition table
+:mod:`.decision`          ``Decision``, ``ProposalVersion``, ``DomainEvent``,
+                          ``DECISION_ID_PATTERN``: the aggregate that moves through the table
+:mod:`.actors`            ``Role``, ``Actor``, ``ACTOR_ID_PATTERN``
+:mod:`.tasks`             ``TaskKind``, ``TaskStatus``, ``Task``
+:mod:`.answers`           ``Opinion``, ``Comment``, ``Vote``, ``Recusal``, ``ProgressReport``,
+                          ``Acceptance``, the ``Answer`` union, ``ANSWER_TYPES``,
+                          ``Recommendation``
+:mod:`decisions.clock`    ``utcnow``
+========================  ==================================================================
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from decisions.exceptions import DecisionError, InvalidProposal, InvalidTransition
-from decisions.text import (
-    REASON_MAX,
-    Document,
-    Line,
-    LongText,
-    Name,
-    Reason,
-    Title,
-    checked_text,
-    plain_text,
+from decisions.clock import utcnow
+from decisions.model.actors import ACTOR_ID_PATTERN, Actor, Role
+from decisions.model.answers import (
+    ANSWER_TYPES,
+    Acceptance,
+    Answer,
+    Comment,
+    Opinion,
+    ProgressReport,
+    Recommendation,
+    Recusal,
+    Vote,
 )
+from decisions.model.decision import DECISION_ID_PATTERN, Decision, DomainEvent, ProposalVersion
+from decisions.model.lifecycle import (
+    EVENT_NAMES,
+    TRANSITIONS,
+    WITHDRAWABLE_WHEN_STALLED_IN,
+    State,
+)
+from decisions.model.tasks import Task, TaskKind, TaskStatus
 
 __all__ = [
     "State",
     "TRANSITIONS",
+    "WITHDRAWABLE_WHEN_STALLED_IN",
+    "EVENT_NAMES",
     "DomainEvent",
     "ProposalVersion",
     "Decision",
@@ -52,499 +71,8 @@ __all__ = [
     "Acceptance",
     "Answer",
     "ANSWER_TYPES",
+    "Recommendation",
     "DECISION_ID_PATTERN",
+    "ACTOR_ID_PATTERN",
     "utcnow",
 ]
-
-DECISION_ID_PATTERN = re.compile(r"^D-(\d{4})-(\d{4,})$")
-ACTOR_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
-
-
-def utcnow() -> datetime:
-    """The current time in UTC (a function, so defaults are computed per call)."""
-    return datetime.now(UTC)
-
-
-class State(StrEnum):
-    SUBMITTED = "submitted"
-    CONSULTING = "consulting"
-    DISCUSSING = "discussing"
-    DECIDING = "deciding"
-    APPROVED = "approved"
-    EXECUTING = "executing"
-    ACCEPTED = "accepted"
-    CLOSED = "closed"
-    REJECTED = "rejected"
-    RETURNED = "returned"
-    WITHDRAWN = "withdrawn"
-    STALLED = "stalled"
-
-
-#: action -> (states it may start from, state it leads to). ``next_round`` stays in consulting;
-#: ``resume`` returns a stalled decision to the stage it stalled in (``None`` here).
-TRANSITIONS: dict[str, tuple[frozenset[State], State | None]] = {
-    "start_consultation": (frozenset({State.SUBMITTED, State.RETURNED}), State.CONSULTING),
-    "next_round": (frozenset({State.CONSULTING}), State.CONSULTING),
-    "open_discussion": (frozenset({State.CONSULTING}), State.DISCUSSING),
-    "open_vote": (frozenset({State.DISCUSSING}), State.DECIDING),
-    "approve": (frozenset({State.DECIDING}), State.APPROVED),
-    "reject": (frozenset({State.DECIDING}), State.REJECTED),
-    "return_to_consultation": (frozenset({State.DECIDING}), State.RETURNED),
-    "start_execution": (frozenset({State.APPROVED}), State.EXECUTING),
-    "accept_execution": (frozenset({State.EXECUTING}), State.ACCEPTED),
-    "close": (frozenset({State.ACCEPTED}), State.CLOSED),
-    "withdraw": (
-        frozenset(
-            {State.SUBMITTED, State.CONSULTING, State.DISCUSSING, State.RETURNED, State.STALLED}
-        ),
-        State.WITHDRAWN,
-    ),
-    "stall": (
-        frozenset(
-            {
-                State.SUBMITTED,
-                State.RETURNED,
-                State.CONSULTING,
-                State.DISCUSSING,
-                State.DECIDING,
-                State.APPROVED,
-                State.EXECUTING,
-            }
-        ),
-        State.STALLED,
-    ),
-    "resume": (frozenset({State.STALLED}), None),
-    # Not a state change, but only allowed where the planner may still change the text.
-    "amend": (frozenset({State.SUBMITTED, State.DISCUSSING}), None),
-}
-
-#: A stalled decision may be withdrawn only if it stalled before the vote.
-WITHDRAWABLE_WHEN_STALLED_IN = frozenset(
-    {State.SUBMITTED, State.RETURNED, State.CONSULTING, State.DISCUSSING}
-)
-
-#: Past-tense event names, one per action; each becomes an audit action ``decision.<name>``.
-EVENT_NAMES: dict[str, str] = {
-    "start_consultation": "consultation_started",
-    "next_round": "round_started",
-    "open_discussion": "discussion_opened",
-    "open_vote": "vote_opened",
-    "approve": "approved",
-    "reject": "rejected",
-    "return_to_consultation": "returned",
-    "start_execution": "execution_started",
-    "accept_execution": "execution_accepted",
-    "close": "closed",
-    "withdraw": "withdrawn",
-    "stall": "stalled",
-    "resume": "resumed",
-    "amend": "amended",
-}
-
-
-class DomainEvent(BaseModel, frozen=True):
-    """Something that happened to a decision; the store turns it into one audit event."""
-
-    name: str
-    decision_id: str
-    payload: dict[str, Any] = Field(default_factory=dict)
-
-
-class ProposalVersion(BaseModel, frozen=True):
-    """One numbered text of the proposal; version 1 is what the planner filed."""
-
-    number: int = Field(ge=1)
-    title: Title = Field(min_length=1)
-    text: Document = Field(min_length=1)
-    author_id: str
-    note: Reason = ""
-    created_at: datetime = Field(default_factory=utcnow)
-
-
-class Decision(BaseModel):
-    """A major question carried through consult, discuss, decide and execute."""
-
-    model_config = ConfigDict(validate_assignment=False)
-
-    id: str
-    title: Title = Field(min_length=1)
-    description: Document = Field(min_length=1)
-    class_name: str = Field(min_length=1)
-    district: str = Field(min_length=1)
-    district_type: str | None = None
-    topics: list[str] = Field(default_factory=list)
-    stakeholder_orgs: list[str] = Field(default_factory=list)
-    bidder_orgs: list[str] = Field(default_factory=list)
-    executor_orgs: list[str] = Field(default_factory=list)
-    planner_id: str
-    state: State = State.SUBMITTED
-    round: int = Field(default=0, ge=0)
-    state_reason: str | None = None
-    stalled_from: State | None = None
-    versions: list[ProposalVersion] = Field(default_factory=list)
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-    events: list[DomainEvent] = Field(default_factory=list, exclude=True, repr=False)
-
-    @field_validator("id")
-    @classmethod
-    def _check_id(cls, value: str) -> str:
-        if not DECISION_ID_PATTERN.match(value):
-            raise ValueError(f"decision ids look like D-2026-0001, not {value!r}")
-        return value
-
-    @classmethod
-    def file(
-        cls,
-        *,
-        id: str,
-        title: str,
-        description: str,
-        class_name: str,
-        district: str,
-        planner_id: str,
-        district_type: str | None = None,
-        topics: list[str] | None = None,
-        stakeholder_orgs: list[str] | None = None,
-        bidder_orgs: list[str] | None = None,
-        executor_orgs: list[str] | None = None,
-        text: str | None = None,
-    ) -> Decision:
-        """A new decision in ``submitted`` with its proposal as version 1."""
-        decision = cls(
-            id=id,
-            title=title,
-            description=description,
-            class_name=class_name,
-            district=district,
-            district_type=district_type,
-            planner_id=planner_id,
-            topics=list(topics or []),
-            stakeholder_orgs=list(stakeholder_orgs or []),
-            bidder_orgs=list(bidder_orgs or []),
-            executor_orgs=list(executor_orgs or []),
-        )
-        version = ProposalVersion(
-            number=1, title=title, text=text or description, author_id=planner_id
-        )
-        decision.versions.append(version)
-        decision._record(
-            "submitted",
-            title=title,
-            class_name=class_name,
-            district=district,
-            district_type=district_type,
-            planner_id=planner_id,
-            topics=decision.topics,
-            stakeholder_orgs=decision.stakeholder_orgs,
-            bidder_orgs=decision.bidder_orgs,
-            executor_orgs=decision.executor_orgs,
-            version=1,
-        )
-        return decision
-
-    # -- queries ---------------------------------------------------------------------------
-
-    @property
-    def current_version(self) -> ProposalVersion:
-        return self.versions[-1]
-
-    @property
-    def is_final(self) -> bool:
-        return self.state in {State.CLOSED, State.REJECTED, State.WITHDRAWN}
-
-    def allowed_actions(self) -> tuple[str, ...]:
-        """The lifecycle actions possible from the current state, in table order."""
-        return tuple(
-            action for action, (sources, _) in TRANSITIONS.items() if self.state in sources
-        )
-
-    # -- transitions -----------------------------------------------------------------------
-
-    def start_consultation(self) -> None:
-        """Begin consultation round 1 (or, after a return, the next round)."""
-        self._move("start_consultation", State.CONSULTING)
-        self.round += 1
-
-    def next_round(self, *, max_rounds: int | None = None) -> None:
-        """Begin the next Delphi round; refused past the class's ``max_rounds``."""
-        self._check("next_round")
-        if max_rounds is not None and self.round >= max_rounds:
-            raise DecisionError(
-                f"Decision {self.id} is already in round {self.round} of at most {max_rounds}; "
-                "close the consultation with its dissent instead of starting another round.",
-                decision_id=self.id,
-            )
-        self._move("next_round", State.CONSULTING, round=self.round + 1)
-        self.round += 1
-
-    def open_discussion(self) -> None:
-        self._move("open_discussion", State.DISCUSSING)
-
-    def open_vote(self) -> None:
-        self._move("open_vote", State.DECIDING)
-
-    def approve(self, *, with_amendments: bool = False) -> None:
-        self._move("approve", State.APPROVED, with_amendments=with_amendments)
-
-    def reject(self) -> None:
-        self._move("reject", State.REJECTED)
-
-    def return_to_consultation(self, questions: str) -> None:
-        """The body sends the proposal back to the experts with its questions."""
-        if not questions.strip():
-            raise InvalidProposal(
-                f"Returning decision {self.id} to consultation needs the body's questions.",
-                decision_id=self.id,
-            )
-        questions = plain_text(questions, limit=REASON_MAX)
-        self._move("return_to_consultation", State.RETURNED, reason=questions)
-
-    def start_execution(self) -> None:
-        self._move("start_execution", State.EXECUTING)
-
-    def accept_execution(self) -> None:
-        self._move("accept_execution", State.ACCEPTED)
-
-    def close(self) -> None:
-        self._move("close", State.CLOSED)
-
-    def withdraw(self, reason: str) -> None:
-        """The planner withdraws the proposal; only possible before the vote."""
-        if self.state is State.STALLED and self.stalled_from not in WITHDRAWABLE_WHEN_STALLED_IN:
-            raise InvalidTransition(
-                decision_id=self.id,
-                state=f"stalled in {self.stalled_from}",
-                action="withdraw",
-                allowed=("resume",),
-            )
-        try:
-            reason = checked_text(reason, what="The reason for withdrawing", limit=REASON_MAX)
-        except ValueError as err:
-            raise InvalidProposal(str(err), decision_id=self.id) from err
-        self._move("withdraw", State.WITHDRAWN, reason=reason)
-
-    def stall(self, reason: str) -> None:
-        """A stage could not complete (quorum missed, too few answers); keeps the reason."""
-        if not reason.strip():
-            raise DecisionError(
-                f"Stalling decision {self.id} needs a reason the planner can read.",
-                decision_id=self.id,
-            )
-        previous = self.state
-        self._move("stall", State.STALLED, reason=plain_text(reason, limit=REASON_MAX))
-        self.stalled_from = previous
-
-    def resume(self) -> None:
-        """Return a stalled decision to the stage it stalled in."""
-        self._check("resume")
-        target = self.stalled_from or State.CONSULTING
-        self._move("resume", target)
-        self.stalled_from = None
-
-    def amend(self, *, title: str, text: str, author_id: str, note: str = "") -> ProposalVersion:
-        """Publish an amended proposal version (the planner, in discussion)."""
-        self._check("amend")
-        try:
-            version = ProposalVersion(
-                number=len(self.versions) + 1,
-                title=title,
-                text=text,
-                author_id=author_id,
-                note=note,
-            )
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            message = str(first["msg"]).removeprefix("Value error, ")
-            raise InvalidProposal(
-                f"The amended proposal's {where}: {message}.", decision_id=self.id
-            ) from err
-        self.versions.append(version)
-        self.title = version.title
-        self.updated_at = utcnow()
-        self._record("amended", version=version.number, title=version.title, note=version.note)
-        return version
-
-    # -- internals -------------------------------------------------------------------------
-
-    def _check(self, action: str) -> None:
-        sources, _ = TRANSITIONS[action]
-        if self.state not in sources:
-            raise InvalidTransition(
-                decision_id=self.id,
-                state=self.state.value,
-                action=action,
-                allowed=self.allowed_actions(),
-            )
-
-    def _move(self, action: str, target: State, **payload: Any) -> None:
-        self._check(action)
-        source = self.state
-        self.state = target
-        reason = payload.get("reason")
-        self.state_reason = reason if isinstance(reason, str) else None
-        self.updated_at = utcnow()
-        self._record(EVENT_NAMES[action], **{"from": source.value, "to": target.value}, **payload)
-
-    def _record(self, name: str, **payload: Any) -> None:
-        self.events.append(
-            DomainEvent(name=f"decision.{name}", decision_id=self.id, payload=payload)
-        )
-
-
-class Role(StrEnum):
-    PLANNER = "planner"
-    EXPERT = "expert"
-    STAKEHOLDER = "stakeholder"
-    MEMBER = "member"
-    EXECUTOR = "executor"
-    INSPECTOR = "inspector"
-    MANAGER = "manager"
-
-
-class Actor(BaseModel, frozen=True):
-    """A person or unit who acts in Counsel; roles say what they may be asked to do."""
-
-    id: str
-    name: Name = Field(min_length=1)
-    roles: frozenset[Role]
-    affiliations: tuple[str, ...] = ()
-    bodies: tuple[str, ...] = ()
-
-    @field_validator("id")
-    @classmethod
-    def _check_id(cls, value: str) -> str:
-        if not ACTOR_ID_PATTERN.match(value):
-            raise ValueError(
-                "an actor id is 2-63 lowercase letters, digits, dots, dashes or underscores "
-                f"starting with a letter or digit, not {value!r}"
-            )
-        return value
-
-    @field_validator("roles")
-    @classmethod
-    def _check_roles(cls, value: frozenset[Role]) -> frozenset[Role]:
-        if not value:
-            raise ValueError("an actor needs at least one role")
-        return value
-
-
-class TaskKind(StrEnum):
-    CONSULT = "consult"
-    DISCUSS = "discuss"
-    VOTE = "vote"
-    EXECUTE = "execute"
-    INSPECT = "inspect"
-
-
-class TaskStatus(StrEnum):
-    OPEN = "open"
-    ANSWERED = "answered"
-    REASSIGNED = "reassigned"
-    CANCELLED = "cancelled"
-
-
-class Task(BaseModel, frozen=True):
-    """One person's piece of work on a decision, answered once with the task's code."""
-
-    id: str
-    decision_id: str
-    kind: TaskKind
-    assignee_id: str
-    round: int = Field(default=1, ge=1)
-    deadline: datetime | None = None
-    status: TaskStatus = TaskStatus.OPEN
-    answer_code_hash: str
-    zone: str | None = None
-    measures: tuple[str, ...] = ()
-    created_at: datetime = Field(default_factory=utcnow)
-    closed_at: datetime | None = None
-    flow_run_id: str | None = Field(default=None, description="the Prefect run waiting for it")
-
-
-Recommendation = Literal["approve", "approve_with_conditions", "reject"]
-
-
-class Opinion(BaseModel, frozen=True):
-    """An expert's structured opinion in one consultation round."""
-
-    kind: Literal["opinion"] = "opinion"
-    recommendation: Recommendation
-    ratings: dict[str, int] = Field(description="1-9 rating per criterion of the class")
-    conditions: tuple[Line, ...] = Field(default=(), max_length=100)
-    rationale: LongText = Field(min_length=1)
-    ranking: tuple[Line, ...] = Field(default=(), max_length=100)
-
-    @field_validator("ratings")
-    @classmethod
-    def _check_ratings(cls, value: dict[str, int]) -> dict[str, int]:
-        for criterion, rating in value.items():
-            if not 1 <= rating <= 9:
-                raise ValueError(f"rating for {criterion!r} must be 1 to 9, not {rating}")
-        return value
-
-    def check_criteria(self, criteria: list[str] | tuple[str, ...]) -> None:
-        """Raise ``ValueError`` unless the ratings cover exactly the class's criteria."""
-        missing = [c for c in criteria if c not in self.ratings]
-        extra = [c for c in self.ratings if c not in criteria]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append("missing " + ", ".join(missing))
-            if extra:
-                parts.append("not criteria of this class: " + ", ".join(extra))
-            raise ValueError("The ratings are incomplete: " + "; ".join(parts) + ".")
-
-
-class Comment(BaseModel, frozen=True):
-    """A position in discussion."""
-
-    kind: Literal["comment"] = "comment"
-    stance: Literal["support", "support_with_changes", "oppose", "neutral"]
-    text: LongText = Field(min_length=1)
-
-
-class Vote(BaseModel, frozen=True):
-    """A decision-body member's vote; against the experts' consensus it needs a justification."""
-
-    kind: Literal["vote"] = "vote"
-    choice: Literal["approve", "approve_with_amendments", "reject", "return"]
-    rationale: LongText = Field(min_length=1)
-    justification: Reason | None = None
-
-
-class Recusal(BaseModel, frozen=True):
-    """A member steps aside from a vote because of a conflict."""
-
-    kind: Literal["recusal"] = "recusal"
-    reason: LongText = Field(min_length=1)
-
-
-class ProgressReport(BaseModel, frozen=True):
-    """An executor's report on an execution task."""
-
-    kind: Literal["progress"] = "progress"
-    percent_complete: int = Field(ge=0, le=100)
-    text: LongText = Field(min_length=1)
-    measures_done: tuple[Line, ...] = Field(default=(), max_length=100)
-
-
-class Acceptance(BaseModel, frozen=True):
-    """An inspector's verdict on executed work."""
-
-    kind: Literal["acceptance"] = "acceptance"
-    verdict: Literal["accept", "reject"]
-    findings: LongText = Field(min_length=1)
-
-
-Answer = Opinion | Comment | Vote | Recusal | ProgressReport | Acceptance
-
-#: Which answers each kind of task takes.
-ANSWER_TYPES: dict[TaskKind, tuple[type[BaseModel], ...]] = {
-    TaskKind.CONSULT: (Opinion,),
-    TaskKind.DISCUSS: (Comment,),
-    TaskKind.VOTE: (Vote, Recusal),
-    TaskKind.EXECUTE: (ProgressReport,),
-    TaskKind.INSPECT: (Acceptance,),
-}
