@@ -7,6 +7,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CODE := cli decisions experts flows migrations tests bench
 
 .PHONY: demo test chromium bench clean
 
@@ -27,7 +28,9 @@ chromium:
 	  || echo "Chromium could not be installed; the browser test will say so."; }
 
 test: $(STAMP) chromium
-	$(BIN)/ruff check decisions experts flows tests bench cli
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
