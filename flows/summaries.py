@@ -36,6 +36,14 @@ def summarise_event(event: AuditEvent) -> str:
         return f"round {data.get('round')}"
     if event.action == "task.answered.progress":
         return f"{data.get('task_id')}: {data['answer'].get('percent_complete')}% done"
+    if event.action in {"execution.rework", "execution.cycle_accepted"}:
+        outcome = "accepted" if event.action == "execution.cycle_accepted" else "rework"
+        inspected = data.get("inspected")
+        of = f" of {inspected}" if inspected is not None else ""
+        return (
+            f"cycle {data.get('cycle')}: {outcome}, {data.get('accepted')}{of} inspectors "
+            f"accepted, {data.get('needed')} needed"
+        )
     if event.action == "vote.tallied":
         return f"{data.get('outcome')}: {data.get('in_favour')} of {data.get('cast')} in favour"
     if "reason" in data:
