@@ -9,6 +9,7 @@ import pytest
 
 from decisions import progress_service, services
 from decisions.model import TaskKind, TaskStatus, utcnow
+from decisions.procedure import keys
 from decisions.progress import Routing, Slot
 from flows.local_runner import local_runner
 from flows.sweep import SweepReport, sweep
@@ -55,7 +56,7 @@ def test_overlapping_sweeps_remind_once_and_reassign_once(stage: Stage) -> None:
         engine,
         decision.id,
         Routing(first_round=1, slots=(Slot(number=0, expert="e031", alternates=("e027", "e026")),)),
-        key=f"{decision.id}:routed:1",  # the stage's own key: it routes once
+        key=keys.routed(decision.id, 1),  # the stage's own key: it routes once
     )
     task = services.assign_task(
         engine,
@@ -64,7 +65,7 @@ def test_overlapping_sweeps_remind_once_and_reassign_once(stage: Stage) -> None:
         "e031",
         round=1,
         deadline=utcnow() + timedelta(hours=36),
-        idempotency_key=f"{decision.id}:consult:1:e031",
+        idempotency_key=keys.assignment(decision.id, TaskKind.CONSULT, 1, "e031"),
     ).task
     for alternate in ("e027", "e026"):  # routing makes actors of the experts it routes
         services.ensure_actor(
