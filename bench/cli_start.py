@@ -117,9 +117,7 @@ def main() -> None:
         figures = []
         for environment in (env, cached):
             times = wall_times(argv, environment, args.runs)
-            figures.append(
-                f"{statistics.median(times):6.2f} s ({min(times):.2f}-{max(times):.2f})"
-            )
+            figures.append(f"{statistics.median(times):6.2f} s ({min(times):.2f}-{max(times):.2f})")
         print(f"  {label:<34} {figures[0]:>26}   {figures[1]:>24}")
     shutil.rmtree(folder, ignore_errors=True)
 

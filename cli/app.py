@@ -37,4 +37,3 @@ app.add_typer(experts.app, name="experts")
 def main() -> None:
     """Entry point of the ``counsel`` console script."""
     app()
-

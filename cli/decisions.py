@@ -210,9 +210,7 @@ def tasks() -> None:
         ]
         if task.kind is TaskKind.CONSULT:
             criteria = classes.get(decision.class_name, decision.district_type).criteria
-            lines.append(
-                "  criteria to rate 1-9: " + ", ".join(f"rating_{c}" for c in criteria)
-            )
+            lines.append("  criteria to rate 1-9: " + ", ".join(f"rating_{c}" for c in criteria))
         if task.zone:
             lines.append(f"  zone: {escape(task.zone)}")
         lines.extend(f"  measure: {escape(m)}" for m in task.measures)

@@ -114,13 +114,17 @@ def import_(
     ] = None,
     merge: Annotated[
         bool,
-        typer.Option(help="Add the file's records and update those with the same id; keep "
-                          "the rest (the default)."),
+        typer.Option(
+            help="Add the file's records and update those with the same id; keep "
+            "the rest (the default)."
+        ),
     ] = False,
     replace: Annotated[
         bool,
-        typer.Option(help="Make the database hold exactly the file: remove stored records it "
-                          "lacks (refused for experts in use)."),
+        typer.Option(
+            help="Make the database hold exactly the file: remove stored records it "
+            "lacks (refused for experts in use)."
+        ),
     ] = False,
     dry_run: Annotated[
         bool, typer.Option(help="Print what would be added, changed and removed; write nothing.")
@@ -150,8 +154,13 @@ def import_(
             if not dry_run:
                 take_write_lock(conn)
             stored = load_expertise(conn)
-            incoming = load_sample() if sample else read_expertise(
-                path or Path(), known=None if replace else stored, encoding=encoding)
+            incoming = (
+                load_sample()
+                if sample
+                else read_expertise(
+                    path or Path(), known=None if replace else stored, encoding=encoding
+                )
+            )
             check_names(incoming, source=str(path) if path else "the sample")
             plan = plan_import(stored, incoming, replace=replace)
             check_import(plan, in_use=experts_in_use(conn, [r.id for r in plan.removed]))
@@ -161,15 +170,20 @@ def import_(
         engine.dispose()
     source = "the sample database" if sample else str(path)
     if dry_run:
-        head = (f"Dry run, nothing was written: importing {source} ({plan.mode}) would "
-                f"leave {len(plan.result.experts)} experts in the database.")
+        head = (
+            f"Dry run, nothing was written: importing {source} ({plan.mode}) would "
+            f"leave {len(plan.result.experts)} experts in the database."
+        )
     else:
-        head = (f"Imported {len(incoming.experts)} experts, {len(incoming.topics)} topics, "
-                f"{len(incoming.organisations)} organisations and {len(incoming.districts)} "
-                f"districts from {source} ({plan.mode}); the database holds "
-                f"{len(plan.result.experts)} experts.")
-    console.print("\n".join([head, *_plan_lines(plan, dry_run=dry_run)]),
-                  markup=False, highlight=False)
+        head = (
+            f"Imported {len(incoming.experts)} experts, {len(incoming.topics)} topics, "
+            f"{len(incoming.organisations)} organisations and {len(incoming.districts)} "
+            f"districts from {source} ({plan.mode}); the database holds "
+            f"{len(plan.result.experts)} experts."
+        )
+    console.print(
+        "\n".join([head, *_plan_lines(plan, dry_run=dry_run)]), markup=False, highlight=False
+    )
 
 
 @app.command("export")
@@ -258,9 +272,7 @@ def show(
             "affiliation", names[a.organisation], f"{a.role}{'' if a.current else ' (former)'}"
         )
     for p in e.proficiencies:
-        table.add_row(
-            "proficiency", names[p.topic], f"{p.weight:.2f}, last active {p.last_active}"
-        )
+        table.add_row("proficiency", names[p.topic], f"{p.weight:.2f}, last active {p.last_active}")
     for k in e.districts:
         table.add_row("local knowledge", names[k.district], f"{k.weight:.2f}")
     console.print(table)

@@ -146,9 +146,7 @@ def actor_ids_for_experts(engine: Engine, expert_ids: Iterable[str]) -> dict[str
                 continue
             lower = expert_id.lower()
             actor_id = next(
-                c
-                for c in candidate_actor_ids(expert_id)
-                if _free(conn, c, lowercase=c == lower)
+                c for c in candidate_actor_ids(expert_id) if _free(conn, c, lowercase=c == lower)
             )
             conn.execute(
                 insert(ExpertActorRow).values(

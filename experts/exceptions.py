@@ -85,22 +85,44 @@ class ExpertiseEncodingError(ExpertiseImportError):
     usual suspects does.
     """
 
-    def __init__(self, *, file: str, line: int, column: int, offset: int, byte: int,
-                 encoding: str, guess: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        file: str,
+        line: int,
+        column: int,
+        offset: int,
+        byte: int,
+        encoding: str,
+        guess: str | None,
+    ) -> None:
         self.file, self.line, self.column, self.offset = file, line, column, offset
         self.byte, self.encoding, self.guess = byte, encoding, guess
-        self.problems = (RowProblem(file=file, line=line, reason=(
-            f"byte 0x{byte:02X} at column {column} is not {encoding.upper()}")),)
+        self.problems = (
+            RowProblem(
+                file=file,
+                line=line,
+                reason=(f"byte 0x{byte:02X} at column {column} is not {encoding.upper()}"),
+            ),
+        )
         source = guess.upper() if guess else "ENCODING"
         stem, dot, suffix = file.rpartition(".")
         target = f"{stem}.utf8.{suffix}" if dot and "/" not in suffix else f"{file}.utf8"
-        looks = (f"It looks like {guess.upper()}{' (GBK)' if guess == 'gb18030' else ''}"
-                 if guess else "Find out its encoding")
-        ExpertsError.__init__(self, (
-            f"Nothing was imported from {file}: line {line}, byte {offset + 1} of the file "
-            f"(0x{byte:02X}, column {column}) is not {encoding.upper()}. {looks}: convert it with "
-            f"`iconv -f {source} -t UTF-8 {shlex.quote(file)} > {shlex.quote(target)}` or "
-            f"import it as it is with `--encoding {guess or 'ENCODING'}`."))
+        looks = (
+            f"It looks like {guess.upper()}{' (GBK)' if guess == 'gb18030' else ''}"
+            if guess
+            else "Find out its encoding"
+        )
+        ExpertsError.__init__(
+            self,
+            (
+                f"Nothing was imported from {file}: line {line}, byte {offset + 1} of the file "
+                f"(0x{byte:02X}, column {column}) is not {encoding.upper()}. {looks}: "
+                f"convert it with `iconv -f {source} -t UTF-8 {shlex.quote(file)} > "
+                f"{shlex.quote(target)}` or "
+                f"import it as it is with `--encoding {guess or 'ENCODING'}`."
+            ),
+        )
 
 
 class UnsafeImport(ExpertsError, ValueError):
@@ -122,10 +144,12 @@ class AmbiguousExpert(ExpertsError, LookupError):
         self.name = name
         self.matches = tuple(matches)
         listed = "; ".join(
-            f"{eid} ({orgs or 'no current organisation'})" for eid, _n, orgs in self.matches)
+            f"{eid} ({orgs or 'no current organisation'})" for eid, _n, orgs in self.matches
+        )
         super().__init__(
             f"{len(self.matches)} experts are called {name!r}: {listed}. "
-            "Give the id of the one you mean.")
+            "Give the id of the one you mean."
+        )
 
 
 class InvalidExpertise(ExpertsError, ValueError):

@@ -135,64 +135,102 @@ def build_graph(
 
     for t in data.topics:
         parent = topic_node(t.parent) if t.parent in topics else None
-        G.add_node(topic_node(t.id), kind="topic", id=t.id, name=t.name, aliases=t.aliases,
-                   parent=parent)
+        G.add_node(
+            topic_node(t.id), kind="topic", id=t.id, name=t.name, aliases=t.aliases, parent=parent
+        )
     for d in data.districts:
         parent = district_node(d.parent) if d.parent in districts else None
-        G.add_node(district_node(d.id), kind=d.kind, id=d.id, name=d.name, profile=d.profile,
-                   parent=parent)
+        G.add_node(
+            district_node(d.id), kind=d.kind, id=d.id, name=d.name, profile=d.profile, parent=parent
+        )
     for o in data.organisations:
-        G.add_node(org_node(o.id), kind="organisation", id=o.id, name=o.name, org_kind=o.kind,
-                   interests=o.interests)
-        problems.extend(f"organisation {o.id!r} has an interest in unknown topic {t!r}"
-                        for t in o.interests if t not in topics)
+        G.add_node(
+            org_node(o.id),
+            kind="organisation",
+            id=o.id,
+            name=o.name,
+            org_kind=o.kind,
+            interests=o.interests,
+        )
+        problems.extend(
+            f"organisation {o.id!r} has an interest in unknown topic {t!r}"
+            for t in o.interests
+            if t not in topics
+        )
     for t in data.topics:
         if t.parent is not None:
             if t.parent not in topics:
                 problems.append(f"topic {t.id!r} has unknown parent {t.parent!r}")
             else:
-                G.add_edge(topic_node(t.parent), topic_node(t.id), kind="subtopic",
-                           weight=taxonomy_weight)
+                G.add_edge(
+                    topic_node(t.parent), topic_node(t.id), kind="subtopic", weight=taxonomy_weight
+                )
     for d in data.districts:
         if d.parent is not None:
             if d.parent not in districts:
                 problems.append(f"street office {d.id!r} has unknown district {d.parent!r}")
             else:
-                G.add_edge(district_node(d.parent), district_node(d.id), kind="part_of",
-                           weight=taxonomy_weight)
+                G.add_edge(
+                    district_node(d.parent),
+                    district_node(d.id),
+                    kind="part_of",
+                    weight=taxonomy_weight,
+                )
     for o in data.organisations:
         if o.district is not None:
             if o.district not in districts:
                 problems.append(f"organisation {o.id!r} is in unknown district {o.district!r}")
             else:
-                G.add_edge(org_node(o.id), district_node(o.district), kind="located_in",
-                           weight=affiliation_weight)
+                G.add_edge(
+                    org_node(o.id),
+                    district_node(o.district),
+                    kind="located_in",
+                    weight=affiliation_weight,
+                )
     for e in data.experts:
         node = expert_node(e.id)
-        G.add_node(node, kind="expert", id=e.id, name=e.name, title=e.title,
-                   available=e.available, workload_cap=e.workload_cap,
-                   active_assignments=e.active_assignments)
+        G.add_node(
+            node,
+            kind="expert",
+            id=e.id,
+            name=e.name,
+            title=e.title,
+            available=e.available,
+            workload_cap=e.workload_cap,
+            active_assignments=e.active_assignments,
+        )
         for p in e.proficiencies:
             if p.topic not in topics:
                 problems.append(f"expert {e.id!r} knows unknown topic {p.topic!r}")
                 continue
             age = max(0, year - p.last_active)
-            G.add_edge(node, topic_node(p.topic), kind="proficiency", proficiency=p.weight,
-                       last_active=p.last_active, weight=p.weight * 0.5 ** (age / half_life))
+            G.add_edge(
+                node,
+                topic_node(p.topic),
+                kind="proficiency",
+                proficiency=p.weight,
+                last_active=p.last_active,
+                weight=p.weight * 0.5 ** (age / half_life),
+            )
         for a in e.affiliations:
             if a.organisation not in orgs:
-                problems.append(f"expert {e.id!r} is affiliated with unknown organisation "
-                                f"{a.organisation!r}")
+                problems.append(
+                    f"expert {e.id!r} is affiliated with unknown organisation {a.organisation!r}"
+                )
                 continue
-            G.add_edge(node, org_node(a.organisation), kind="affiliation", role=a.role,
-                       current=a.current,
-                       weight=affiliation_weight if a.current else affiliation_weight / 5)
+            G.add_edge(
+                node,
+                org_node(a.organisation),
+                kind="affiliation",
+                role=a.role,
+                current=a.current,
+                weight=affiliation_weight if a.current else affiliation_weight / 5,
+            )
         for k in e.districts:
             if k.district not in districts:
                 problems.append(f"expert {e.id!r} knows unknown district {k.district!r}")
                 continue
-            G.add_edge(node, district_node(k.district), kind="local_knowledge",
-                       weight=k.weight)
+            G.add_edge(node, district_node(k.district), kind="local_knowledge", weight=k.weight)
     if problems:
         raise InvalidExpertise(
             f"The expertise data is inconsistent: {problems[0]}"
@@ -202,8 +240,13 @@ def build_graph(
     return G
 
 
-def _resolve(G: nx.Graph[str], text: str, kinds: Iterable[str], prefix: str,
-             error: type[UnknownTopic] | type[UnknownDistrict] | type[UnknownExpert]) -> str:
+def _resolve(
+    G: nx.Graph[str],
+    text: str,
+    kinds: Iterable[str],
+    prefix: str,
+    error: type[UnknownTopic] | type[UnknownDistrict] | type[UnknownExpert],
+) -> str:
     kinds = tuple(kinds)
     node = f"{prefix}{text}"
     if node in G and G.nodes[node].get("kind") in kinds:
@@ -262,15 +305,29 @@ def resolve_expert(G: nx.Graph[str], text: str) -> str:
         return f"expert:{text}"
     wanted = text.strip().casefold()
     same = sorted(
-        (n for n, attrs in G.nodes(data=True)
-         if attrs.get("kind") == "expert" and str(attrs["name"]).strip().casefold() == wanted),
-        key=lambda n: str(G.nodes[n]["id"]))
+        (
+            n
+            for n, attrs in G.nodes(data=True)
+            if attrs.get("kind") == "expert" and str(attrs["name"]).strip().casefold() == wanted
+        ),
+        key=lambda n: str(G.nodes[n]["id"]),
+    )
     if len(same) > 1:
-        raise AmbiguousExpert(text, matches=[
-            (str(G.nodes[n]["id"]), str(G.nodes[n]["name"]), ", ".join(
-                str(G.nodes[o]["name"]) for o, attrs in G.adj[n].items()
-                if attrs.get("kind") == "affiliation" and attrs.get("current")))
-            for n in same])
+        raise AmbiguousExpert(
+            text,
+            matches=[
+                (
+                    str(G.nodes[n]["id"]),
+                    str(G.nodes[n]["name"]),
+                    ", ".join(
+                        str(G.nodes[o]["name"])
+                        for o, attrs in G.adj[n].items()
+                        if attrs.get("kind") == "affiliation" and attrs.get("current")
+                    ),
+                )
+                for n in same
+            ],
+        )
     return _resolve(G, text, ("expert",), "expert:", UnknownExpert)
 
 

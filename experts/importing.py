@@ -93,8 +93,9 @@ def _refs(records: Iterable[_R]) -> tuple[ExpertRef, ...]:
     return tuple(ExpertRef(id=r.id, name=getattr(r, "name", r.id)) for r in records)
 
 
-def plan_import(stored: ExpertiseData, incoming: ExpertiseData, *, replace: bool = False
-                ) -> ImportPlan:
+def plan_import(
+    stored: ExpertiseData, incoming: ExpertiseData, *, replace: bool = False
+) -> ImportPlan:
     """What importing ``incoming`` over ``stored`` would do.
 
     Parameters
@@ -120,9 +121,14 @@ def plan_import(stored: ExpertiseData, incoming: ExpertiseData, *, replace: bool
         diffs[kind] = (added, changed, removed)
         kinds[kind] = KindCounts(added=len(added), changed=len(changed), removed=len(removed))
     added, changed, removed = diffs["experts"]
-    return ImportPlan(mode="replace" if replace else "merge", result=result,
-                      added=_refs(added), changed=_refs(changed), removed=_refs(removed),
-                      kinds=kinds)
+    return ImportPlan(
+        mode="replace" if replace else "merge",
+        result=result,
+        added=_refs(added),
+        changed=_refs(changed),
+        removed=_refs(removed),
+        kinds=kinds,
+    )
 
 
 def some(items: Sequence[object], *, limit: int = NAMED) -> str:
@@ -156,8 +162,11 @@ def check_import(plan: ImportPlan, *, in_use: Mapping[str, str]) -> None:
         stored = plan.kinds["experts"].removed
         raise UnsafeImport(
             "Nothing was imported: the expertise database would be left without experts"
-            + (f" (the file has none and --replace would remove all {stored})."
-               if stored else " (the file has none).")
+            + (
+                f" (the file has none and --replace would remove all {stored})."
+                if stored
+                else " (the file has none)."
+            )
             + " Import a file that lists experts."
         )
     blocked = [r for r in plan.removed if r.id in in_use]

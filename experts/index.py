@@ -36,8 +36,14 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 KIND_CODES = {"expert": 0, "topic": 1, "organisation": 2, "district": 3, "street_office": 4}
-EDGE_CODES = {"proficiency": 0, "subtopic": 1, "affiliation": 2, "local_knowledge": 3,
-              "part_of": 4, "located_in": 5}
+EDGE_CODES = {
+    "proficiency": 0,
+    "subtopic": 1,
+    "affiliation": 2,
+    "local_knowledge": 3,
+    "part_of": 4,
+    "located_in": 5,
+}
 _CACHE_KEY = "counsel_expertise_index"
 
 
@@ -76,11 +82,11 @@ class ExpertIndex:
 
     def neighbours(self, u: int) -> IntArray:
         """Positions of the neighbours of ``u`` (sorted)."""
-        return self.indices[self.indptr[u]:self.indptr[u + 1]]
+        return self.indices[self.indptr[u] : self.indptr[u + 1]]
 
     def edge(self, u: int, v: int) -> int:
         """Position of edge ``u -> v`` in the CSR arrays, or -1."""
-        row = self.indices[self.indptr[u]:self.indptr[u + 1]]
+        row = self.indices[self.indptr[u] : self.indptr[u + 1]]
         i = int(np.searchsorted(row, v))
         return int(self.indptr[u]) + i if i < row.size and row[i] == v else -1
 
@@ -125,7 +131,8 @@ class ExpertIndex:
         for t in self.descendants(topic):
             lo, hi = int(self.indptr[t]), int(self.indptr[t + 1])
             mask = (self.edge_kind[lo:hi] == EDGE_CODES["proficiency"]) & (
-                self.proficiency[lo:hi] >= min_proficiency)
+                self.proficiency[lo:hi] >= min_proficiency
+            )
             parts.append(self.indices[lo:hi][mask])
             profs.append(self.proficiency[lo:hi][mask])
         if not parts:
@@ -138,8 +145,15 @@ class ExpertIndex:
         first[1:] = experts[1:] != experts[:-1]
         return experts[first], prof[first]
 
-    def push(self, seeds: IntArray, mass: FloatArray, *, alpha: float = 0.85,
-             epsilon: float = 1e-7, max_rounds: int = 10_000) -> FloatArray:
+    def push(
+        self,
+        seeds: IntArray,
+        mass: FloatArray,
+        *,
+        alpha: float = 0.85,
+        epsilon: float = 1e-7,
+        max_rounds: int = 10_000,
+    ) -> FloatArray:
         """Personalised PageRank from ``seeds`` (with restart mass ``mass``) by forward push.
 
         Parameters
@@ -274,11 +288,25 @@ def _build_index(G: nx.Graph[str], weight: str) -> ExpertIndex:
     for kids in children.values():
         kids.sort()
     return ExpertIndex(
-        nodes=nodes, pos=pos, kind=kind, indptr=indptr, indices=dst, weight=w, trans=trans,
-        edge_kind=ek, proficiency=prof, current=cur, degree=degree,
-        strength=np.where(strength > 0, strength, 1.0), available=available,
-        workload_cap=cap, load=load, experts=np.flatnonzero(kind == 0).astype(np.int64),
-        org_interests=org_interests, interest_orgs=interest_orgs, parent=parent,
+        nodes=nodes,
+        pos=pos,
+        kind=kind,
+        indptr=indptr,
+        indices=dst,
+        weight=w,
+        trans=trans,
+        edge_kind=ek,
+        proficiency=prof,
+        current=cur,
+        degree=degree,
+        strength=np.where(strength > 0, strength, 1.0),
+        available=available,
+        workload_cap=cap,
+        load=load,
+        experts=np.flatnonzero(kind == 0).astype(np.int64),
+        org_interests=org_interests,
+        interest_orgs=interest_orgs,
+        parent=parent,
         children=children,
     )
 

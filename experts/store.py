@@ -98,8 +98,14 @@ def save_expertise(db: Session | Connection, data: ExpertiseData, *, replace: bo
     conn = _conn(db)
     if not replace:
         data = load_expertise(conn).merged_with(data)
-    for row in (LocalKnowledgeRow, ProficiencyRow, AffiliationRow, ExpertRow,
-                OrganisationInterestRow, OrganisationRow):
+    for row in (
+        LocalKnowledgeRow,
+        ProficiencyRow,
+        AffiliationRow,
+        ExpertRow,
+        OrganisationInterestRow,
+        OrganisationRow,
+    ):
         conn.execute(delete(_table(row)))
     # Self-referencing rows: drop the links first so any deletion order is valid.
     conn.execute(_table(DistrictRow).update().values(parent_id=None))
@@ -108,37 +114,108 @@ def save_expertise(db: Session | Connection, data: ExpertiseData, *, replace: bo
     conn.execute(delete(_table(TopicRow)))
 
     topics = data.topics
-    _insert(conn, TopicRow, (
-        {"id": topics[i].id, "name": topics[i].name, "parent_id": topics[i].parent,
-         "aliases": list(topics[i].aliases), "position": i}
-        for i in _parents_first(topics)))
+    _insert(
+        conn,
+        TopicRow,
+        (
+            {
+                "id": topics[i].id,
+                "name": topics[i].name,
+                "parent_id": topics[i].parent,
+                "aliases": list(topics[i].aliases),
+                "position": i,
+            }
+            for i in _parents_first(topics)
+        ),
+    )
     districts = data.districts
-    _insert(conn, DistrictRow, (
-        {"id": districts[i].id, "name": districts[i].name, "kind": districts[i].kind,
-         "parent_id": districts[i].parent, "profile": districts[i].profile, "position": i}
-        for i in _parents_first(districts)))
-    _insert(conn, OrganisationRow, (
-        {"id": o.id, "name": o.name, "kind": o.kind, "district_id": o.district, "position": i}
-        for i, o in enumerate(data.organisations)))
-    _insert(conn, OrganisationInterestRow, (
-        {"organisation_id": o.id, "topic_id": t, "position": j}
-        for o in data.organisations for j, t in enumerate(o.interests)))
-    _insert(conn, ExpertRow, (
-        {"id": e.id, "name": e.name, "title": e.title, "available": e.available,
-         "workload_cap": e.workload_cap, "active_assignments": e.active_assignments,
-         "position": i}
-        for i, e in enumerate(data.experts)))
-    _insert(conn, AffiliationRow, (
-        {"expert_id": e.id, "organisation_id": a.organisation, "role": a.role,
-         "current": a.current, "position": j}
-        for e in data.experts for j, a in enumerate(e.affiliations)))
-    _insert(conn, ProficiencyRow, (
-        {"expert_id": e.id, "topic_id": p.topic, "weight": p.weight,
-         "last_active": p.last_active, "position": j}
-        for e in data.experts for j, p in enumerate(e.proficiencies)))
-    _insert(conn, LocalKnowledgeRow, (
-        {"expert_id": e.id, "district_id": k.district, "weight": k.weight, "position": j}
-        for e in data.experts for j, k in enumerate(e.districts)))
+    _insert(
+        conn,
+        DistrictRow,
+        (
+            {
+                "id": districts[i].id,
+                "name": districts[i].name,
+                "kind": districts[i].kind,
+                "parent_id": districts[i].parent,
+                "profile": districts[i].profile,
+                "position": i,
+            }
+            for i in _parents_first(districts)
+        ),
+    )
+    _insert(
+        conn,
+        OrganisationRow,
+        (
+            {"id": o.id, "name": o.name, "kind": o.kind, "district_id": o.district, "position": i}
+            for i, o in enumerate(data.organisations)
+        ),
+    )
+    _insert(
+        conn,
+        OrganisationInterestRow,
+        (
+            {"organisation_id": o.id, "topic_id": t, "position": j}
+            for o in data.organisations
+            for j, t in enumerate(o.interests)
+        ),
+    )
+    _insert(
+        conn,
+        ExpertRow,
+        (
+            {
+                "id": e.id,
+                "name": e.name,
+                "title": e.title,
+                "available": e.available,
+                "workload_cap": e.workload_cap,
+                "active_assignments": e.active_assignments,
+                "position": i,
+            }
+            for i, e in enumerate(data.experts)
+        ),
+    )
+    _insert(
+        conn,
+        AffiliationRow,
+        (
+            {
+                "expert_id": e.id,
+                "organisation_id": a.organisation,
+                "role": a.role,
+                "current": a.current,
+                "position": j,
+            }
+            for e in data.experts
+            for j, a in enumerate(e.affiliations)
+        ),
+    )
+    _insert(
+        conn,
+        ProficiencyRow,
+        (
+            {
+                "expert_id": e.id,
+                "topic_id": p.topic,
+                "weight": p.weight,
+                "last_active": p.last_active,
+                "position": j,
+            }
+            for e in data.experts
+            for j, p in enumerate(e.proficiencies)
+        ),
+    )
+    _insert(
+        conn,
+        LocalKnowledgeRow,
+        (
+            {"expert_id": e.id, "district_id": k.district, "weight": k.weight, "position": j}
+            for e in data.experts
+            for j, k in enumerate(e.districts)
+        ),
+    )
 
 
 def load_expertise(db: Session | Connection) -> ExpertiseData:
@@ -163,38 +240,57 @@ def load_expertise(db: Session | Connection) -> ExpertiseData:
     aliases_of = {r.id: tuple(r.aliases or ()) for r in rows(TopicRow, "position")}
     topics = tuple(
         Topic(id=r.id, name=r.name, parent=r.parent_id, aliases=aliases_of[r.id])
-        for r in rows(TopicRow, "position"))
+        for r in rows(TopicRow, "position")
+    )
     districts = tuple(
         District(id=r.id, name=r.name, kind=r.kind, parent=r.parent_id, profile=r.profile)
-        for r in rows(DistrictRow, "position"))
+        for r in rows(DistrictRow, "position")
+    )
     interests: dict[str, list[str]] = {}
     for r in rows(OrganisationInterestRow, "organisation_id", "position"):
         interests.setdefault(r.organisation_id, []).append(r.topic_id)
     organisations = tuple(
-        Organisation(id=r.id, name=r.name, kind=r.kind, district=r.district_id,
-                     interests=tuple(interests.get(r.id, ())))
-        for r in rows(OrganisationRow, "position"))
+        Organisation(
+            id=r.id,
+            name=r.name,
+            kind=r.kind,
+            district=r.district_id,
+            interests=tuple(interests.get(r.id, ())),
+        )
+        for r in rows(OrganisationRow, "position")
+    )
     affiliations: dict[str, list[Affiliation]] = {}
     for r in rows(AffiliationRow, "expert_id", "position"):
         affiliations.setdefault(r.expert_id, []).append(
-            Affiliation(organisation=r.organisation_id, role=r.role, current=r.current))
+            Affiliation(organisation=r.organisation_id, role=r.role, current=r.current)
+        )
     proficiencies: dict[str, list[Proficiency]] = {}
     for r in rows(ProficiencyRow, "expert_id", "position"):
         proficiencies.setdefault(r.expert_id, []).append(
-            Proficiency(topic=r.topic_id, weight=r.weight, last_active=r.last_active))
+            Proficiency(topic=r.topic_id, weight=r.weight, last_active=r.last_active)
+        )
     knowledge: dict[str, list[LocalKnowledge]] = {}
     for r in rows(LocalKnowledgeRow, "expert_id", "position"):
         knowledge.setdefault(r.expert_id, []).append(
-            LocalKnowledge(district=r.district_id, weight=r.weight))
+            LocalKnowledge(district=r.district_id, weight=r.weight)
+        )
     experts = tuple(
-        Expert(id=r.id, name=r.name, title=r.title, available=r.available,
-               workload_cap=r.workload_cap, active_assignments=r.active_assignments,
-               affiliations=tuple(affiliations.get(r.id, ())),
-               proficiencies=tuple(proficiencies.get(r.id, ())),
-               districts=tuple(knowledge.get(r.id, ())))
-        for r in rows(ExpertRow, "position"))
-    return ExpertiseData(topics=topics, districts=districts, organisations=organisations,
-                         experts=experts)
+        Expert(
+            id=r.id,
+            name=r.name,
+            title=r.title,
+            available=r.available,
+            workload_cap=r.workload_cap,
+            active_assignments=r.active_assignments,
+            affiliations=tuple(affiliations.get(r.id, ())),
+            proficiencies=tuple(proficiencies.get(r.id, ())),
+            districts=tuple(knowledge.get(r.id, ())),
+        )
+        for r in rows(ExpertRow, "position")
+    )
+    return ExpertiseData(
+        topics=topics, districts=districts, organisations=organisations, experts=experts
+    )
 
 
 def count_experts(db: Session | Connection) -> int:

@@ -90,7 +90,8 @@ class OrganisationInterestRow(ExpertsBase):
     __tablename__ = "expertise_organisation_interests"
 
     organisation_id: Mapped[str] = mapped_column(
-        String(ID), ForeignKey("expertise_organisations.id", ondelete="CASCADE"),
+        String(ID),
+        ForeignKey("expertise_organisations.id", ondelete="CASCADE"),
         primary_key=True,
     )
     topic_id: Mapped[str] = mapped_column(

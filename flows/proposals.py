@@ -57,8 +57,7 @@ def check_proposal(
     if problems:
         first, *rest = problems
         raise InvalidProposal(
-            f"{source} cannot be filed: {first}"
-            + "".join(f"\n  {problem}" for problem in rest)
+            f"{source} cannot be filed: {first}" + "".join(f"\n  {problem}" for problem in rest)
         )
     fix = found.resolved
     return proposal.model_copy(

@@ -342,9 +342,7 @@ def test_a_stalled_decision_shows_its_cause_and_its_planner_resumes_it(world: Wo
     status = counsel(url, "status", world.decision.id)
     assert f"State: stalled in consulting, consultation round 1 — {reason}" in status.stdout
     assert f"`counsel resume {world.decision.id}`" in status.stdout
-    _, other = services.add_actor(
-        world.engine, actor_id="zhou-min", name="周敏", roles=["planner"]
-    )
+    _, other = services.add_actor(world.engine, actor_id="zhou-min", name="周敏", roles=["planner"])
     assert_refused(
         counsel(url, "resume", world.decision.id, token=other),
         f"Only the planner who filed decision {world.decision.id} or a manager may resume it",

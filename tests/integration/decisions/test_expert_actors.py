@@ -90,11 +90,12 @@ def test_ensure_actor_refreshes_affiliations(engine: Engine) -> None:
 
 def _renamed(sample: ExpertiseData) -> ExpertiseData:
     """The sample with every expert id in another script or with a blank inside."""
-    names = {e.id: (f"专家{e.id[1:]}" if i % 2 else f"E {e.id[1:]}")
-             for i, e in enumerate(sample.experts)}
+    names = {
+        e.id: (f"专家{e.id[1:]}" if i % 2 else f"E {e.id[1:]}")
+        for i, e in enumerate(sample.experts)
+    }
     return sample.model_copy(
-        update={"experts": tuple(e.model_copy(update={"id": names[e.id]})
-                                 for e in sample.experts)}
+        update={"experts": tuple(e.model_copy(update={"id": names[e.id]}) for e in sample.experts)}
     )
 
 
@@ -120,8 +121,13 @@ def test_migration_0004_upgrades_an_existing_store(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         with engine.begin() as conn:
-            for table in ("execution_cycles", "consultation_rounds", "consultation_slots",
-                          "consultation_routings", "expert_actors"):
+            for table in (
+                "execution_cycles",
+                "consultation_rounds",
+                "consultation_slots",
+                "consultation_routings",
+                "expert_actors",
+            ):
                 conn.execute(text(f"DROP TABLE {table}"))
             conn.execute(text("UPDATE alembic_version SET version_num = '0003_task_runs'"))
         services.ensure_actor(
@@ -136,18 +142,26 @@ def test_migration_0004_upgrades_an_existing_store(db_url: str) -> None:
 
 def _eight_organisations() -> ExpertiseData:
     """Sixteen experts of the decision's topics at eight organisations, two at each."""
-    topics = (Topic(id="street-cleaning", name="道路清扫保洁"),
-              Topic(id="market-based-contracting", name="环卫市场化运作"))
+    topics = (
+        Topic(id="street-cleaning", name="道路清扫保洁"),
+        Topic(id="market-based-contracting", name="环卫市场化运作"),
+    )
     return ExpertiseData(
         topics=topics,
         districts=(District(id="east-district", name="东区"),),
         organisations=tuple(Organisation(id=f"org{i}", name=f"单位{i}") for i in range(8)),
         experts=tuple(
-            Expert(id=f"王{i}{j}", name=f"王建国{i}{j}",
-                   affiliations=(Affiliation(organisation=f"org{i}"),),
-                   proficiencies=tuple(Proficiency(topic=t.id, weight=0.9 - 0.1 * j,
-                                                   last_active=2024) for t in topics))
-            for i in range(8) for j in range(2)),
+            Expert(
+                id=f"王{i}{j}",
+                name=f"王建国{i}{j}",
+                affiliations=(Affiliation(organisation=f"org{i}"),),
+                proficiencies=tuple(
+                    Proficiency(topic=t.id, weight=0.9 - 0.1 * j, last_active=2024) for t in topics
+                ),
+            )
+            for i in range(8)
+            for j in range(2)
+        ),
     )
 
 

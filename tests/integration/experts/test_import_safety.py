@@ -34,8 +34,9 @@ def sample() -> ExpertiseData:
 
 
 @pytest.fixture
-def stored(engine: Engine, db_url: str, sample: ExpertiseData,
-           monkeypatch: pytest.MonkeyPatch) -> ExpertiseData:
+def stored(
+    engine: Engine, db_url: str, sample: ExpertiseData, monkeypatch: pytest.MonkeyPatch
+) -> ExpertiseData:
     """A store holding the sample, which the CLI (in this process) is pointed at."""
     monkeypatch.setenv("COUNSEL_DATABASE_URL", db_url)
     with engine.begin() as conn:
@@ -47,8 +48,14 @@ def counsel(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``counsel`` as a user does: a new process on the database at ``url``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COUNSEL_")}
     env |= {"COUNSEL_DATABASE_URL": url, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True,
-                          text=True, env=env, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def held(engine: Engine) -> ExpertiseData:
@@ -56,8 +63,10 @@ def held(engine: Engine) -> ExpertiseData:
         return load_expertise(conn)
 
 
-GBK_YAML = "format: counsel-expertise/1\ntopics:\n  - {id: t1, name: 道路清扫}\n" \
-           "experts:\n  - {id: G1, name: 王芳}\n"
+GBK_YAML = (
+    "format: counsel-expertise/1\ntopics:\n  - {id: t1, name: 道路清扫}\n"
+    "experts:\n  - {id: G1, name: 王芳}\n"
+)
 
 
 def _gbk_csv(root: Path) -> Path:
@@ -65,8 +74,10 @@ def _gbk_csv(root: Path) -> Path:
     folder.mkdir()
     (folder / "topics.csv").write_bytes("id,name,parent\nt1,道路清扫,\n".encode("gb18030"))
     (folder / "experts.csv").write_bytes(
-        "id,name,title,available,workload_cap,active_assignments\nG1,王芳,教授,,,\n"
-        .encode("gb18030"))
+        "id,name,title,available,workload_cap,active_assignments\nG1,王芳,教授,,,\n".encode(
+            "gb18030"
+        )
+    )
     return folder
 
 
@@ -78,6 +89,7 @@ def _write(name: str, content: bytes | None) -> Callable[[Path], Path]:
         else:
             path.write_bytes(content)
         return path
+
     return make
 
 
@@ -97,8 +109,9 @@ BAD_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("mode", [[], ["--merge"], ["--replace"]], ids=["default", "merge",
-                                                                        "replace"])
+@pytest.mark.parametrize(
+    "mode", [[], ["--merge"], ["--replace"]], ids=["default", "merge", "replace"]
+)
 @pytest.mark.parametrize("case", list(BAD_INPUTS), ids=list(BAD_INPUTS))
 def test_unreadable_or_empty_input_is_refused_and_writes_nothing(
     engine: Engine, stored: ExpertiseData, tmp_path: Path, case: str, mode: list[str]
@@ -113,8 +126,9 @@ def test_unreadable_or_empty_input_is_refused_and_writes_nothing(
     assert held(engine) == stored
 
 
-def test_a_gbk_file_names_the_first_bad_line_and_byte(stored: ExpertiseData, db_url: str,
-                                                      tmp_path: Path) -> None:
+def test_a_gbk_file_names_the_first_bad_line_and_byte(
+    stored: ExpertiseData, db_url: str, tmp_path: Path
+) -> None:
     """A GBK YAML file is refused with its name, line and byte, and the iconv command."""
     path = tmp_path / "专家库.yaml"
     path.write_bytes(GBK_YAML.encode("gb18030"))
@@ -125,8 +139,11 @@ def test_a_gbk_file_names_the_first_bad_line_and_byte(stored: ExpertiseData, db_
     assert "--encoding gb18030" in result.stderr
 
 
-@pytest.mark.parametrize("make", [lambda root: _write("gbk.yaml", GBK_YAML.encode("gb18030"))(
-    root), _gbk_csv], ids=["yaml", "csv"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda root: _write("gbk.yaml", GBK_YAML.encode("gb18030"))(root), _gbk_csv],
+    ids=["yaml", "csv"],
+)
 def test_encoding_option_reads_a_gbk_file(
     engine: Engine, stored: ExpertiseData, tmp_path: Path, make: Callable[[Path], Path]
 ) -> None:
@@ -159,8 +176,9 @@ def test_importing_an_empty_file_keeps_the_database_in_a_real_process(
 
 
 def _subset(sample: ExpertiseData, keep: Callable[[Expert], bool]) -> str:
-    return dump_yaml_text(sample.model_copy(
-        update={"experts": tuple(e for e in sample.experts if keep(e))}))
+    return dump_yaml_text(
+        sample.model_copy(update={"experts": tuple(e for e in sample.experts if keep(e))})
+    )
 
 
 def test_default_import_merges_and_keeps_what_the_file_lacks(
@@ -168,8 +186,9 @@ def test_default_import_merges_and_keeps_what_the_file_lacks(
 ) -> None:
     """Without --replace, experts the file lacks stay; the file's are added or updated."""
     path = tmp_path / "one.yaml"
-    path.write_text("experts:\n  - {id: E001, name: 改名专家}\n  - {id: N1, name: 新专家}\n",
-                    encoding="utf-8")
+    path.write_text(
+        "experts:\n  - {id: E001, name: 改名专家}\n  - {id: N1, name: 新专家}\n", encoding="utf-8"
+    )
     result = runner.invoke(app, ["import", str(path)])
     assert result.exit_code == 0, result.output
     assert "Added 1 expert: 新专家 (N1)." in result.output
@@ -184,11 +203,15 @@ def test_dry_run_prints_the_changes_and_writes_nothing(
     engine: Engine, stored: ExpertiseData, tmp_path: Path, mode: str
 ) -> None:
     """--dry-run names what would be added, changed and removed, and leaves the data as is."""
-    data = stored.model_copy(update={"experts": (
-        stored.experts[0].model_copy(update={"title": "研究员"}),
-        *stored.experts[1:-3],
-        Expert(id="N1", name="新专家"),
-    )})
+    data = stored.model_copy(
+        update={
+            "experts": (
+                stored.experts[0].model_copy(update={"title": "研究员"}),
+                *stored.experts[1:-3],
+                Expert(id="N1", name="新专家"),
+            )
+        }
+    )
     path = tmp_path / "next.yaml"
     path.write_text(dump_yaml_text(data), encoding="utf-8")
     result = runner.invoke(app, ["import", f"--{mode}", "--dry-run", str(path)])
@@ -229,12 +252,19 @@ def _decision(engine: Engine) -> str:
     planner, _ = services.add_actor(engine, actor_id="li-wei", name="李伟", roles=["planner"])
     decision = services.submit_proposal(
         engine,
-        services.Proposal.model_validate({
-            "title": "道路保洁市场化", "description": "Contract out road cleaning.",
-            "class": "major", "district": "east-district", "district_type": "east",
-            "topics": ["street-cleaning"],
-        }),
-        planner=planner, classes=load_classes(), idempotency_key="submit-1",
+        services.Proposal.model_validate(
+            {
+                "title": "道路保洁市场化",
+                "description": "Contract out road cleaning.",
+                "class": "major",
+                "district": "east-district",
+                "district_type": "east",
+                "topics": ["street-cleaning"],
+            }
+        ),
+        planner=planner,
+        classes=load_classes(),
+        idempotency_key="submit-1",
     )
     services.apply_transition(engine, decision.id, "start_consultation", idempotency_key="c-1")
     return decision.id
@@ -242,32 +272,49 @@ def _decision(engine: Engine) -> str:
 
 def _expert_actor(engine: Engine, expert_id: str) -> str:
     actor_id = actor_ids_for_experts(engine, [expert_id])[expert_id]
-    services.ensure_actor(engine, actor_id=actor_id, name=expert_id, roles=["expert"],
-                          affiliations=[])
+    services.ensure_actor(
+        engine, actor_id=actor_id, name=expert_id, roles=["expert"], affiliations=[]
+    )
     return actor_id
 
 
 def _open_task(engine: Engine, decision_id: str, expert_id: str) -> None:
-    services.assign_task(engine, decision_id, TaskKind.CONSULT, _expert_actor(engine, expert_id),
-                         round=1, deadline=utcnow() + timedelta(days=2),
-                         idempotency_key=f"t-{expert_id}")
+    services.assign_task(
+        engine,
+        decision_id,
+        TaskKind.CONSULT,
+        _expert_actor(engine, expert_id),
+        round=1,
+        deadline=utcnow() + timedelta(days=2),
+        idempotency_key=f"t-{expert_id}",
+    )
 
 
 def _routed(engine: Engine, decision_id: str, expert_id: str) -> None:
     lead = _expert_actor(engine, "E010")
-    services.append_event(engine, actor="system", action="consultation.routed",
-                          decision_id=decision_id, payload={
-                              "round": 1, "experts": [lead],
-                              "alternates": {lead: [_expert_actor(engine, expert_id)]}})
+    services.append_event(
+        engine,
+        actor="system",
+        action="consultation.routed",
+        decision_id=decision_id,
+        payload={
+            "round": 1,
+            "experts": [lead],
+            "alternates": {lead: [_expert_actor(engine, expert_id)]},
+        },
+    )
 
 
 def _routed_before_the_mapping(engine: Engine, decision_id: str, expert_id: str) -> None:
     actor = expert_id.lower()  # as routing named actors before revision 0004
-    services.ensure_actor(engine, actor_id=actor, name=expert_id, roles=["expert"],
-                          affiliations=[])
-    services.append_event(engine, actor="system", action="consultation.routed",
-                          decision_id=decision_id, payload={
-                              "round": 1, "experts": [actor], "alternates": {actor: []}})
+    services.ensure_actor(engine, actor_id=actor, name=expert_id, roles=["expert"], affiliations=[])
+    services.append_event(
+        engine,
+        actor="system",
+        action="consultation.routed",
+        decision_id=decision_id,
+        payload={"round": 1, "experts": [actor], "alternates": {actor: []}},
+    )
 
 
 @pytest.mark.parametrize(
@@ -281,8 +328,12 @@ def _routed_before_the_mapping(engine: Engine, decision_id: str, expert_id: str)
     ids=["open-task", "open-task-non-ascii-id", "routed-alternate", "routed-before-0004"],
 )
 def test_replace_refuses_to_remove_experts_in_use(
-    engine: Engine, stored: ExpertiseData, tmp_path: Path, expert_id: str,
-    use: Callable[[Engine, str, str], None], why: str,
+    engine: Engine,
+    stored: ExpertiseData,
+    tmp_path: Path,
+    expert_id: str,
+    use: Callable[[Engine, str, str], None],
+    why: str,
 ) -> None:
     """--replace that drops an expert holding a task or routed to a decision is refused, named."""
     data = stored.model_copy(update={"experts": (*stored.experts, Expert(id="王芳", name="王芳"))})

@@ -20,11 +20,17 @@ def _eight_organisations() -> ExpertiseData:
         topics=(topic,),
         organisations=tuple(Organisation(id=f"org{i}", name=f"单位{i}") for i in range(8)),
         experts=tuple(
-            Expert(id=f"E{i}{j}", name=f"专家{i}{j}",
-                   affiliations=(Affiliation(organisation=f"org{i}"),),
-                   proficiencies=(Proficiency(topic=topic.id, weight=0.9 - 0.1 * j,
-                                              last_active=2024),))
-            for i in range(8) for j in range(2)),
+            Expert(
+                id=f"E{i}{j}",
+                name=f"专家{i}{j}",
+                affiliations=(Affiliation(organisation=f"org{i}"),),
+                proficiencies=(
+                    Proficiency(topic=topic.id, weight=0.9 - 0.1 * j, last_active=2024),
+                ),
+            )
+            for i in range(8)
+            for j in range(2)
+        ),
     )
 
 
@@ -37,11 +43,27 @@ def test_match_reports_a_shortfall_by_rule(
     path = tmp_path / "eight.yaml"
     path.write_text(dump_yaml_text(_eight_organisations()), encoding="utf-8")
     assert runner.invoke(app, ["import", str(path)]).exit_code == 0
-    result = runner.invoke(app, ["match", "--topic", "street-cleaning", "--k", str(k),
-                                 "--alternates", "0", "--as-of", "2025"])
+    result = runner.invoke(
+        app,
+        [
+            "match",
+            "--topic",
+            "street-cleaning",
+            "--k",
+            str(k),
+            "--alternates",
+            "0",
+            "--as-of",
+            "2025",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    line = ("Fewer experts than asked: asked for 9 experts, found 8: organisation diversity "
-            "(at most 1 per organisation) kept out 8 experts.")
+    line = (
+        "Fewer experts than asked: asked for 9 experts, found 8: organisation diversity "
+        "(at most 1 per organisation) kept out 8 experts."
+    )
     assert (line in result.output) == short
-    assert ("Excluded: 专家01 (E01) shares 单位0 with the pick 专家00 (E00); at most 1 pick "
-            "per organisation — organisation diversity." in result.output) == short
+    assert (
+        "Excluded: 专家01 (E01) shares 单位0 with the pick 专家00 (E00); at most 1 pick "
+        "per organisation — organisation diversity." in result.output
+    ) == short

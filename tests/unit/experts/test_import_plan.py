@@ -20,16 +20,20 @@ STORED = ExpertiseData(experts=tuple(Expert(id=f"E{i}", name=f"专家{i}") for i
     ("incoming", "replace", "added", "changed", "removed"),
     [
         (ExpertiseData(experts=(Expert(id="N", name="新"),)), False, ["N"], [], []),
-        (ExpertiseData(experts=(Expert(id="N", name="新"),)), True, ["N"], [],
-         [f"E{i}" for i in range(10)]),
+        (
+            ExpertiseData(experts=(Expert(id="N", name="新"),)),
+            True,
+            ["N"],
+            [],
+            [f"E{i}" for i in range(10)],
+        ),
         (ExpertiseData(experts=(Expert(id="E1", name="改"),)), False, [], ["E1"], []),
         (STORED, True, [], [], []),
     ],
     ids=["merge-adds", "replace-removes", "merge-changes", "replace-same"],
 )
 def test_plan_lists_added_changed_removed(
-    incoming: ExpertiseData, replace: bool, added: list[str], changed: list[str],
-    removed: list[str]
+    incoming: ExpertiseData, replace: bool, added: list[str], changed: list[str], removed: list[str]
 ) -> None:
     """A merge never removes; a replace removes what the file lacks; equal records are unchanged."""
     plan = plan_import(STORED, incoming, replace=replace)
@@ -49,8 +53,7 @@ def test_a_plan_without_experts_is_refused(stored: ExpertiseData) -> None:
 @pytest.mark.parametrize("n_in_use", [1, 5, 9])
 def test_removing_experts_in_use_is_refused_naming_a_handful(n_in_use: int) -> None:
     """The refusal names at most five experts in use with why, then how many more."""
-    plan = plan_import(STORED, ExpertiseData(experts=(Expert(id="N", name="新"),)),
-                       replace=True)
+    plan = plan_import(STORED, ExpertiseData(experts=(Expert(id="N", name="新"),)), replace=True)
     in_use = {f"E{i}": f"holds open task T-{i}" for i in range(n_in_use)}
     with pytest.raises(UnsafeImport) as caught:
         check_import(plan, in_use=in_use)
@@ -82,9 +85,16 @@ def test_a_file_in_another_encoding_names_line_byte_and_the_fix(
 
 def test_a_name_shared_by_two_experts_is_ambiguous() -> None:
     """A name two experts share is refused with both ids; ids and unique names resolve."""
-    G: nx.Graph[str] = build_graph(ExpertiseData(experts=(
-        Expert(id="E1", name="王建国"), Expert(id="E2", name="王建国"),
-        Expert(id="E3", name="李强"))), as_of=2025)
+    G: nx.Graph[str] = build_graph(
+        ExpertiseData(
+            experts=(
+                Expert(id="E1", name="王建国"),
+                Expert(id="E2", name="王建国"),
+                Expert(id="E3", name="李强"),
+            )
+        ),
+        as_of=2025,
+    )
     with pytest.raises(AmbiguousExpert, match="2 experts are called '王建国': E1 .*; E2 "):
         resolve_expert(G, "王建国")
     assert resolve_expert(G, "E2") == "expert:E2"

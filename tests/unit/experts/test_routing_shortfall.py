@@ -16,33 +16,49 @@ from experts.model import (
 from experts.ranking import RULES, rank_experts
 
 
-def expertise(*, orgs: int = 8, per_org: int = 2, conflicted: int = 0, unavailable: int = 0,
-              full: int = 0) -> ExpertiseData:
+def expertise(
+    *, orgs: int = 8, per_org: int = 2, conflicted: int = 0, unavailable: int = 0, full: int = 0
+) -> ExpertiseData:
     """One topic; ``per_org`` experts at each of ``orgs`` organisations, and extra experts
     (each at an organisation of their own) who are conflicted, unavailable or at their cap."""
     topic = Topic(id="street-cleaning", name="道路清扫保洁")
     organisations = [Organisation(id=f"org{i}", name=f"单位{i}") for i in range(orgs)]
     experts = [
-        Expert(id=f"E{i}{j}", name=f"专家{i}{j}",
-               affiliations=(Affiliation(organisation=f"org{i}"),),
-               proficiencies=(Proficiency(topic=topic.id, weight=0.9 - 0.01 * j,
-                                          last_active=2024),))
-        for i in range(orgs) for j in range(per_org)
+        Expert(
+            id=f"E{i}{j}",
+            name=f"专家{i}{j}",
+            affiliations=(Affiliation(organisation=f"org{i}"),),
+            proficiencies=(Proficiency(topic=topic.id, weight=0.9 - 0.01 * j, last_active=2024),),
+        )
+        for i in range(orgs)
+        for j in range(per_org)
     ]
-    extra = [("x", conflicted, {}), ("u", unavailable, {"available": False}),
-             ("w", full, {"workload_cap": 1, "active_assignments": 1})]
+    extra = [
+        ("x", conflicted, {}),
+        ("u", unavailable, {"available": False}),
+        ("w", full, {"workload_cap": 1, "active_assignments": 1}),
+    ]
     for tag, n, fields in extra:
         for m in range(n):
-            organisations.append(Organisation(
-                id=f"{tag}org{m}", name=f"{tag}单位{m}",
-                interests=("street-cleaning",) if tag == "x" else ()))
-            experts.append(Expert(
-                id=f"{tag.upper()}{m}", name=f"{tag}专家{m}",
-                affiliations=(Affiliation(organisation=f"{tag}org{m}"),),
-                proficiencies=(Proficiency(topic=topic.id, weight=0.95, last_active=2024),),
-                **fields))
-    return ExpertiseData(topics=(topic,), organisations=tuple(organisations),
-                         experts=tuple(experts))
+            organisations.append(
+                Organisation(
+                    id=f"{tag}org{m}",
+                    name=f"{tag}单位{m}",
+                    interests=("street-cleaning",) if tag == "x" else (),
+                )
+            )
+            experts.append(
+                Expert(
+                    id=f"{tag.upper()}{m}",
+                    name=f"{tag}专家{m}",
+                    affiliations=(Affiliation(organisation=f"{tag}org{m}"),),
+                    proficiencies=(Proficiency(topic=topic.id, weight=0.95, last_active=2024),),
+                    **fields,
+                )
+            )
+    return ExpertiseData(
+        topics=(topic,), organisations=tuple(organisations), experts=tuple(experts)
+    )
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,9 @@ def test_every_text_field_of_every_form_carries_the_text_policy_in_its_schema(
     free_text = {
         name: field
         for name, field in schema["properties"].items()
-        if field.get("type") == "string" and "enum" not in field and "const" not in field
+        if field.get("type") == "string"
+        and "enum" not in field
+        and "const" not in field
         and name not in {"your_id", "answer_code"}
     }
     assert free_text

@@ -13,19 +13,42 @@ from experts.ranking import Exclusion, Routing, Shortfall
 from flows.reports import routing_markdown
 from flows.routing import KEPT_OUT_LIMIT, RoutedExpert, routing_record, shortfall_cause
 
-ROUTED = [RoutedExpert(actor_id="e001", expert_id="E001", name="王芳", reason="covers 道路清扫保洁",
-                       alternates=("e002",))]
+ROUTED = [
+    RoutedExpert(
+        actor_id="e001",
+        expert_id="E001",
+        name="王芳",
+        reason="covers 道路清扫保洁",
+        alternates=("e002",),
+    )
+]
 
 
 def routing(kept: int, shortfall: bool) -> Routing:
     return Routing(
-        topics=("street-cleaning",), district=None, picks=(), uncovered=(),
-        excluded=tuple(Exclusion(expert=f"E{i:03}", name=f"专家{i}", score=0.1,
-                                 cause="organisation", reason="shares 单位0 with the pick 王芳")
-                       for i in range(kept)),
-        shortfall=Shortfall(asked=9, found=1, relevant=kept + 1, rules={"organisation": kept},
-                            reason=f"asked for 9 experts, found 1: organisation diversity "
-                                   f"kept out {kept} experts") if shortfall else None,
+        topics=("street-cleaning",),
+        district=None,
+        picks=(),
+        uncovered=(),
+        excluded=tuple(
+            Exclusion(
+                expert=f"E{i:03}",
+                name=f"专家{i}",
+                score=0.1,
+                cause="organisation",
+                reason="shares 单位0 with the pick 王芳",
+            )
+            for i in range(kept)
+        ),
+        shortfall=Shortfall(
+            asked=9,
+            found=1,
+            relevant=kept + 1,
+            rules={"organisation": kept},
+            reason=f"asked for 9 experts, found 1: organisation diversity kept out {kept} experts",
+        )
+        if shortfall
+        else None,
     )
 
 
@@ -33,8 +56,9 @@ def routing(kept: int, shortfall: bool) -> Routing:
 def test_payload_names_at_most_the_limit_and_counts_the_rest(kept: int) -> None:
     """Kept-out experts are named with id, name and rule up to the limit, then counted."""
     record = routing_record(1, ROUTED, routing(kept, shortfall=True))
-    assert record.slots == (Slot(number=0, expert="e001", alternates=("e002",),
-                                 reason="王芳: covers 道路清扫保洁"),)
+    assert record.slots == (
+        Slot(number=0, expert="e001", alternates=("e002",), reason="王芳: covers 道路清扫保洁"),
+    )
     payload = record.notes
     assert len(payload["kept_out"]) == min(kept, KEPT_OUT_LIMIT)
     assert payload["kept_out_count"] == kept
@@ -67,8 +91,14 @@ def test_report_escapes_markdown_in_names() -> None:
 
 def test_a_stall_at_routing_gives_the_shortfall() -> None:
     """Too few experts to consult: the stall reason says which rule kept the others out."""
-    decision = Decision.file(id="D-2026-0001", title="t", description="d",
-                             class_name="major", district="east", planner_id="li-wei")
+    decision = Decision.file(
+        id="D-2026-0001",
+        title="t",
+        description="d",
+        class_name="major",
+        district="east",
+        planner_id="li-wei",
+    )
     view = DecisionView(decision, load_classes().get("major").model_copy(update={"min_answers": 6}))
     stall = after_routing(view, 1, len(ROUTED), shortfall_cause(routing(8, shortfall=True)))
     assert stall is not None and stall.reason is not None
