@@ -15,7 +15,7 @@ from typing import Any
 
 from prefect import get_client, get_run_logger
 
-from decisions import procedure, progress_service, services
+from decisions import procedure, services
 from decisions.exceptions import PermissionDenied
 from decisions.model import Decision, utcnow
 from decisions.procedure import (
@@ -66,7 +66,7 @@ class StageStep:
     async def view(self) -> DecisionView:
         decision = await off_loop(services.get_decision, self.ctx.engine, self.decision_id)
         return await off_loop(
-            progress_service.load_view,
+            services.load_view,
             self.ctx.engine,
             self.decision_id,
             self.ctx.decision_class(decision),
@@ -74,7 +74,7 @@ class StageStep:
         )
 
     async def transition(self, command: Transition) -> None:
-        first = not await off_loop(progress_service.is_recorded, self.ctx.engine, command.key)
+        first = not await off_loop(services.is_recorded, self.ctx.engine, command.key)
         decision = await off_loop(
             services.apply_transition,
             self.ctx.engine,
@@ -135,7 +135,7 @@ class StageStep:
             await self.transition(stall)
             return
         await off_loop(
-            progress_service.record_routing,
+            services.record_routing,
             self.ctx.engine,
             self.decision_id,
             routing_record(command.first_round, routed, routing),
@@ -161,6 +161,18 @@ class StageStep:
             len(command.tasks),
         )
 
+    async def note(self, action: str, payload: dict[str, Any], key: str) -> bool:
+        """Record a fact of the stage that changes no state; True when this run wrote it."""
+        return await off_loop(
+            services.append_event_once,
+            self.ctx.engine,
+            actor=services.SYSTEM,
+            action=action,
+            decision_id=self.decision_id,
+            payload=payload,
+            idempotency_key=key,
+        )
+
     async def record(self, view: DecisionView, command: Command) -> None:
         """Record a fact of the stage; publish its report when this run wrote it."""
         engine, did = self.ctx.engine, self.decision_id
@@ -169,7 +181,7 @@ class StageStep:
             assert routing is not None, "a round is recorded only after its routing"
             if isinstance(command, RecordRound):
                 if await off_loop(
-                    progress_service.record_round, engine, did, command.record, key=command.key
+                    services.record_round, engine, did, command.record, key=command.key
                 ):
                     publish_markdown(
                         did,
@@ -183,7 +195,7 @@ class StageStep:
                         "consensus" if command.record.consensus else command.record.dissent,
                     )
             elif await off_loop(
-                progress_service.conclude_consultation,
+                services.conclude_consultation,
                 engine,
                 did,
                 command.record,
@@ -200,23 +212,14 @@ class StageStep:
                 "positions": command.positions,
                 "final_version": command.final_version,
             }
-            if await off_loop(
-                progress_service.record_fact,
-                engine,
-                did,
-                "discussion.minuted",
-                payload,
-                key=command.key,
-            ):
+            if await self.note("discussion.minuted", payload, command.key):
                 publish_markdown(did, "discuss", reports.minutes(view, command.tasks), "Minutes")
         elif isinstance(command, RecordTally):
             payload = {
                 **command.resolution.model_dump(),
                 "against_consensus": command.against_consensus,
             }
-            if await off_loop(
-                progress_service.record_fact, engine, did, "vote.tallied", payload, key=command.key
-            ):
+            if await self.note("vote.tallied", payload, command.key):
                 publish_markdown(
                     did,
                     "decide",
@@ -229,18 +232,9 @@ class StageStep:
                 "executor": command.task.assignee_id,
                 "reason": command.reason,
             }
-            await off_loop(
-                progress_service.record_fact,
-                engine,
-                did,
-                "execution.escalated",
-                payload,
-                key=command.key,
-            )
+            await self.note("execution.escalated", payload, command.key)
         elif isinstance(command, RecordCycle):
-            if await off_loop(
-                progress_service.record_cycle, engine, did, command.cycle, key=command.key
-            ):
+            if await off_loop(services.record_cycle, engine, did, command.cycle, key=command.key):
                 publish_markdown(
                     did,
                     "execute",

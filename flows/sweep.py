@@ -38,7 +38,7 @@ from prefect.events import emit_event
 from prefect.states import Crashed
 from sqlalchemy import Engine
 
-from decisions import procedure, progress_service, services
+from decisions import procedure, services
 from decisions.classes import ClassBook, load_classes
 from decisions.db import make_engine
 from decisions.exceptions import PermissionDenied, TaskError
@@ -95,7 +95,7 @@ def sweep(
         routing = None
         if task.kind is TaskKind.CONSULT:
             if decision.id not in routings:
-                routings[decision.id] = progress_service.routings_of(engine, decision.id)
+                routings[decision.id] = services.routings_of(engine, decision.id)
             routing = routing_of_round(routings[decision.id], task.round)
         command = procedure.due(task, dclass, routing, now)
         if isinstance(command, procedure.Expire):

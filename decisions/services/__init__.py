@@ -22,6 +22,9 @@ The surface, by what it serves (import from here; the modules are how it is kept
                        ``export_events``
 :mod:`.queries`        ``get_decision``, ``list_decisions``, ``get_task``, ``tasks_of``,
                        ``open_tasks_for``, ``open_tasks``, ``answers_of``, ``answer_for``
+:mod:`.progress`       ``load_view`` (the procedure's view of a decision), ``routings_of``,
+                       ``is_recorded``, ``record_routing``, ``record_round``,
+                       ``conclude_consultation``, ``record_cycle``
 :mod:`.schema`         ``init_store``, ``check_ready``
 :mod:`decisions.uow`   ``UnitOfWork``, ``unit_of_work`` (its session, for row-level code)
 =====================  ===============================================================
@@ -60,6 +63,15 @@ from decisions.services.lifecycle import (
     apply_transition,
     parties_of,
     submit_proposal,
+)
+from decisions.services.progress import (
+    conclude_consultation,
+    is_recorded,
+    load_view,
+    record_cycle,
+    record_round,
+    record_routing,
+    routings_of,
 )
 from decisions.services.queries import (
     answer_for,
@@ -124,4 +136,11 @@ __all__ = [
     "open_tasks",
     "answers_of",
     "answer_for",
+    "load_view",
+    "routings_of",
+    "is_recorded",
+    "record_routing",
+    "record_round",
+    "conclude_consultation",
+    "record_cycle",
 ]

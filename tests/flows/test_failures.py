@@ -82,7 +82,7 @@ def test_a_bug_in_a_stage_stalls_with_the_error_named(
     def broken_tasks(*_: object, **__: object) -> object:
         raise RuntimeError("disk I/O error")
 
-    monkeypatch.setattr("flows.steps.progress_service.load_view", broken_tasks)
+    monkeypatch.setattr("flows.steps.services.load_view", broken_tasks)
     assert asyncio.run(decision_flow(decision_id)) == "stalled"
     assert asyncio.run(decision_flow(decision_id)) == "stalled"
     decision = services.get_decision(stage.engine, decision_id)
@@ -106,7 +106,7 @@ def test_prefect_unreachable_fails_the_run_and_leaves_the_decision_to_the_sweep(
     def unreachable(*_: object, **__: object) -> object:
         raise httpx.ConnectError("connection refused")
 
-    monkeypatch.setattr("flows.steps.progress_service.load_view", unreachable)
+    monkeypatch.setattr("flows.steps.services.load_view", unreachable)
     with pytest.raises(httpx.ConnectError):
         asyncio.run(decision_flow(decision_id))
     assert services.get_decision(stage.engine, decision_id).state is State.DECIDING

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from decisions import progress_service, services
+from decisions import services
 from decisions.model import TaskKind, TaskStatus, utcnow
 from decisions.procedure import keys
 from decisions.progress import Routing, Slot
@@ -52,7 +52,7 @@ def test_overlapping_sweeps_remind_once_and_reassign_once(stage: Stage) -> None:
         engine, proposal(), planner=services.get_actor(engine, "li-wei"), classes=stage.classes
     )
     services.apply_transition(engine, decision.id, "start_consultation")
-    progress_service.record_routing(
+    services.record_routing(
         engine,
         decision.id,
         Routing(first_round=1, slots=(Slot(number=0, expert="e031", alternates=("e027", "e026")),)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from decisions import progress_service, services
+from decisions import services
 from decisions.classes import load_classes
 from decisions.db import current_revision, head_revision, migrate
 from decisions.progress import ExecutionCycle, RoundRecord, Routing, Slot
@@ -34,10 +34,10 @@ ROUND = RoundRecord(
 def test_routing_is_recorded_once_and_read_back_typed(world: World) -> None:
     """The first writer of a routing records it with its event; a second writes nothing."""
     did = world.decision.id
-    assert progress_service.record_routing(world.engine, did, ROUTING, key=f"{did}:routed:1")
+    assert services.record_routing(world.engine, did, ROUTING, key=f"{did}:routed:1")
     again = ROUTING.model_copy(update={"slots": ROUTING.slots[:1]})
-    assert not progress_service.record_routing(world.engine, did, again, key=f"{did}:routed:1")
-    assert progress_service.routings_of(world.engine, did) == (ROUTING,)
+    assert not services.record_routing(world.engine, did, again, key=f"{did}:routed:1")
+    assert services.routings_of(world.engine, did) == (ROUTING,)
     event = services.history(world.engine, did)[-1]
     assert event.action == "consultation.routed"
     assert event.data["alternates"] == {"expert-0": ["expert-2"], "expert-1": []}
@@ -46,12 +46,10 @@ def test_routing_is_recorded_once_and_read_back_typed(world: World) -> None:
 def test_a_round_is_concluded_in_place_with_its_report_event(world: World) -> None:
     """Concluding a consultation marks its last round concluded and records the report."""
     did = world.decision.id
-    assert progress_service.record_round(world.engine, did, ROUND, key=f"{did}:aggregate:1")
-    assert progress_service.conclude_consultation(
-        world.engine, did, ROUND, key=f"{did}:consult-report:1"
-    )
+    assert services.record_round(world.engine, did, ROUND, key=f"{did}:aggregate:1")
+    assert services.conclude_consultation(world.engine, did, ROUND, key=f"{did}:consult-report:1")
     dclass = load_classes().get("major", "east")
-    view = progress_service.load_view(world.engine, did, dclass)
+    view = services.load_view(world.engine, did, dclass)
     assert view.rounds == (ROUND.model_copy(update={"concluded": True}),)
     assert view.conditions() == ("Publish the cleaning schedule.",)
     actions = [e.action for e in services.history(world.engine, did)[-2:]]
@@ -63,10 +61,10 @@ def test_cycles_are_recorded_with_their_outcome(world: World) -> None:
     did = world.decision.id
     rework = ExecutionCycle(cycle=1, inspected=2, accepted=1, needed=2, outcome="rework")
     accepted = ExecutionCycle(cycle=2, inspected=2, accepted=2, needed=2, outcome="accepted")
-    assert progress_service.record_cycle(world.engine, did, rework, key=f"{did}:rework:1")
-    assert progress_service.record_cycle(world.engine, did, accepted, key=f"{did}:accepted:2")
+    assert services.record_cycle(world.engine, did, rework, key=f"{did}:rework:1")
+    assert services.record_cycle(world.engine, did, accepted, key=f"{did}:accepted:2")
     dclass = load_classes().get("major", "east")
-    assert progress_service.load_view(world.engine, did, dclass).cycles == (rework, accepted)
+    assert services.load_view(world.engine, did, dclass).cycles == (rework, accepted)
     actions = [e.action for e in services.history(world.engine, did)[-2:]]
     assert actions == ["execution.rework", "execution.cycle_accepted"]
 
@@ -120,7 +118,7 @@ def test_migration_0005_fills_the_records_from_an_existing_stores_events(world: 
     migrate(engine)
 
     assert current_revision(engine) == head_revision(engine)
-    view = progress_service.load_view(engine, did, load_classes().get("major", "east"))
+    view = services.load_view(engine, did, load_classes().get("major", "east"))
     (routing,) = view.routings
     assert [s.candidates for s in routing.slots] == [("expert-0", "expert-2"), ("expert-1",)]
     assert routing.slots[0].reason == "Expert 0: zoning"

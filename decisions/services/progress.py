@@ -1,4 +1,4 @@
-"""Units of work for the procedure: load a decision's view, record its progress.
+"""The procedure's units of work: load a decision's view, record its progress.
 
 Each record is written with its audit event in one transaction under the command's
 idempotency key, and each writer says whether it created the record: only that run
@@ -18,23 +18,19 @@ from decisions.classes import DecisionClass
 from decisions.procedure import DecisionView
 from decisions.progress import ExecutionCycle, RoundRecord, Routing
 from decisions.progress_store import ProgressRepository
+from decisions.services.common import SYSTEM
 from decisions.store import NewEvent
 from decisions.uow import UnitOfWork
 
 __all__ = [
-    "SYSTEM",
     "load_view",
     "routings_of",
     "is_recorded",
-    "record_fact",
     "record_routing",
     "record_round",
     "conclude_consultation",
     "record_cycle",
 ]
-
-#: The actor name the engine itself uses in the audit chain.
-SYSTEM = "system"
 
 
 def load_view(
@@ -87,15 +83,6 @@ def _write_once(
         )
     )
     return True
-
-
-def record_fact(
-    engine: Engine, decision_id: str, action: str, payload: dict[str, Any], *, key: str
-) -> bool:
-    """Record a fact of a stage that changes no state (an escalation, the minutes, a tally);
-    True for the one caller that wrote it."""
-    with UnitOfWork(engine) as uow:
-        return _write_once(uow, decision_id, action, payload, key)
 
 
 def record_routing(engine: Engine, decision_id: str, routing: Routing, *, key: str) -> bool:
