@@ -12,7 +12,7 @@ the audit event that reports them:
 - :class:`ExecutionCycle` — one cycle of execution and inspection: accepted, or sent back
   for rework.
 
-Plain pydantic models: no SQLAlchemy, no I/O (:mod:`decisions.progress_store` converts).
+Plain pydantic models: no SQLAlchemy, no I/O (:mod:`decisions.store.progress` converts).
 """
 
 from __future__ import annotations

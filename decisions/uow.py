@@ -46,6 +46,7 @@ from decisions.store import (
     AuditLog,
     DecisionRepository,
     NewEvent,
+    ProgressRepository,
     TaskRepository,
     store_secret,
 )
@@ -81,7 +82,7 @@ class UnitOfWork:
     ----------
     session : Session
         The unit's session, for the rare query no repository has.
-    decisions, tasks, answers, actors, log
+    decisions, tasks, answers, actors, log, progress
         The repositories of :mod:`decisions.store` on that session.
 
     Raises
@@ -96,6 +97,7 @@ class UnitOfWork:
     answers: AnswerRepository
     actors: ActorRepository
     log: AuditLog
+    progress: ProgressRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
@@ -117,6 +119,7 @@ class UnitOfWork:
         self.answers = AnswerRepository(self.session)
         self.actors = ActorRepository(self.session)
         self.log = AuditLog(self.session)
+        self.progress = ProgressRepository(self.session)
         return self
 
     def __exit__(

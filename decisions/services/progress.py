@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from decisions.classes import DecisionClass
 from decisions.procedure import DecisionView
 from decisions.progress import ExecutionCycle, RoundRecord, Routing
-from decisions.progress_store import ProgressRepository
 from decisions.services.common import SYSTEM
 from decisions.store import NewEvent
 from decisions.uow import UnitOfWork
@@ -42,7 +41,7 @@ def load_view(
 ) -> DecisionView:
     """The decision as the store has it now, in one read."""
     with UnitOfWork(engine, read_only=True) as uow:
-        progress = ProgressRepository(uow.session)
+        progress = uow.progress
         return DecisionView(
             decision=uow.decisions.get(decision_id),
             decision_class=decision_class,
@@ -59,7 +58,7 @@ def load_view(
 def routings_of(engine: Engine, decision_id: str) -> tuple[Routing, ...]:
     """The routings of a decision's consultations (the deadline sweep's alternates)."""
     with UnitOfWork(engine, read_only=True) as uow:
-        return ProgressRepository(uow.session).routings(decision_id)
+        return uow.progress.routings(decision_id)
 
 
 def is_recorded(engine: Engine, key: str) -> bool:
@@ -97,7 +96,7 @@ def record_routing(engine: Engine, decision_id: str, routing: Routing, *, key: s
     with UnitOfWork(engine) as uow:
         if not _write_once(uow, decision_id, "consultation.routed", payload, key):
             return False
-        ProgressRepository(uow.session).add_routing(decision_id, routing)
+        uow.progress.add_routing(decision_id, routing)
         return True
 
 
@@ -115,7 +114,7 @@ def record_round(engine: Engine, decision_id: str, record: RoundRecord, *, key: 
     with UnitOfWork(engine) as uow:
         if not _write_once(uow, decision_id, "consultation.round_aggregated", payload, key):
             return False
-        ProgressRepository(uow.session).save_round(decision_id, record)
+        uow.progress.save_round(decision_id, record)
         return True
 
 
@@ -134,9 +133,7 @@ def conclude_consultation(
     with UnitOfWork(engine) as uow:
         if not _write_once(uow, decision_id, "consultation.reported", payload, key):
             return False
-        ProgressRepository(uow.session).save_round(
-            decision_id, record.model_copy(update={"concluded": True})
-        )
+        uow.progress.save_round(decision_id, record.model_copy(update={"concluded": True}))
         return True
 
 
@@ -153,5 +150,5 @@ def record_cycle(engine: Engine, decision_id: str, cycle: ExecutionCycle, *, key
     with UnitOfWork(engine) as uow:
         if not _write_once(uow, decision_id, action, payload, key):
             return False
-        ProgressRepository(uow.session).add_cycle(decision_id, cycle)
+        uow.progress.add_cycle(decision_id, cycle)
         return True

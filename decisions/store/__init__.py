@@ -11,6 +11,7 @@ The surface (import from here; the modules are how it is kept), one repository p
 :mod:`.decisions`         ``DecisionRepository``: a decision and its proposal versions
 :mod:`.tasks`             ``TaskRepository``
 :mod:`.answers`           ``AnswerRepository``, ``StoredAnswer``
+:mod:`.progress`          ``ProgressRepository``: routing and slots, rounds, execution cycles
 :mod:`.audit_log`         ``AuditLog``, ``to_event``: the chain inside the caller's transaction
 :mod:`.secret`            ``store_secret``: what answer codes are derived from
 :mod:`decisions.ledger`   ``NewEvent``: an event about to be appended
@@ -24,6 +25,7 @@ from decisions.store.actors import ActorRepository
 from decisions.store.answers import AnswerRepository, StoredAnswer
 from decisions.store.audit_log import AuditLog, to_event
 from decisions.store.decisions import DecisionRepository
+from decisions.store.progress import ProgressRepository
 from decisions.store.secret import store_secret
 from decisions.store.tasks import TaskRepository
 
@@ -33,6 +35,7 @@ __all__ = [
     "TaskRepository",
     "AnswerRepository",
     "StoredAnswer",
+    "ProgressRepository",
     "AuditLog",
     "NewEvent",
     "store_secret",
