@@ -59,7 +59,7 @@ def consultation(view: DecisionView) -> list[Command]:
             return [
                 Transition(
                     "stall",
-                    keys.stall(view.id, f"consult:{round_no}"),
+                    keys.stall(view.id, f"consult:{round_no}", view.decision.updated_at),
                     {"reason": too_few_answers(round_no, len(opinions), dclass.min_answers)},
                 )
             ]
@@ -100,7 +100,11 @@ def after_routing(
     if routed >= needed:
         return None
     reason = f"Only {routed} experts could be routed but the class needs {needed} answers: {cause}."
-    return Transition("stall", keys.stall(view.id, f"routing:{first_round}"), {"reason": reason})
+    return Transition(
+        "stall",
+        keys.stall(view.id, f"routing:{first_round}", view.decision.updated_at),
+        {"reason": reason},
+    )
 
 
 def too_few_answers(round_no: int, answers: int, needed: int) -> str:

@@ -47,17 +47,18 @@ def vote(view: DecisionView) -> list[Command]:
     against = against_consensus(resolution.outcome, view.recommendations())
     return [
         RecordTally(resolution, against, keys.tally(view.id, round_no)),
-        resolution_transition(view.id, round_no, resolution, votes),
+        resolution_transition(view, round_no, resolution, votes),
     ]
 
 
 def resolution_transition(
-    decision_id: str, round_no: int, resolution: Resolution, votes: list[Vote]
+    view: DecisionView, round_no: int, resolution: Resolution, votes: list[Vote]
 ) -> Transition:
-    """The transition a tallied vote leads to."""
-    key = keys.resolution(decision_id, round_no)
+    """The transition a tallied vote leads to (a missed quorum stalls the decision)."""
     if resolution.outcome == "no_quorum":
+        key = keys.stall(view.id, f"quorum:{round_no}", view.decision.updated_at)
         return Transition("stall", key, {"reason": resolution.explain()})
+    key = keys.resolution(view.id, round_no)
     if resolution.outcome in {"approve", "approve_with_amendments"}:
         amended = resolution.outcome == "approve_with_amendments"
         return Transition("approve", key, {"with_amendments": amended})

@@ -61,12 +61,24 @@ def execution(view: DecisionView) -> list[Command]:
     executors = executors_for(view.actors, decision)
     if not executors:
         reason = "No executor is registered for the decision's executor organisations."
-        return [Transition("stall", keys.stall(view.id, "no-executor"), {"reason": reason})]
+        return [
+            Transition(
+                "stall",
+                keys.stall(view.id, "no-executor", view.decision.updated_at),
+                {"reason": reason},
+            )
+        ]
     cycle = 1 + sum(1 for c in view.cycles if c.outcome == "rework")
     max_cycles = dclass.acceptance.max_cycles
     if cycle > max_cycles:
         reason = f"The work was not accepted after {max_cycles} cycles."
-        return [Transition("stall", keys.stall(view.id, "execution"), {"reason": reason})]
+        return [
+            Transition(
+                "stall",
+                keys.stall(view.id, "execution", view.decision.updated_at),
+                {"reason": reason},
+            )
+        ]
 
     assigned = {t.assignee_id for t in view.all_tasks_of(TaskKind.EXECUTE, cycle)}
     assigns: list[Command] = []
@@ -114,7 +126,11 @@ def _inspection(view: DecisionView, cycle: int) -> list[Command]:
                 f"needs {wanted}."
             )
             return [
-                Transition("stall", keys.stall(view.id, f"inspectors:{cycle}"), {"reason": reason})
+                Transition(
+                    "stall",
+                    keys.stall(view.id, f"inspectors:{cycle}", view.decision.updated_at),
+                    {"reason": reason},
+                )
             ]
         return [
             Assign(

@@ -8,6 +8,8 @@ wrote, so decisions in flight when a store is upgraded go on where they were.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from decisions.model import TaskKind
 
 __all__ = [
@@ -105,9 +107,11 @@ def close(decision_id: str) -> str:
     return f"{decision_id}:close"
 
 
-def stall(decision_id: str, cause: str) -> str:
-    """A stall for ``cause`` (``routing:1``, ``consult:2``, ``inspectors:1``, ``execution`` …)."""
-    return f"{decision_id}:stall:{cause}"
+def stall(decision_id: str, cause: str, since: datetime) -> str:
+    """A stall for ``cause`` (``routing:1``, ``consult:2``, ``inspectors:1``, ``execution`` …)
+    of the decision as it stands since ``since``, its last transition: a retried step stalls
+    it once, and a decision resumed into the same cause stalls again."""
+    return f"{decision_id}:stall:{cause}:{since:%Y%m%d%H%M%S%f}"
 
 
 def failure_stall(decision_id: str, stage: str, position: int) -> str:

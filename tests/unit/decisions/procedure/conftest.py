@@ -29,7 +29,7 @@ from decisions.model import (
     TaskStatus,
     Vote,
 )
-from decisions.procedure import DecisionView
+from decisions.procedure import DecisionView, keys
 from decisions.progress import ExecutionCycle, RoundRecord, Routing, Slot
 
 __all__ = [
@@ -57,6 +57,15 @@ __all__ = [
 ]
 
 DECISION_ID = "D-2026-0001"
+#: When the decisions built here last moved; a stall's key names it (see ``stall_key``).
+LAST_MOVED = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+def stall_key(cause: str) -> str:
+    """The key of a stall for ``cause`` of a decision built here."""
+    return keys.stall(DECISION_ID, cause, LAST_MOVED)
+
+
 #: When every task in these tests was given, unless a row says otherwise.
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CLASSES = load_classes()
@@ -94,6 +103,7 @@ def make_decision(state: State = State.SUBMITTED, round: int = 0, **fields: Any)
     )
     decision.state = state
     decision.round = round
+    decision.updated_at = LAST_MOVED
     for key, value in fields.items():
         setattr(decision, key, value)
     decision.events.clear()

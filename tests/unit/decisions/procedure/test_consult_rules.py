@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -24,6 +25,7 @@ from decisions.procedure import (
 )
 from decisions.progress import RoundRecord, Routing
 from tests.unit.decisions.procedure.conftest import (
+    LAST_MOVED,
     STANDARD,
     TWO_DAYS,
     hours,
@@ -32,6 +34,7 @@ from tests.unit.decisions.procedure.conftest import (
     opinion,
     round_record,
     routing,
+    stall_key,
     task,
     variant,
 )
@@ -147,9 +150,7 @@ def test_routing_fewer_experts_than_min_answers_stalls(
     if reason is None:
         assert stall is None
     else:
-        assert stall == Transition(
-            "stall", f"D-2026-0001:stall:routing:{first_round}", {"reason": reason}
-        )
+        assert stall == Transition("stall", stall_key(f"routing:{first_round}"), {"reason": reason})
         assert stall.reason == reason
 
 
@@ -347,7 +348,7 @@ def test_a_round_with_fewer_answers_than_min_answers_stalls(
     """A closed round with fewer opinions than ``min_answers`` stalls with the exact sentence."""
     rounds = (round_record(1, consensus=False),) if round > 1 else ()
     assert next_commands(consulting(round, tasks=tasks, rounds=rounds)) == [
-        Transition("stall", f"D-2026-0001:stall:consult:{round}", {"reason": reason})
+        Transition("stall", stall_key(f"consult:{round}"), {"reason": reason})
     ]
 
 
@@ -502,3 +503,23 @@ def test_consultation_start_is_the_open_routing_or_the_round_after_a_return(
         ],
     )
     assert view.consultation_start() == start
+
+
+def test_a_decision_resumed_into_the_same_cause_stalls_again() -> None:
+    """A stall's key names the decision's last move, so a retried step stalls it once but a
+    decision resumed into the same shortage (too few answers again) stalls anew."""
+    before = consulting(
+        1,
+        tasks=(
+            (task(C, "ana"), AGREE),
+            task(C, "bo", status=CANCELLED),
+            task(C, "chen", status=CANCELLED),
+        ),
+    )
+    (first,) = next_commands(before)
+    resumed = before.decision.model_copy(update={"updated_at": LAST_MOVED + timedelta(days=2)})
+    (again,) = next_commands(replace(before, decision=resumed))
+    assert isinstance(first, Transition) and isinstance(again, Transition)
+    assert first.action == again.action == "stall" and first.reason == again.reason
+    assert next_commands(before) == [first]  # a retry: the same key
+    assert again.key != first.key

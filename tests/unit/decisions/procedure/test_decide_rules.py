@@ -29,6 +29,7 @@ from tests.unit.decisions.procedure.conftest import (
     opinion,
     person,
     recusal,
+    stall_key,
     task,
     variant,
     vote,
@@ -195,7 +196,7 @@ QUESTIONS = ("What do night shifts cost?", "How loud are the sweepers?")
             (0, 4, 1),
             Transition(
                 "stall",
-                "D-2026-0001:resolution:1",
+                stall_key("quorum:1"),
                 {"reason": "Quorum missed: 1 of 4 eligible members voted, 2 were needed."},
             ),
             id="no-quorum",
@@ -207,7 +208,7 @@ QUESTIONS = ("What do night shifts cost?", "How loud are the sweepers?")
             (1, 3, 1),
             Transition(
                 "stall",
-                "D-2026-0001:resolution:1",
+                stall_key("quorum:1"),
                 {"reason": "Quorum missed: 1 of 3 eligible members voted, 2 were needed."},
             ),
             id="a-refused-member-counts-as-recused",
@@ -219,7 +220,7 @@ QUESTIONS = ("What do night shifts cost?", "How loud are the sweepers?")
             (1, 3, 1),
             Transition(
                 "stall",
-                "D-2026-0001:resolution:1",
+                stall_key("quorum:1"),
                 {"reason": "Quorum missed: 1 of 3 eligible members voted, 2 were needed."},
             ),
             id="a-recusal-counts",

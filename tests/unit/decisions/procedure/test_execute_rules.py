@@ -30,6 +30,7 @@ from tests.unit.decisions.procedure.conftest import (
     person,
     report,
     round_record,
+    stall_key,
     task,
     variant,
     verdict,
@@ -142,7 +143,7 @@ def test_no_executor_stalls(executor_orgs: list[str], actors: tuple[Actor, ...])
     assert next_commands(executing(decision=decision, actors=actors)) == [
         Transition(
             "stall",
-            "D-2026-0001:stall:no-executor",
+            stall_key("no-executor"),
             {"reason": "No executor is registered for the decision's executor organisations."},
         )
     ]
@@ -340,7 +341,7 @@ def test_too_few_inspectors_stalls(
         cycles=cycles,
     )
     assert next_commands(view) == [
-        Transition("stall", "D-2026-0001:stall:inspectors:1", {"reason": reason})
+        Transition("stall", stall_key("inspectors:1"), {"reason": reason})
     ]
 
 
@@ -354,7 +355,7 @@ def test_the_inspectors_stall_is_keyed_by_the_cycle() -> None:
         cycles=(cycle(1),),
     )
     [stall] = next_commands(view)
-    assert isinstance(stall, Transition) and stall.key == "D-2026-0001:stall:inspectors:2"
+    assert isinstance(stall, Transition) and stall.key == stall_key("inspectors:2")
 
 
 def test_open_inspections_are_waited_for() -> None:
@@ -508,7 +509,7 @@ def test_after_max_cycles_of_rework_the_decision_stalls(
         assert commands == [
             Transition(
                 "stall",
-                "D-2026-0001:stall:execution",
+                stall_key("execution"),
                 {"reason": f"The work was not accepted after {stalls} cycles."},
             )
         ]
