@@ -57,6 +57,11 @@ QUICK_CLASSES = EXAMPLES / "classes-quick.yaml"
 #: (bench/load.py --part waiting --waiting 20 --pace 5). At 2 s apart answers arrive faster
 #: than the machine starts runs, and the wait grows (bench/load.py --pace 2).
 ANSWER_PACE_S = 5.0
+#: How long a wait for a condition may take before the test calls it a hang: generous, since
+#: the suite must hold on a busy machine (speed is bench/'s to measure, not these tests').
+GUARD_S = 600
+#: The crash drill's guard: ten decisions through kills and a restart, a process per step.
+DRILL_GUARD_S = 1800
 #: How often the crash drill SIGKILLs the worker and its flow processes, at random moments.
 KILLS = 3
 
@@ -317,7 +322,7 @@ def test_submit_starts_the_decision_on_the_worker_and_one_stack_runs_at_a_time(
     forms = wait_for(
         "the routed experts have their forms",
         lambda: len(waiting_forms(stack, decision_id, TaskKind.CONSULT)) == 2,
-        120,
+        GUARD_S,
         stack,
     )
     assert forms
@@ -341,14 +346,14 @@ def _twenty_decisions_wait_and_resume(stack: RealStack) -> None:
     wait_for(
         "every decision's experts have their forms",
         lambda: all(len(waiting_forms(stack, d, TaskKind.CONSULT)) == 2 for d in ids),
-        240,
+        GUARD_S,
         stack,
     )
     # nothing of these decisions runs now: their runs ended, their people's runs are suspended
     live = wait_for(
         "no flow process of a decision is alive",
         lambda: not live_decision_processes(stack) or None,
-        30,
+        GUARD_S,
         stack,
     )
     assert live is True
@@ -383,7 +388,7 @@ def _twenty_decisions_wait_and_resume(stack: RealStack) -> None:
                 return datetime.fromisoformat(event.recorded_at).timestamp()
         return None
 
-    wait_for("every decision continued", lambda: all(resumed_at(d) for d in ids), 300, stack)
+    wait_for("every decision continued", lambda: all(resumed_at(d) for d in ids), GUARD_S, stack)
     delays = {d: resumed_at(d) - last_answer[d] for d in ids}  # type: ignore[operator]
     print("continued after (s):", sorted(round(s, 1) for s in delays.values()))
     # The last answer started each step, not the deadline sweep (a minute apart here): the
@@ -395,7 +400,7 @@ def _twenty_decisions_wait_and_resume(stack: RealStack) -> None:
     wait_for(
         "every decision waits in discussion",
         lambda: all(waiting_forms(stack, d, TaskKind.DISCUSS) for d in ids),
-        120,
+        GUARD_S,
         stack,
     )
 
@@ -435,7 +440,7 @@ def test_decisions_complete_through_worker_kills_and_a_stack_restart(stack: Real
 
     rng = random.Random(5)
     kills = restarts = 0
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + DRILL_GUARD_S
 
     def settled() -> bool:
         return all(services.get_decision(stack.engine, d).state.value in SETTLED for d in ids)
