@@ -16,6 +16,7 @@ True
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 __all__ = ["utcnow", "as_utc"]
 
@@ -25,6 +26,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def as_utc(moment: datetime) -> datetime: ...
+@overload
+def as_utc(moment: None) -> None: ...
 def as_utc(moment: datetime | None) -> datetime | None:
     """``moment`` with its UTC zone restored: SQLite hands back naive datetimes stored as UTC.
 

@@ -159,6 +159,14 @@ class UnitOfWork:
         every idempotent write (a retried call returns what it recorded the first time)."""
         return self.log.by_key(idempotency_key)
 
+    def record_once(self, event: NewEvent) -> bool:
+        """Append ``event`` unless its idempotency key is recorded; True when this unit wrote
+        it, so of any number of racing callers only one sends what goes with it."""
+        if event.idempotency_key is not None and self.recorded(event.idempotency_key):
+            return False
+        self.record(event)
+        return True
+
     def record(self, event: NewEvent) -> AuditEvent:
         """Append one event to the chain in this transaction."""
         return self.log.append(event)

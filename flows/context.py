@@ -19,9 +19,8 @@ from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 
-from decisions.classes import ClassBook, DecisionClass, load_classes
+from decisions.classes import ClassBook, load_classes
 from decisions.db import make_engine
-from decisions.model import Decision
 from decisions.settings import load_settings
 
 __all__ = ["FlowContext", "flow_context", "off_loop"]
@@ -38,9 +37,6 @@ class FlowContext:
     @cached_property
     def classes(self) -> ClassBook:
         return load_classes(self.classes_file)
-
-    def decision_class(self, decision: Decision) -> DecisionClass:
-        return self.classes.get(decision.class_name, decision.district_type)
 
 
 @asynccontextmanager

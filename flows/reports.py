@@ -8,7 +8,7 @@ add links, images or headings to a manager's report.
 
 from __future__ import annotations
 
-from decisions.consensus import RoundAggregate, aggregate_round
+from decisions.consensus import RoundAggregate
 from decisions.model import (
     Acceptance,
     Comment,
@@ -53,7 +53,7 @@ def intro(view: DecisionView, task: Task) -> str:
     if task.kind is TaskKind.CONSULT:
         text += f"\n\n### Consultation round {task.round}\n"
         text += "Rate each criterion from 1 (poor) to 9 (excellent) and recommend.\n"
-        previous = _previous_round(view, task.round)
+        previous = view.previous_aggregate(task.round)
         if previous is not None:
             text += "\n**What the panel said in the previous round:**\n\n"
             text += aggregate_markdown(previous)
@@ -72,17 +72,6 @@ def intro(view: DecisionView, task: Task) -> str:
         )
     measures = "\n".join(f"- {m}" for m in task.measures) or "- as the proposal says"
     return text + f"\n\n### Execution\nZone: {task.zone}\n\nMeasures:\n{measures}"
-
-
-def _previous_round(view: DecisionView, round_no: int) -> RoundAggregate | None:
-    """The aggregate of the round before ``round_no`` in the same consultation."""
-    if round_no <= view.consultation_start():
-        return None
-    opinions = [o for _, o in view.opinions(round_no - 1)]
-    if not opinions:
-        return None
-    dclass = view.decision_class
-    return aggregate_round(opinions, dclass.criteria, dclass.consensus, round=round_no - 1)
 
 
 def routing_markdown(routing: Routing) -> str:

@@ -30,7 +30,6 @@ __all__ = [
     "KEPT_OUT_LIMIT",
     "RoutedExpert",
     "route_consultation",
-    "actor_id_for_expert",
     "routing_record",
     "shortfall_cause",
 ]
@@ -46,11 +45,6 @@ class RoutedExpert:
     name: str
     reason: str
     alternates: tuple[str, ...]
-
-
-def actor_id_for_expert(engine: Engine, expert_id: str) -> str:
-    """The actor id of an expert of the expertise database (made and kept on first use)."""
-    return actor_ids_for_experts(engine, [expert_id])[expert_id]
 
 
 def _ensure(engine: Engine, expert: Expert, actor_id: str) -> str:

@@ -64,19 +64,17 @@ class StageStep:
     refused: set[str] = field(default_factory=set)
 
     async def view(self) -> DecisionView:
-        decision = await off_loop(services.get_decision, self.ctx.engine, self.decision_id)
         return await off_loop(
             services.load_view,
             self.ctx.engine,
             self.decision_id,
-            self.ctx.decision_class(decision),
+            self.ctx.classes,
             refused=self.refused,
         )
 
     async def transition(self, command: Transition) -> None:
-        first = not await off_loop(services.is_recorded, self.ctx.engine, command.key)
-        decision = await off_loop(
-            services.apply_transition,
+        decision, first = await off_loop(
+            services.apply_transition_once,
             self.ctx.engine,
             self.decision_id,
             command.action,
@@ -177,7 +175,7 @@ class StageStep:
         """Record a fact of the stage; publish its report when this run wrote it."""
         engine, did = self.ctx.engine, self.decision_id
         if isinstance(command, RecordRound | ConcludeConsultation):
-            routing = view.routing_of_round(command.record.round)
+            routing = view.routing_for(command.record.first_round)
             assert routing is not None, "a round is recorded only after its routing"
             if isinstance(command, RecordRound):
                 if await off_loop(

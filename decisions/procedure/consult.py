@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from decisions.consensus import RoundAggregate, aggregate_round
+from decisions.consensus import RoundAggregate
 from decisions.model import State, TaskKind, TaskStatus
 from decisions.procedure import keys
 from decisions.procedure.commands import (
@@ -63,19 +63,16 @@ def consultation(view: DecisionView) -> list[Command]:
                     {"reason": too_few_answers(round_no, len(opinions), dclass.min_answers)},
                 )
             ]
-        aggregate = aggregate_round(opinions, dclass.criteria, dclass.consensus, round=round_no)
+        aggregate = view.aggregate(round_no)
+        assert aggregate is not None  # there are at least min_answers opinions
         return [
             RecordRound(
                 _record(aggregate, first_round), aggregate, keys.aggregate(view.id, round_no)
             )
         ]
     if record.consensus or round_no >= dclass.max_rounds:
-        aggregate = aggregate_round(
-            [o for _, o in view.opinions(round_no)],
-            dclass.criteria,
-            dclass.consensus,
-            round=round_no,
-        )
+        aggregate = view.aggregate(round_no)
+        assert aggregate is not None  # a recorded round had its opinions
         return [
             ConcludeConsultation(
                 record.model_copy(update={"concluded": True}),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from decisions.classes import DecisionClass
+from decisions.consensus import RoundAggregate, aggregate_round
 from decisions.model import (
     Actor,
     Answer,
@@ -95,6 +96,21 @@ class DecisionView:
             for t in self.tasks_of(TaskKind.CONSULT, round)
             if isinstance(answer := self.answers.get(t.id), Opinion)
         ]
+
+    def aggregate(self, round: int) -> RoundAggregate | None:
+        """The anonymous aggregate of a consultation round's opinions (None without any)."""
+        opinions = [o for _, o in self.opinions(round)]
+        if not opinions:
+            return None
+        dclass = self.decision_class
+        return aggregate_round(opinions, dclass.criteria, dclass.consensus, round=round)
+
+    def previous_aggregate(self, round: int) -> RoundAggregate | None:
+        """The aggregate of the round before ``round`` in the same consultation, which its
+        panel sees beside the question (None in a consultation's first round)."""
+        if round <= self.consultation_start():
+            return None
+        return self.aggregate(round - 1)
 
     def recommendations(self) -> dict[str, int]:
         """How many experts recommended what in the latest round that has opinions."""

@@ -13,17 +13,18 @@ The surface, by what it serves (import from here; the modules are how it is kept
 :mod:`.actors`         ``add_actor``, ``list_actors``, ``get_actor``, ``authenticate``,
                        ``ensure_actor``, ``issue_token``
 :mod:`.lifecycle`      ``Proposal``, ``submit_proposal``, ``apply_transition``,
-                       ``amend_proposal``, ``parties_of``
+                       ``apply_transition_once``,
+                       ``amend_proposal``
 :mod:`.tasks`          ``AssignedTask``, ``assign_task``, ``set_task_status``,
                        ``close_task_once``, ``attach_flow_run``, ``answer_code_for``
-:mod:`.answers`        ``RecordedAnswer``, ``record_answer``, ``recommendations_of``
+:mod:`.answers`        ``RecordedAnswer``, ``record_answer``
 :mod:`.audit`          ``append_event``, ``append_event_once``, ``append_events``,
                        ``history``, ``event_count``, ``last_activity``, ``verify``,
                        ``export_events``
 :mod:`.queries`        ``get_decision``, ``list_decisions``, ``get_task``, ``tasks_of``,
                        ``open_tasks_for``, ``open_tasks``, ``answers_of``, ``answer_for``
 :mod:`.progress`       ``load_view`` (the procedure's view of a decision), ``routings_of``,
-                       ``is_recorded``, ``record_routing``, ``record_round``,
+                       ``record_routing``, ``record_round``,
                        ``conclude_consultation``, ``record_cycle``
 :mod:`.schema`         ``init_store``, ``check_ready``
 :mod:`decisions.uow`   ``UnitOfWork``, ``unit_of_work`` (its session, for row-level code)
@@ -45,7 +46,7 @@ from decisions.services.actors import (
     issue_token,
     list_actors,
 )
-from decisions.services.answers import RecordedAnswer, recommendations_of, record_answer
+from decisions.services.answers import RecordedAnswer, record_answer
 from decisions.services.audit import (
     append_event,
     append_event_once,
@@ -61,12 +62,11 @@ from decisions.services.lifecycle import (
     Proposal,
     amend_proposal,
     apply_transition,
-    parties_of,
+    apply_transition_once,
     submit_proposal,
 )
 from decisions.services.progress import (
     conclude_consultation,
-    is_recorded,
     load_view,
     record_cycle,
     record_round,
@@ -111,15 +111,14 @@ __all__ = [
     "issue_token",
     "submit_proposal",
     "apply_transition",
+    "apply_transition_once",
     "amend_proposal",
-    "parties_of",
     "assign_task",
     "set_task_status",
     "close_task_once",
     "attach_flow_run",
     "answer_code_for",
     "record_answer",
-    "recommendations_of",
     "append_event",
     "append_event_once",
     "append_events",
@@ -138,7 +137,6 @@ __all__ = [
     "answer_for",
     "load_view",
     "routings_of",
-    "is_recorded",
     "record_routing",
     "record_round",
     "conclude_consultation",

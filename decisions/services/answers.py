@@ -21,7 +21,7 @@ from decisions.store import NewEvent
 from decisions.tally import vote_problem
 from decisions.uow import UnitOfWork, new_key
 
-__all__ = ["RecordedAnswer", "record_answer", "recommendations_of"]
+__all__ = ["RecordedAnswer", "record_answer"]
 
 
 @dataclass(frozen=True)
@@ -234,9 +234,3 @@ def recommendations(uow: UnitOfWork, decision_id: str) -> dict[str, int]:
         if r == last:
             counts[recommendation] = counts.get(recommendation, 0) + 1
     return counts
-
-
-def recommendations_of(engine: Engine, decision_id: str) -> dict[str, int]:
-    """The experts' recommendations in the latest consultation round, counted."""
-    with UnitOfWork(engine, read_only=True) as uow:
-        return recommendations(uow, decision_id)

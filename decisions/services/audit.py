@@ -8,7 +8,7 @@ committed durably on return; the rest reads inside a read-only :class:`UnitOfWor
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from decisions import ledger
 from decisions.audit import Anchor, AuditEvent, ChainReport
+from decisions.clock import as_utc
 from decisions.exceptions import StoreNotReady
 from decisions.store import NewEvent, to_event
 from decisions.uow import NOT_READY, UnitOfWork, missing_schema
@@ -90,9 +91,7 @@ def append_event_once(
     """Record a fact under ``idempotency_key`` unless it is recorded; True for the one caller
     (of any number racing) that wrote it, so only that caller sends what goes with it."""
     with UnitOfWork(engine) as uow:
-        if uow.recorded(idempotency_key):
-            return False
-        uow.record(
+        return uow.record_once(
             NewEvent(
                 actor=actor,
                 action=action,
@@ -101,7 +100,6 @@ def append_event_once(
                 idempotency_key=idempotency_key,
             )
         )
-        return True
 
 
 def append_events(engine: Engine, events: list[NewEvent]) -> int:
@@ -126,11 +124,7 @@ def last_activity(engine: Engine) -> dict[str, datetime]:
     """When each decision last recorded anything, in one query (the sweep's quiet test)."""
     with UnitOfWork(engine, read_only=True) as uow:
         found = uow.log.last_recorded().items()
-    return {decision_id: _aware(datetime.fromisoformat(at)) for decision_id, at in found}
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return {decision_id: as_utc(datetime.fromisoformat(at)) for decision_id, at in found}
 
 
 def verify(engine: Engine, *, anchor: Anchor | None = None) -> ChainReport:

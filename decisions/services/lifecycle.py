@@ -22,7 +22,13 @@ from decisions.services.common import SYSTEM, parties, refuse, write_events
 from decisions.text import Document, Name, Title
 from decisions.uow import UnitOfWork, new_key
 
-__all__ = ["Proposal", "submit_proposal", "apply_transition", "amend_proposal", "parties_of"]
+__all__ = [
+    "Proposal",
+    "submit_proposal",
+    "apply_transition",
+    "apply_transition_once",
+    "amend_proposal",
+]
 
 
 class Proposal(BaseModel):
@@ -121,10 +127,28 @@ def apply_transition(
     ValueError
         If ``action`` is not a lifecycle method.
     """
+    decision, _ = apply_transition_once(
+        engine, decision_id, action, actor_id=actor_id, idempotency_key=idempotency_key, **arguments
+    )
+    return decision
+
+
+def apply_transition_once(
+    engine: Engine,
+    decision_id: str,
+    action: str,
+    *,
+    actor_id: str = SYSTEM,
+    idempotency_key: str | None = None,
+    **arguments: Any,
+) -> tuple[Decision, bool]:
+    """:func:`apply_transition`, also saying whether this call wrote the transition (True)
+    or found it recorded under its key (False): of any number of racing callers, only the
+    one that wrote it sends what goes with it."""
     key = new_key(idempotency_key)
     with UnitOfWork(engine) as uow:
         if uow.recorded(key):
-            return uow.decisions.get(decision_id)
+            return uow.decisions.get(decision_id), False
         decision = uow.decisions.get(decision_id)
         if action in _PEOPLES_ACTIONS and actor_id != SYSTEM:
             actor = uow.actors.get(actor_id)
@@ -141,7 +165,7 @@ def apply_transition(
         method(**arguments)
         uow.decisions.save(decision)
         write_events(uow, decision, actor=actor_id, key=key)
-    return decision
+    return decision, True
 
 
 def amend_proposal(
@@ -170,9 +194,3 @@ def amend_proposal(
         uow.decisions.save(decision)
         write_events(uow, decision, actor=actor.id, key=key)
     return decision
-
-
-def parties_of(engine: Engine, decision_id: str) -> Parties:
-    """Who holds which part in the decision, as the separation of powers sees it."""
-    with UnitOfWork(engine, read_only=True) as uow:
-        return parties(uow, uow.decisions.get(decision_id))

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from decisions.classes import DecisionClass
+from decisions.classes import ClassBook
 from decisions.procedure import DecisionView
 from decisions.progress import ExecutionCycle, RoundRecord, Routing
 from decisions.services.common import SYSTEM
@@ -24,7 +24,6 @@ from decisions.uow import UnitOfWork
 __all__ = [
     "load_view",
     "routings_of",
-    "is_recorded",
     "record_routing",
     "record_round",
     "conclude_consultation",
@@ -35,16 +34,17 @@ __all__ = [
 def load_view(
     engine: Engine,
     decision_id: str,
-    decision_class: DecisionClass,
+    classes: ClassBook,
     *,
     refused: Iterable[str] = (),
 ) -> DecisionView:
-    """The decision as the store has it now, in one read."""
+    """The decision as the store has it now, with its class from ``classes``, in one read."""
     with UnitOfWork(engine, read_only=True) as uow:
         progress = uow.progress
+        decision = uow.decisions.get(decision_id)
         return DecisionView(
-            decision=uow.decisions.get(decision_id),
-            decision_class=decision_class,
+            decision=decision,
+            decision_class=classes.get(decision.class_name, decision.district_type),
             tasks=tuple(uow.tasks.for_decision(decision_id)),
             answers={a.task_id: a.answer for a in uow.answers.for_decision(decision_id)},
             actors=tuple(uow.actors.list()),
@@ -61,27 +61,14 @@ def routings_of(engine: Engine, decision_id: str) -> tuple[Routing, ...]:
         return uow.progress.routings(decision_id)
 
 
-def is_recorded(engine: Engine, key: str) -> bool:
-    """Whether anything is recorded under ``key``."""
-    with UnitOfWork(engine, read_only=True) as uow:
-        return uow.recorded(key) is not None
-
-
 def _write_once(
     uow: UnitOfWork, decision_id: str, action: str, payload: dict[str, Any], key: str
 ) -> bool:
-    if uow.recorded(key) is not None:
-        return False
-    uow.record(
-        NewEvent(
-            actor=SYSTEM,
-            action=action,
-            decision_id=decision_id,
-            payload=payload,
-            idempotency_key=key,
-        )
+    """Record the engine's fact about the decision in ``uow``, once under ``key``."""
+    event = NewEvent(
+        actor=SYSTEM, action=action, decision_id=decision_id, payload=payload, idempotency_key=key
     )
-    return True
+    return uow.record_once(event)
 
 
 def record_routing(engine: Engine, decision_id: str, routing: Routing, *, key: str) -> bool:

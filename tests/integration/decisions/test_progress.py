@@ -48,8 +48,7 @@ def test_a_round_is_concluded_in_place_with_its_report_event(world: World) -> No
     did = world.decision.id
     assert services.record_round(world.engine, did, ROUND, key=f"{did}:aggregate:1")
     assert services.conclude_consultation(world.engine, did, ROUND, key=f"{did}:consult-report:1")
-    dclass = load_classes().get("major", "east")
-    view = services.load_view(world.engine, did, dclass)
+    view = services.load_view(world.engine, did, load_classes())
     assert view.rounds == (ROUND.model_copy(update={"concluded": True}),)
     assert view.conditions() == ("Publish the cleaning schedule.",)
     actions = [e.action for e in services.history(world.engine, did)[-2:]]
@@ -63,8 +62,7 @@ def test_cycles_are_recorded_with_their_outcome(world: World) -> None:
     accepted = ExecutionCycle(cycle=2, inspected=2, accepted=2, needed=2, outcome="accepted")
     assert services.record_cycle(world.engine, did, rework, key=f"{did}:rework:1")
     assert services.record_cycle(world.engine, did, accepted, key=f"{did}:accepted:2")
-    dclass = load_classes().get("major", "east")
-    assert services.load_view(world.engine, did, dclass).cycles == (rework, accepted)
+    assert services.load_view(world.engine, did, load_classes()).cycles == (rework, accepted)
     actions = [e.action for e in services.history(world.engine, did)[-2:]]
     assert actions == ["execution.rework", "execution.cycle_accepted"]
 
@@ -118,7 +116,7 @@ def test_migration_0005_fills_the_records_from_an_existing_stores_events(world: 
     migrate(engine)
 
     assert current_revision(engine) == head_revision(engine)
-    view = services.load_view(engine, did, load_classes().get("major", "east"))
+    view = services.load_view(engine, did, load_classes())
     (routing,) = view.routings
     assert [s.candidates for s in routing.slots] == [("expert-0", "expert-2"), ("expert-1",)]
     assert routing.slots[0].reason == "Expert 0: zoning"
