@@ -6,13 +6,21 @@ the store's service with its powers checks and audit event, one transaction each
 answer sent twice. Prints the acknowledgement latency (p50/p99 ms) and throughput per
 database, and checks that every answer was recorded exactly once and the chain verifies.
 
-Waiting: 100 decisions on a real local stack (Prefect server and worker, store and Prefect
-on PostgreSQL) wait for their experts with no flow process alive; their experts then answer
-decision after decision at a given pace, and it prints how long after its last answer each
-decision continued (see ``bench/waiting.py``).
+Waiting (``bench/waiting.py``): on a real local stack per path (Prefect server, process
+worker and task workers; store and Prefect on PostgreSQL), 100 decisions wait for their
+experts with no flow process alive; the experts answer decision after decision 2 s apart,
+with the machine idle and with one core busy. For the warm path (each step a background
+task on a long-lived task worker) beside the process-per-step path (a run of the
+``decision`` deployment in a new process), it prints continuation latency p50/p95/max, the
+workers' and the Prefect server's CPU seconds per step, and the ratios; targets (warm, one
+core busy): CPU ≤ 0.3 s per step, p95 ≤ 2 s. Then 100 decisions whose last answers arrive at
+once: the time until all have continued (target ≤ 30 s on 2 cores) and the stack's peak
+memory (target ≤ 1.5 GB).
 
+    .venv/bin/python bench/load.py --part waiting            # the issue's figures
+    .venv/bin/python bench/load.py --part waiting --quick    # 20 decisions, a fast check
     .venv/bin/python bench/load.py [--experts 100] [--answers 10] [--waiting 100]
-        [--pace 3.5 --pace 1] [--part answers|waiting|all]
+        [--pace 2] [--paths warm,process] [--burst-paths warm] [--part answers|waiting|all]
 """
 
 from __future__ import annotations
@@ -140,24 +148,54 @@ def run(label: str, url: str, experts: int, answers: int) -> None:
         print(f"    {problem}")
 
 
+def _paths(value: str) -> list[str]:
+    paths = [p.strip() for p in value.split(",") if p.strip()]
+    unknown = set(paths) - {"warm", "process"}
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown paths {sorted(unknown)}: warm, process")
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experts", type=int, default=100)
     parser.add_argument("--answers", type=int, default=10, help="answers per expert")
-    parser.add_argument("--waiting", type=int, default=100, help="decisions waiting at once")
     parser.add_argument(
-        "--pace", type=float, action="append", help="seconds between decisions' last answers"
+        "--waiting", type=int, help="decisions waiting at once (100; 20 with --quick)"
     )
+    parser.add_argument(
+        "--pace", type=float, default=2.0, help="seconds between decisions' last answers"
+    )
+    parser.add_argument(
+        "--paths", type=_paths, default=["warm", "process"], help="warm,process (both)"
+    )
+    parser.add_argument(
+        "--burst-paths",
+        type=_paths,
+        default=["warm"],
+        help="paths whose last answers also arrive all at once (warm)",
+    )
+    parser.add_argument("--quick", action="store_true", help="20 decisions: a fast check")
     parser.add_argument("--part", choices=["answers", "waiting", "all"], default="all")
     args = parser.parse_args()
+    waiting = args.waiting or (20 if args.quick else 100)
     if args.part in {"answers", "all"}:
         answers(args)
     if args.part in {"waiting", "all"}:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from bench.waiting import run_waiting
 
-        print(f"{args.waiting} waiting decisions on a local stack (PostgreSQL for both)")
-        run_waiting(POSTGRES, args.waiting, args.pace or [3.5])
+        print(
+            f"{waiting} waiting decisions per measurement on a local stack per path "
+            "(PostgreSQL for both)"
+        )
+        run_waiting(
+            POSTGRES,
+            waiting,
+            args.pace,
+            [p for p in ("warm", "process") if p in args.paths],
+            [p for p in args.burst_paths if p in args.paths],
+        )
 
 
 def answers(args: argparse.Namespace) -> None:

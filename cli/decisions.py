@@ -46,11 +46,11 @@ __all__ = ["app"]
 app = typer.Typer(cls=RefusingGroup, pretty_exceptions_enable=False)
 
 
-def _ui_url(flow_run_id: str) -> str:
+def _task_run_url(run_id: str) -> str:
     from prefect.settings import PREFECT_UI_URL
 
     base = PREFECT_UI_URL.value() or os.environ.get("PREFECT_API_URL", "").removesuffix("/api")
-    return f"{base}/runs/flow-run/{flow_run_id}" if base else flow_run_id
+    return f"{base}/runs/task-run/{run_id}" if base else run_id
 
 
 @app.command()
@@ -86,7 +86,7 @@ def submit(
 
 
 def _start_flow(engine: Engine, decision_id: str, *, done: str) -> None:
-    """Start the decision's next run on the Prefect server, or say how it will start."""
+    """Queue the decision's next step for the stack's task workers, or say how it will start."""
     from flows.runs import DECISION_DEPLOYMENT as deployment  # loads Prefect
 
     by_hand = f"`prefect deployment run {deployment} --param decision_id={decision_id}`"
@@ -99,7 +99,7 @@ def _start_flow(engine: Engine, decision_id: str, *, done: str) -> None:
         return
     from prefect import get_client
 
-    from flows.runs import start_decision_run
+    from flows.warm import start_decision_run
 
     try:
         with get_client(sync_client=True) as client:
@@ -110,7 +110,7 @@ def _start_flow(engine: Engine, decision_id: str, *, done: str) -> None:
             f"{err}. The deadline sweep starts it once the stack is up, or start it yourself "
             f"with {by_hand}."
         ) from err
-    console.print(f"Its flow run: {_ui_url(str(run_id))}")
+    console.print(f"Its next step, queued for a task worker: {_task_run_url(str(run_id))}")
 
 
 #: Besides the lifecycle's own events, the steps ``status`` tells: why a round followed

@@ -1,7 +1,7 @@
-"""Counsel on this machine: ``counsel init``, ``up``, ``down`` and ``demo``.
+"""Counsel on this machine: ``counsel init``, ``up``, ``down``, ``task-worker`` and ``demo``.
 
-``up`` and ``down`` load :mod:`flows.stack` (and httpx), ``demo`` loads :mod:`flows.demo` (and
-Prefect), only when they run, so that the other commands start without them.
+``up`` and ``down`` load :mod:`flows.stack` (and httpx), ``task-worker`` and ``demo`` load
+Prefect, only when they run, so that the other commands start without them.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, open_engine
+from cli.common import console, open_engine, prefect_configured
 from cli.errors import RefusingGroup
 from decisions import services
+from decisions.exceptions import CounselError
 from decisions.settings import load_settings
 
 __all__ = ["app"]
@@ -49,12 +50,19 @@ def up(
         float | None,
         typer.Option(
             min=1,
-            help="Seconds between deadline sweeps (prefect.yaml says 60).",
+            help="Seconds between deadline sweeps (default COUNSEL_SWEEP_EVERY_S, or 60).",
             show_default=False,
         ),
     ] = None,
+    task_workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Task workers to start (default: one per core).", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Start a local stack: Prefect server, the counsel work pool, deployments, a worker."""
+    """Start a local stack: Prefect server, the counsel work pool and deployments, a
+    process worker for people's forms and task workers for decisions' steps."""
     from flows.stack import start_stack
 
     stack = start_stack(
@@ -62,10 +70,49 @@ def up(
         port=port,
         prefect_database=prefect_database,
         sweep_every_s=sweep_every,
+        task_workers=task_workers,
     )
     console.print(f"Prefect UI: {stack.ui_url}  (logs in {stack.folder})")
-    console.print("Deployments of prefect.yaml registered; a worker polls the counsel pool.")
+    console.print(
+        f"Deployments of prefect.yaml registered; a worker polls the counsel pool and "
+        f"{len(stack.task_worker_pids)} task workers take decisions' steps."
+    )
     console.print(f"In your shell: export PREFECT_API_URL={stack.api_url}")
+
+
+@app.command("task-worker")
+def task_worker(
+    limit: Annotated[
+        int, typer.Option(min=1, help="Steps this worker runs at once; more wait in the queue.")
+    ] = 4,
+    sweep_every: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Seconds between deadline sweeps (default COUNSEL_SWEEP_EVERY_S, or 60).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Take decisions' steps and deadline sweeps from the Prefect server, until stopped.
+
+    Run one per core on each machine, with PREFECT_API_URL and COUNSEL_DATABASE_URL set."""
+    if not prefect_configured():
+        raise CounselError(
+            "PREFECT_API_URL is not set: a task worker takes its work from a Prefect server "
+            "(`counsel up` prints the address)."
+        )
+    # a background task run has no flow run to send its own few lines to; the steps' flow
+    # runs keep their logs
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    from flows.task_worker import serve_warm  # loads Prefect, which reads the setting above
+
+    every = sweep_every or load_settings().sweep_every_s
+    os.environ["COUNSEL_SWEEP_EVERY_S"] = str(every)  # the windows of this worker's sweeps
+    console.print(
+        f"Task worker: at most {limit} steps at once; a deadline sweep every {every:g} s."
+    )
+    serve_warm(limit=limit, sweep_every_s=every)
 
 
 @app.command()

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 
-__all__ = ["new_token", "hash_secret", "matches", "answer_code"]
+__all__ = ["new_token", "hash_secret", "matches", "answer_code", "store_fingerprint"]
 
 TOKEN_PREFIX = "cns_"
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
@@ -33,3 +33,9 @@ def answer_code(store_secret: str, task_id: str) -> str:
     digest = hmac.new(store_secret.encode(), task_id.encode(), hashlib.sha256).digest()
     chars = [_CODE_ALPHABET[b % len(_CODE_ALPHABET)] for b in digest[:10]]
     return "".join(chars[:5]) + "-" + "".join(chars[5:])
+
+
+def store_fingerprint(store_secret: str) -> str:
+    """A short public name of one store, derived from its secret (which it does not reveal):
+    it keeps the Prefect runs of two stores' decisions of the same id apart on one server."""
+    return hashlib.sha256(f"counsel-store:{store_secret}".encode()).hexdigest()[:12]

@@ -24,6 +24,8 @@ class CounselSettings(BaseSettings):
     database_url: str | None = None
     token: str | None = None
     classes_file: Path | None = None
+    #: seconds between deadline sweeps on a stack's task workers (``COUNSEL_SWEEP_EVERY_S``)
+    sweep_every_s: float = Field(default=60.0, gt=0)
 
     def resolved_database_url(self) -> str:
         """The store's URL: the configured one, or a SQLite file under ``home``."""

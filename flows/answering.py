@@ -25,7 +25,8 @@ from decisions.classes import ClassBook
 from decisions.exceptions import TaskError, validation_sentence
 from decisions.model import Actor, Task
 from flows.forms import AnswerForm, form_for
-from flows.runs import close_person_run, continue_if_ready
+from flows.runs import close_person_run
+from flows.warm import continue_if_ready
 
 __all__ = ["answer_key", "parse_form", "submit_answer", "Submitted", "InvalidAnswer"]
 

@@ -2,8 +2,8 @@
 
 It makes a fresh SQLite store and an embedded Prefect API under ``$COUNSEL_HOME/demo``,
 imports the sample expertise database, registers the people of ``examples/actors.yaml``,
-files ``examples/proposal.yaml`` and starts its ``decision`` run, served by a local runner
-(:mod:`flows.local_runner`) so each step is its own process, as on a worker. Simulated
+files ``examples/proposal.yaml`` and queues its first step, taken by a task worker in this
+process (:mod:`flows.local_runner`) as a ``decision`` flow run, as on a stack. Simulated
 participants answer through the real answer path (the answer service, which closes the
 person's suspended form and continues the decision after a step's last answer): one
 expert first sends a wrong answer code and is refused, the panel disagrees on cost in
@@ -169,9 +169,9 @@ def run_demo(console: Console, home: Path) -> bool:
     """Run the demo decision; returns whether the chain verified at the end."""
     from prefect import get_client
 
-    from flows.local_prefect import embedded_prefect
+    from flows.local_prefect import embedded_prefect, template_path
     from flows.local_runner import local_runner
-    from flows.runs import start_decision_run
+    from flows.warm import start_decision_run
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     folder = home / "demo" / stamp
@@ -210,11 +210,13 @@ def run_demo(console: Console, home: Path) -> bool:
                 f"{attempt.outcome}"
             )
 
-    with embedded_prefect(folder / "prefect") as api, local_runner():
+    with (
+        embedded_prefect(folder / "prefect", template=template_path(home / "cache")) as api,
+        local_runner(),
+    ):
         console.print(
-            f"Prefect API at {api}; a local runner serves the decision and answer-task "
-            "deployments. Each step runs in its own process and ends when it must wait "
-            "for people."
+            f"Prefect API at {api}; a task worker in this process takes each step as a "
+            "decision flow run, which ends when it must wait for people."
         )
         console.rule("The audit chain as it grows")
         script = demo_script(dclass.criteria)

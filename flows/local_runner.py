@@ -1,10 +1,11 @@
-"""A worker inside this process, for the embedded default (``counsel demo``, the flow tests).
+"""Workers inside this process, for the embedded default (``counsel demo``, the flow tests).
 
-On a real stack a Prefect worker executes the runs of the ``decision`` and ``answer-task``
-deployments and a schedule runs ``deadline-sweep`` (``prefect.yaml``). Here a Prefect
-``Runner`` serves the same two flows under the same deployment names, each run in its own
-subprocess exactly as a process worker would start it, and a thread sweeps deadlines every
-few seconds in place of the schedule. Between runs no process of a decision is alive.
+On a real stack task workers take decisions' steps and sweeps (:mod:`flows.task_worker`)
+and a Prefect worker executes the runs of the ``answer-task`` deployment when a person
+submits a form. Here one loop serves both: a task worker for ``continue-decision``, and a
+Prefect ``Runner`` for the ``decision`` and ``answer-task`` deployments (each run in its own
+subprocess, as a process worker would start it); a thread sweeps deadlines every few
+seconds. Between steps no run of a decision is alive.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 __all__ = ["local_runner", "LocalRunner"]
 
@@ -29,9 +31,10 @@ class LocalRunner:
 
 @contextmanager
 def local_runner(
-    *, sweep_every_s: float | None = 2.0, stale_after_s: float = 30.0
+    *, sweep_every_s: float | None = 2.0, stale_after_s: float = 30.0, limit: int = 4
 ) -> Iterator[LocalRunner]:
-    """Serve ``decision`` and ``answer-task`` from this process until the block ends."""
+    """Serve steps (at most ``limit`` at once), ``decision`` and ``answer-task`` from this
+    process until the block ends."""
     import os
 
     from prefect import get_client
@@ -43,6 +46,7 @@ def local_runner(
     from flows.decision import decision_flow
     from flows.people import answer_task
     from flows.sweep import sweep
+    from flows.task_worker import aserve_warm
 
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
     state = LocalRunner()
@@ -55,10 +59,12 @@ def local_runner(
         async def main() -> None:
             state._loop = asyncio.get_running_loop()
             started.set()
-            await runner.start()
+            await asyncio.gather(runner.start(), aserve_warm(limit=limit, sweep_every_s=None))
 
         try:
             asyncio.run(main())
+        except asyncio.CancelledError:
+            pass  # stopped at the end of the block
         except Exception as err:  # noqa: BLE001 - reported by the caller's checks
             state.errors.append(f"runner: {err}")
             started.set()
@@ -108,13 +114,23 @@ def local_runner(
         stop.set()
         if sweeping is not None:
             sweeping.join(timeout=30)
-        if state._loop is not None and runner.started:
-            future = asyncio.run_coroutine_threadsafe(runner.astop(), state._loop)
+        if state._loop is not None:
+            future = asyncio.run_coroutine_threadsafe(_stop(runner), state._loop)
             try:
                 future.result(timeout=30)
             except Exception:  # noqa: BLE001 - the runner is going away either way
                 pass
         thread.join(timeout=30)
+
+
+async def _stop(runner: Any) -> None:
+    """Stop the runner and cancel the task worker (which runs nothing after the drain)."""
+    if runner.started:
+        await runner.astop()
+    current = asyncio.current_task()
+    for pending in asyncio.all_tasks():
+        if pending is not current:
+            pending.cancel()
 
 
 def _drain(*, timeout_s: float) -> None:

@@ -26,7 +26,8 @@ from decisions.model import Task, TaskStatus
 from decisions.settings import load_settings
 from flows.answering import answer_key
 from flows.forms import AnswerForm, personal_form
-from flows.runs import continue_if_ready, describe, form_timeout_s
+from flows.runs import describe, form_timeout_s
+from flows.warm import continue_if_ready
 
 __all__ = ["answer_task"]
 

@@ -1,11 +1,13 @@
 """``counsel up`` / ``counsel down``: a local Prefect stack for Counsel on this machine.
 
 ``up`` starts ``prefect server start`` (UI and API), creates the ``counsel`` process work
-pool, registers the deployments of ``prefect.yaml`` and starts a worker, each as its own
+pool, registers the deployments of ``prefect.yaml``, starts a process worker (it runs
+people's forms, ``answer-task``, when they are submitted) and task workers (``counsel
+task-worker``, one per core: decisions' steps and the deadline sweeps), each as its own
 process group with its log under ``$COUNSEL_HOME/stack``; it records what it started in
 ``stack.json``. ``down`` stops exactly those processes. Prefect's database is SQLite in the
 stack folder unless ``--prefect-database`` names PostgreSQL (``postgresql+asyncpg://…``);
-the store is whatever ``COUNSEL_DATABASE_URL`` says, passed on to the worker.
+the store is whatever ``COUNSEL_DATABASE_URL`` says, passed on to the workers.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ __all__ = [
     "project_dir",
     "read_stack",
     "kill_worker",
+    "kill_task_workers",
     "start_worker",
-    "set_sweep",
 ]
 
 HEALTH_TIMEOUT_S = 60.0
@@ -49,8 +51,9 @@ class Stack:
     ui_url: str
     server_pid: int
     worker_pid: int
-    #: what the worker's environment adds to the caller's (Prefect and Counsel settings)
+    #: what the workers' environment adds to the caller's (Prefect and Counsel settings)
     env: dict[str, str] = field(default_factory=dict)
+    task_worker_pids: list[int] = field(default_factory=list)
 
 
 def project_dir() -> Path:
@@ -91,12 +94,13 @@ def start_stack(
     port: int = 4200,
     prefect_database: str | None = None,
     sweep_every_s: float | None = None,
+    task_workers: int | None = None,
 ) -> Stack:
-    """Start server, work pool, deployments and worker; refuse if a stack is already up.
+    """Start server, work pool, deployments and workers; refuse if a stack is already up.
 
-    ``sweep_every_s`` replaces the deadline sweep's schedule of ``prefect.yaml`` (every
-    minute) for this stack; a decision is then continued after twice that of quiet, and a
-    step run is taken for lost with its worker after three times that (at least 30 s).
+    ``sweep_every_s`` (default ``COUNSEL_SWEEP_EVERY_S``, or a minute) is how often the task
+    workers sweep deadlines; a decision is then continued after twice that of quiet, and a
+    step is taken for lost with its worker after three times that (at least 30 s).
     """
     folder = home / "stack"
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,10 +122,7 @@ def start_stack(
     if prefect_database:
         overrides["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database
     if sweep_every_s:
-        # the scheduler must look often enough to create the sweep's runs in time
-        overrides["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"] = str(
-            max(1, int(sweep_every_s))
-        )
+        overrides["COUNSEL_SWEEP_EVERY_S"] = str(sweep_every_s)
     env = {**os.environ, **overrides}
     server_log = folder / "server.log"
     server = _spawn(
@@ -149,13 +150,16 @@ def start_stack(
                 )
             if done.returncode != 0:
                 raise StackError(f"`{' '.join(step[2:])}` failed; see {setup_log}.")
-        if sweep_every_s:
-            set_sweep(api_url, sweep_every_s)
         worker = _spawn_worker(folder, env)
+        helpers = [
+            _spawn_task_worker(folder, env, n) for n in range(task_workers or os.cpu_count() or 1)
+        ]
     except BaseException:
         _stop_group(server.pid)
         raise
-    stack = Stack(str(folder), api_url, ui_url, server.pid, worker.pid, overrides)
+    stack = Stack(
+        str(folder), api_url, ui_url, server.pid, worker.pid, overrides, [h.pid for h in helpers]
+    )
     _write(record, stack)
     return stack
 
@@ -165,6 +169,15 @@ def _spawn_worker(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
         _prefect("worker", "start", "--pool", "counsel"),
         env=env,
         log=folder / "worker.log",
+        cwd=project_dir(),
+    )
+
+
+def _spawn_task_worker(folder: Path, env: dict[str, str], number: int) -> subprocess.Popen[bytes]:
+    return _spawn(
+        [sys.executable, "-m", "cli", "task-worker"],
+        env=env,
+        log=folder / f"task-worker-{number}.log",
         cwd=project_dir(),
     )
 
@@ -182,15 +195,27 @@ def read_stack(home: Path) -> Stack:
 
 
 def kill_worker(home: Path) -> None:
-    """SIGKILL the stack's worker and every flow run process it started (a crash drill)."""
+    """SIGKILL the stack's process worker and every flow run process it started, and its
+    task workers with the steps they are running (a crash drill)."""
     stack = read_stack(home)
-    for pid in [stack.worker_pid, *_descendants(stack.worker_pid)]:
+    _kill(stack.worker_pid)
+    kill_task_workers(home)
+
+
+def kill_task_workers(home: Path) -> None:
+    """SIGKILL the stack's task workers, mid-step or not (a crash drill)."""
+    for pid in read_stack(home).task_worker_pids:
+        _kill(pid)
+
+
+def _kill(pid: int) -> None:
+    for each in [pid, *_descendants(pid)]:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(each, signal.SIGKILL)
         except ProcessLookupError:
             pass
     try:
-        os.killpg(stack.worker_pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
 
@@ -216,52 +241,18 @@ def _descendants(pid: int) -> list[int]:
 
 
 def start_worker(home: Path) -> int:
-    """Start the stack's worker again (after :func:`kill_worker`); returns its pid."""
+    """Start the stack's workers again (after :func:`kill_worker`): the process worker
+    and as many task workers as before; returns the process worker's pid."""
     stack = read_stack(home)
-    worker = _spawn_worker(Path(stack.folder), {**os.environ, **stack.env})
+    env = {**os.environ, **stack.env}
+    worker = _spawn_worker(Path(stack.folder), env)
     stack.worker_pid = worker.pid
+    stack.task_worker_pids = [
+        _spawn_task_worker(Path(stack.folder), env, n).pid
+        for n in range(len(stack.task_worker_pids) or 1)
+    ]
     _write(Path(stack.folder) / "stack.json", stack)
     return worker.pid
-
-
-def set_sweep(api_url: str, every_s: float) -> None:
-    """Give the ``deadline-sweep`` deployment one interval schedule of ``every_s``, with
-    the quiet and lost windows that go with it: twice that (at least 10 s) and three times
-    that (at least 30 s)."""
-    import asyncio
-    from datetime import timedelta
-
-    from prefect import get_client
-    from prefect.client.schemas.actions import DeploymentScheduleCreate, DeploymentUpdate
-    from prefect.client.schemas.schedules import IntervalSchedule
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    async def update() -> None:
-        async with get_client() as client:
-            deployment = await client.read_deployment_by_name("deadline-sweep/deadline-sweep")
-            for schedule in deployment.schedules:
-                await client.delete_deployment_schedule(deployment.id, schedule.id)
-            await client.create_deployment_schedules(
-                deployment.id,
-                [
-                    DeploymentScheduleCreate(
-                        schedule=IntervalSchedule(interval=timedelta(seconds=every_s)),
-                        active=True,
-                    )
-                ],
-            )
-            await client.update_deployment(
-                deployment.id,
-                DeploymentUpdate(
-                    parameters={
-                        "stale_after_s": max(2 * every_s, 10.0),
-                        "lost_after_s": max(3 * every_s, 30.0),
-                    }
-                ),
-            )
-
-    with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        asyncio.run(update())
 
 
 def _stop_group(pid: int, timeout: float = 20.0) -> bool:
@@ -285,8 +276,10 @@ def _stop_group(pid: int, timeout: float = 20.0) -> bool:
 
 
 def stop_stack(home: Path) -> Stack:
-    """Stop the worker and the server that ``start_stack`` recorded."""
+    """Stop the workers and the server that ``start_stack`` recorded."""
     stack = read_stack(home)
+    for pid in stack.task_worker_pids:
+        _stop_group(pid)
     _stop_group(stack.worker_pid)
     _stop_group(stack.server_pid)
     (home / "stack" / "stack.json").unlink()

@@ -13,8 +13,9 @@ Every one of these writes has a key derived from the task, so two sweeps that ov
 one retried after a crash, remind and reassign once per deadline. Then it continues every
 decision a deadline changed (its next step, or the form of the alternate), and every
 decision a lost run left half-way: ready to move, or with open tasks that have no form yet,
-quiet for ``stale_after_s``, and with no step run on its way (a run that has been running
-for ``lost_after_s`` lost its worker).
+quiet for ``stale_after_s``, and with no step on its way. A step running for
+``lost_after_s`` lost its worker; a step queued that long was lost with the server's
+in-memory queue (a restart) unless the task workers are still working through a backlog.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
     FlowRunFilterTags,
+    TaskRunFilter,
+    TaskRunFilterName,
+    TaskRunFilterStartTime,
+    TaskRunFilterState,
+    TaskRunFilterStateType,
 )
 from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext
@@ -45,7 +51,8 @@ from decisions.exceptions import PermissionDenied, TaskError
 from decisions.model import Task, TaskKind, TaskStatus, utcnow
 from decisions.progress import Routing, routing_of_round
 from decisions.settings import load_settings
-from flows.runs import close_person_run, start_decision_run
+from flows.runs import close_person_run
+from flows.warm import CONTINUE_RUN_NAME, continue_run_name, start_decision_run
 
 __all__ = ["deadline_sweep", "sweep", "SweepReport"]
 
@@ -107,13 +114,15 @@ def sweep(
     # continuation that ran meanwhile) has recorded something since ``quiet_since``.
     last_activity = services.last_activity(engine)
     quiet_since = now - stale_after
+    lost_before = now - lost_after
+    backlog_moving = _steps_started_since(client, lost_before)
     for decision in decisions.values():
         if decision.id in expired:  # the next step, or the replacement's form
             start_decision_run(client, engine, decision.id)
             report.continued.append(decision.id)
         elif procedure.looks_stuck(
             decision, open_now.get(decision.id, []), last_activity.get(decision.id), quiet_since
-        ) and not _continuing(client, decision.id, now - lost_after):
+        ) and not _continuing(client, decision.id, lost_before, backlog_moving):
             bucket = int(now.timestamp() // max(1.0, stale_after.total_seconds()))
             start_decision_run(client, engine, decision.id, key_suffix=f":sweep:{bucket}")
             report.continued.append(decision.id)
@@ -184,33 +193,68 @@ def _replacement(engine: Engine, command: procedure.Expire) -> Task | None:
     return None
 
 
-def _continuing(client: SyncPrefectClient, decision_id: str, lost_before: datetime) -> bool:
-    """True while a step run of the decision is on its way (scheduled, or pending or running
-    since ``lost_before``). Older pending or running ones lost their worker: they are marked
-    Crashed, so the UI does not show them as working, and the step is started again."""
+UNFINISHED = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
+LOST = "Its worker stopped; the deadline sweep starts the step again."
+
+
+def _steps_started_since(client: SyncPrefectClient, since: datetime) -> bool:
+    """Whether task workers started any decision's step since ``since``: while they do, a
+    step still queued is waiting its turn, not lost."""
+    started = client.read_task_runs(
+        task_run_filter=TaskRunFilter(
+            name=TaskRunFilterName(like_=CONTINUE_RUN_NAME),
+            start_time=TaskRunFilterStartTime(after_=since),
+        ),
+        limit=1,
+    )
+    return bool(started)
+
+
+def _continuing(
+    client: SyncPrefectClient, decision_id: str, lost_before: datetime, backlog_moving: bool
+) -> bool:
+    """True while a step of the decision is on its way: queued for a task worker (lost
+    only when queued before ``lost_before`` and the workers started nothing since), or
+    pending or running since ``lost_before``. Older ones lost their worker: they are
+    marked Crashed, so the UI does not show them as working, and the step starts again."""
+    alive = _step_task_alive(client, decision_id, lost_before, backlog_moving)
     unfinished = client.read_flow_runs(
         flow_filter=FlowFilter(name=FlowFilterName(any_=list(STEP_FLOWS))),
         flow_run_filter=FlowRunFilter(
             tags=FlowRunFilterTags(all_=[f"decision:{decision_id}"]),
-            state=FlowRunFilterState(
-                type=FlowRunFilterStateType(
-                    any_=[StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
-                )
-            ),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=UNFINISHED)),
         ),
     )
-    alive = False
     for run in unfinished:
         if run.state is None:
             continue
         if run.state.type is StateType.SCHEDULED or run.state.timestamp >= lost_before:
             alive = True
         else:
-            client.set_flow_run_state(
-                run.id,
-                Crashed(message="Its worker stopped; the deadline sweep starts the step again."),
-                force=True,
-            )
+            client.set_flow_run_state(run.id, Crashed(message=LOST), force=True)
+    return alive
+
+
+def _step_task_alive(
+    client: SyncPrefectClient, decision_id: str, lost_before: datetime, backlog_moving: bool
+) -> bool:
+    """Whether a ``continue-decision`` run of the decision is queued or running and not lost
+    (the lost ones are marked Crashed, so a worker that finds one later leaves it)."""
+    runs = client.read_task_runs(
+        task_run_filter=TaskRunFilter(
+            name=TaskRunFilterName(any_=[continue_run_name(decision_id)]),
+            state=TaskRunFilterState(type=TaskRunFilterStateType(any_=UNFINISHED)),
+        )
+    )
+    alive = False
+    for run in runs:
+        if run.state is None:
+            continue
+        recent = run.state.timestamp >= lost_before
+        if recent or (run.state.type is StateType.SCHEDULED and backlog_moving):
+            alive = True
+        else:
+            client.set_task_run_state(run.id, Crashed(message=LOST), force=True)
     return alive
 
 

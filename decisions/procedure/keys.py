@@ -127,12 +127,15 @@ def expired(task_id: str) -> str:
     return f"{task_id}:expired"
 
 
-def person_run(task_id: str) -> str:
-    """The Prefect run in which a person answers a task (one per task)."""
-    return f"counsel-task:{task_id}"
+def person_run(task_id: str, *, store: str = "") -> str:
+    """The Prefect run in which a person answers a task (one per task); ``store`` (the
+    store's fingerprint) keeps two stores' tasks of the same id apart on one Prefect server."""
+    return f"counsel-task:{store}:{task_id}" if store else f"counsel-task:{task_id}"
 
 
-def continuation(decision_id: str, position: int, suffix: str = "") -> str:
+def continuation(decision_id: str, position: int, suffix: str = "", *, store: str = "") -> str:
     """The Prefect run that takes a decision's next step from ``position`` of its history;
-    ``suffix`` lets the deadline sweep start again a run that was lost."""
-    return f"counsel-continue:{decision_id}:{position}{suffix}"
+    ``suffix`` lets the deadline sweep start again a run that was lost, and ``store`` keeps
+    two stores' decisions of the same id apart."""
+    where = f"{store}:" if store else ""
+    return f"counsel-continue:{where}{decision_id}:{position}{suffix}"

@@ -51,10 +51,12 @@ from decisions.services.audit import (
     append_event,
     append_event_once,
     append_events,
+    continuation_key,
     event_count,
     export_events,
     history,
     last_activity,
+    person_run_key,
     verify,
 )
 from decisions.services.common import SYSTEM
@@ -124,6 +126,8 @@ __all__ = [
     "append_events",
     "history",
     "event_count",
+    "continuation_key",
+    "person_run_key",
     "last_activity",
     "verify",
     "export_events",

@@ -17,7 +17,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from decisions import ledger
 from decisions.audit import Anchor, AuditEvent, ChainReport
 from decisions.clock import as_utc
+from decisions.credentials import store_fingerprint
 from decisions.exceptions import StoreNotReady
+from decisions.procedure import keys
 from decisions.store import NewEvent, to_event
 from decisions.uow import NOT_READY, UnitOfWork, missing_schema
 
@@ -27,6 +29,8 @@ __all__ = [
     "append_events",
     "history",
     "event_count",
+    "continuation_key",
+    "person_run_key",
     "last_activity",
     "verify",
     "export_events",
@@ -112,6 +116,22 @@ def history(engine: Engine, decision_id: str) -> list[AuditEvent]:
     with UnitOfWork(engine, read_only=True) as uow:
         uow.decisions.require(decision_id)
         return uow.log.for_decision(decision_id)
+
+
+def continuation_key(engine: Engine, decision_id: str, suffix: str = "") -> str:
+    """The key of the decision's next step: which store, which decision, how far its
+    history goes (:func:`decisions.procedure.keys.continuation`)."""
+    with UnitOfWork(engine, read_only=True) as uow:
+        position = uow.log.count_for(decision_id)
+        return keys.continuation(
+            decision_id, position, suffix, store=store_fingerprint(uow.secret())
+        )
+
+
+def person_run_key(engine: Engine, task_id: str) -> str:
+    """The key of the person's run for a task, in this store."""
+    with UnitOfWork(engine, read_only=True) as uow:
+        return keys.person_run(task_id, store=store_fingerprint(uow.secret()))
 
 
 def event_count(engine: Engine, decision_id: str) -> int:

@@ -36,8 +36,8 @@ def main(decision_id: str, handoff: Path) -> int:
     from prefect import get_client
 
     from flows.local_runner import local_runner
-    from flows.runs import start_decision_run
     from flows.simulate import wait_until_settled
+    from flows.warm import start_decision_run
 
     engine = make_engine(os.environ["COUNSEL_DATABASE_URL"])
     classes = load_classes()

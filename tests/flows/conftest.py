@@ -63,8 +63,8 @@ def run_to_the_end(engine: Engine, decision_id: str, *, timeout_s: float = 300) 
     from prefect import get_client
 
     from flows.local_runner import local_runner
-    from flows.runs import start_decision_run
     from flows.simulate import wait_until_settled
+    from flows.warm import start_decision_run
 
     with local_runner(sweep_every_s=1.0, stale_after_s=30) as runner:
         with get_client(sync_client=True) as client:

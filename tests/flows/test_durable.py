@@ -22,9 +22,10 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 import yaml
@@ -51,18 +52,14 @@ QUICK_CLASSES = EXAMPLES / "classes-quick.yaml"
 
 
 #: The decisions' last answers come this far apart (people do not all answer in the same
-#: second). A continuation costs about 3 s of CPU (a new process importing Prefect, the
-#: server's side, PostgreSQL); one 2-core machine running all of it and this test continues
-#: a decision in about 3 s at this pace, and at p95 7.4 s with one core taken by a busy loop
-#: (bench/load.py --part waiting --waiting 20 --pace 5). At 2 s apart answers arrive faster
-#: than the machine starts runs, and the wait grows (bench/load.py --pace 2).
-ANSWER_PACE_S = 5.0
+#: second); how soon each continues is bench/load.py's figure, not this test's.
+ANSWER_PACE_S = 2.0
 #: How long a wait for a condition may take before the test calls it a hang: generous, since
 #: the suite must hold on a busy machine (speed is bench/'s to measure, not these tests').
 GUARD_S = 600
-#: The crash drill's guard: ten decisions through kills and a restart, a process per step.
+#: The crash drill's guard: ten decisions through kills and a restart.
 DRILL_GUARD_S = 1800
-#: How often the crash drill SIGKILLs the worker and its flow processes, at random moments.
+#: How often the crash drill SIGKILLs the workers, each time while a step is running.
 KILLS = 3
 
 
@@ -101,11 +98,6 @@ class RealStack:
         done = self.counsel(*args)
         assert done.returncode == 0, done.stdout + done.stderr
 
-    def sweep_every(self, seconds: float) -> None:
-        from flows.stack import set_sweep
-
-        set_sweep(self.api_url, seconds)
-
     def down(self) -> None:
         done = self.counsel("down")
         assert done.returncode == 0, done.stdout + done.stderr
@@ -113,6 +105,11 @@ class RealStack:
     def log(self, name: str) -> str:
         path = self.home / "stack" / name
         return path.read_text(errors="replace")[-6000:] if path.exists() else ""
+
+    def logs(self) -> str:
+        """The tails of the workers' logs, for a failure's message."""
+        names = ["worker.log", *(p.name for p in (self.home / "stack").glob("task-worker-*.log"))]
+        return "\n".join(f"--- {name}\n{self.log(name)}" for name in names)
 
 
 def _postgres(name: str, template: str | None = None) -> str | None:
@@ -199,7 +196,7 @@ def file_decisions(stack: RealStack, count: int, tag: str) -> list[str]:
     """File ``count`` quick decisions and start each one's first run, as `counsel submit` does."""
     from prefect import get_client
 
-    from flows.runs import start_decision_run
+    from flows.warm import start_decision_run
 
     data = yaml.safe_load((EXAMPLES / "proposal.yaml").read_text(encoding="utf-8"))
     data.update({"class": "quick", "district_type": None})
@@ -245,7 +242,6 @@ def waiting_forms(stack: RealStack, decision_id: str, kind: TaskKind) -> list[Ta
 def live_decision_processes(stack: RealStack) -> list[str]:
     """Flow runs of decisions or people that are executing now: Prefect's view, then the
     processes below the worker (each names its flow run in its environment)."""
-    from uuid import UUID
 
     from prefect import get_client
     from prefect.client.schemas.filters import (
@@ -290,15 +286,16 @@ def wait_for(what: str, check: Any, timeout: float, stack: RealStack) -> Any:
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout} s.\n{stack.log('worker.log')}")
+            raise AssertionError(f"{what} within {timeout} s.\n{stack.logs()}")
         time.sleep(0.5)
 
 
-def test_submit_starts_the_decision_on_the_worker_and_one_stack_runs_at_a_time(
+def test_submit_queues_the_first_step_for_a_task_worker_and_one_stack_runs_at_a_time(
     stack: RealStack,
 ) -> None:
-    """`counsel submit` files the proposal and starts its first run on the worker, which
-    routes the experts and leaves each a suspended form; a second `counsel up` is refused."""
+    """`counsel submit` files the proposal and queues its first step; a task worker runs
+    it as the decision's own flow run (its name, its tags), which routes the experts and
+    leaves each a suspended form; a second `counsel up` is refused."""
     again = stack.counsel("up", "--port", str(stack.port))
     assert again.returncode == 1 and "already up" in again.stdout + again.stderr
     _planner, token = services.add_actor(
@@ -317,7 +314,9 @@ def test_submit_starts_the_decision_on_the_worker_and_one_stack_runs_at_a_time(
         check=False,
     )
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
-    assert f"http://127.0.0.1:{stack.port}/runs/flow-run/" in submitted.stdout
+    link = f"http://127.0.0.1:{stack.port}/runs/task-run/"
+    assert link in submitted.stdout, submitted.stdout
+    task_run_id = submitted.stdout.split(link)[1].split()[0]
     decision_id = submitted.stdout.split()[1].rstrip(":")
     forms = wait_for(
         "the routed experts have their forms",
@@ -327,21 +326,42 @@ def test_submit_starts_the_decision_on_the_worker_and_one_stack_runs_at_a_time(
     )
     assert forms
     assert services.get_decision(stack.engine, decision_id).state.value == "consulting"
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        (step,) = step_runs(client, decision_id)
+        queued = client.read_task_run(UUID(task_run_id))
+    # the step ran warm inside the queued task run, not as a deployment's run of a process
+    assert step.deployment_id is None
+    assert queued.state_name == "Completed"
+    assert queued.start_time and queued.end_time and step.start_time
+    assert queued.start_time <= step.start_time <= queued.end_time
+    assert step.name == f"{decision_id} · Filed by the CLI"
+    assert {f"decision:{decision_id}", "class:quick", "counsel"} <= set(step.tags)
+
+
+def step_runs(client: Any, decision_id: str) -> list[Any]:
+    """The decision's runs of the ``decision`` flow, oldest first."""
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    return list(
+        client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["decision"])),
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"decision:{decision_id}"])),
+            sort=FlowRunSort.START_TIME_ASC,
+        )
+    )
 
 
 def test_twenty_decisions_wait_with_no_process_and_each_last_answer_starts_the_next_step(
     stack: RealStack,
 ) -> None:
-    # the deadline sweep at its production interval: the crash drill needs it every 10 s,
-    # and a sweep's own process every 10 s would take a share of the machine it measures
-    stack.sweep_every(60)
-    try:
-        _twenty_decisions_wait_and_resume(stack)
-    finally:
-        stack.sweep_every(10)
-
-
-def _twenty_decisions_wait_and_resume(stack: RealStack) -> None:
     ids = file_decisions(stack, 20, "Waiting")
     wait_for(
         "every decision's experts have their forms",
@@ -391,8 +411,8 @@ def _twenty_decisions_wait_and_resume(stack: RealStack) -> None:
     wait_for("every decision continued", lambda: all(resumed_at(d) for d in ids), GUARD_S, stack)
     delays = {d: resumed_at(d) - last_answer[d] for d in ids}  # type: ignore[operator]
     print("continued after (s):", sorted(round(s, 1) for s in delays.values()))
-    # The last answer started each step, not the deadline sweep (a minute apart here): the
-    # decision's run made since its answers began carries the answer's key, not the sweep's.
+    # The last answer started each step, not the deadline sweep: the decision's step queued
+    # since its answers began carries the answer's key, not the sweep's.
     started = continuations(answering_from)
     by_sweep = {d: keys for d, keys in started.items() if any(":sweep:" in k for k in keys)}
     assert not by_sweep, f"continued by the deadline sweep, not by the last answer: {by_sweep}"
@@ -406,25 +426,21 @@ def _twenty_decisions_wait_and_resume(stack: RealStack) -> None:
 
 
 def continuations(after: dict[str, float]) -> dict[str, list[str]]:
-    """The idempotency keys of each decision's ``decision`` runs created after the moment
+    """The keys of each decision's ``continue-decision`` runs queued after the moment
     ``after`` gives for it."""
     from prefect import get_client
-    from prefect.client.schemas.filters import (
-        FlowFilter,
-        FlowFilterName,
-        FlowRunFilter,
-        FlowRunFilterTags,
-    )
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    from flows.warm import continue_run_name
 
     found: dict[str, list[str]] = {}
     with get_client(sync_client=True) as client:
         for d, moment in after.items():
-            runs = client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=["decision"])),
-                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"decision:{d}"])),
+            runs = client.read_task_runs(
+                task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=[continue_run_name(d)])),
             )
             found[d] = [
-                r.idempotency_key or ""
+                r.dynamic_key
                 for r in runs
                 if r.created is not None and r.created.timestamp() >= moment
             ]
@@ -445,10 +461,13 @@ def test_decisions_complete_through_worker_kills_and_a_stack_restart(stack: Real
     def settled() -> bool:
         return all(services.get_decision(stack.engine, d).state.value in SETTLED for d in ids)
 
+    mid_step = 0
     with Participants(stack.engine, stack.classes, script, poll_s=0.5) as people:
         while not settled() and time.monotonic() < deadline:
             time.sleep(rng.uniform(2, 6))
             if kills < KILLS:
+                # SIGKILL the task workers (and the process worker) while a step runs
+                mid_step += step_running(timeout_s=60)
                 kill_worker(stack.home)
                 kills += 1
                 time.sleep(rng.uniform(0.5, 2))
@@ -460,9 +479,10 @@ def test_decisions_complete_through_worker_kills_and_a_stack_restart(stack: Real
                 restarts += 1
     assert settled(), (
         {d: services.get_decision(stack.engine, d).state.value for d in ids},
-        stack.log("worker.log"),
+        stack.logs(),
     )
     assert (kills, restarts) == (KILLS, 1)
+    assert mid_step >= 1, "no kill landed while a step was running"
     for d in ids:
         decision = services.get_decision(stack.engine, d)
         assert decision.state.value == "closed", (d, decision.state_reason)
@@ -481,6 +501,35 @@ def test_decisions_complete_through_worker_kills_and_a_stack_restart(stack: Real
         assert len(transitions) == len(set(transitions)), transitions
     assert services.verify(stack.engine).ok
     assert all(a.outcome == "recorded" for a in people.attempts), people.attempts
+
+
+def step_running(*, timeout_s: float) -> bool:
+    """Wait until a task worker is running a decision's step; False if none ran meanwhile."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        TaskRunFilter,
+        TaskRunFilterName,
+        TaskRunFilterStartTime,
+        TaskRunFilterState,
+        TaskRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    from flows.warm import CONTINUE_RUN_NAME
+
+    running = TaskRunFilter(
+        name=TaskRunFilterName(like_=CONTINUE_RUN_NAME),
+        state=TaskRunFilterState(type=TaskRunFilterStateType(any_=[StateType.RUNNING])),
+        # not one an earlier kill left Running until the sweep marks it Crashed
+        start_time=TaskRunFilterStartTime(after_=datetime.now(UTC) - timedelta(seconds=1)),
+    )
+    deadline = time.monotonic() + timeout_s
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            if client.read_task_runs(task_run_filter=running, limit=1):
+                return True
+            time.sleep(0.05)
+    return False
 
 
 def test_down_stops_the_server_and_the_worker(stack: RealStack) -> None:

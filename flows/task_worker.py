@@ -1,0 +1,102 @@
+"""A task worker: the long-lived process that takes decisions' steps and the sweeps.
+
+``counsel task-worker`` (and each one ``counsel up`` starts) serves two background tasks
+from Prefect's queue, at most ``limit`` at a time: ``continue-decision``
+(:mod:`flows.warm`) and ``sweep-deadlines``, a run of the ``deadline-sweep`` flow. Every
+worker also asks for a sweep at the start of each interval of ``COUNSEL_SWEEP_EVERY_S``; the
+interval is the sweep run's key, so however many workers ask, on however many machines, one
+sweep runs per interval. Run as many workers as the machines allow: each one is a Prefect
+client of the one server, and needs only ``PREFECT_API_URL`` and the store's
+``COUNSEL_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from prefect import tags, task
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.objects import TaskRun
+from prefect.task_worker import TaskWorker
+
+from decisions.settings import load_settings
+from flows.sweep import deadline_sweep
+from flows.warm import continue_decision, deferred, outside_task_run
+
+__all__ = [
+    "SWEEP_TASK",
+    "sweep_deadlines",
+    "queue_sweep",
+    "default_limit",
+    "sweep_windows",
+    "serve_warm",
+    "aserve_warm",
+]
+
+SWEEP_TASK = "sweep-deadlines"
+
+
+def default_limit() -> int:
+    """Steps one task worker runs at once: mostly waiting on the store and the API, so two
+    per core keep a machine busy without a thrash of runs."""
+    return max(2, 2 * (os.cpu_count() or 1))
+
+
+def sweep_windows(every_s: float) -> tuple[float, float]:
+    """A sweep every ``every_s`` takes a decision for stuck after twice that of quiet (at
+    least 10 s) and a step for lost after three times that (at least 30 s)."""
+    return max(2 * every_s, 10.0), max(3 * every_s, 30.0)
+
+
+@task(name=SWEEP_TASK)
+def sweep_deadlines() -> str:
+    """One deadline sweep in this process, as a run of the ``deadline-sweep`` flow."""
+    stale_s, lost_s = sweep_windows(load_settings().sweep_every_s)
+    with tags("counsel"):
+        return outside_task_run(lambda: deadline_sweep(stale_after_s=stale_s, lost_after_s=lost_s))
+
+
+def queue_sweep(client: SyncPrefectClient, every_s: float, now_s: float | None = None) -> TaskRun:
+    """Queue the sweep of the current interval, once however many workers ask."""
+    bucket = int((time.time() if now_s is None else now_s) // every_s)
+    return client.create_task_run(
+        task=sweep_deadlines,
+        flow_run_id=None,
+        dynamic_key=f"counsel-sweep:{every_s:g}:{bucket}",
+        name="sweep-deadlines",
+        extra_tags=["counsel"],
+        state=deferred(),
+    )
+
+
+async def _queue_sweeps(every_s: float) -> None:
+    """Ask for a sweep at the start of every interval until cancelled."""
+    while True:
+        try:
+            with get_client(sync_client=True) as client:
+                await asyncio.to_thread(queue_sweep, client, every_s)
+        except Exception:  # noqa: BLE001 - the API may be restarting; the next interval asks
+            pass
+        await asyncio.sleep(every_s - (time.time() % every_s) + 0.05)
+
+
+async def aserve_warm(*, limit: int, sweep_every_s: float | None) -> None:
+    """Serve ``continue-decision`` and ``sweep-deadlines`` until cancelled; with
+    ``sweep_every_s``, also ask for a sweep every interval."""
+    worker = TaskWorker(continue_decision, sweep_deadlines, limit=limit)
+    asker = asyncio.create_task(_queue_sweeps(sweep_every_s)) if sweep_every_s else None
+    try:
+        await worker.astart()
+    finally:
+        if asker is not None:
+            asker.cancel()
+
+
+def serve_warm(*, limit: int, sweep_every_s: float | None) -> None:
+    """The task worker's main: serve until SIGTERM or Ctrl-C."""
+    try:
+        asyncio.run(aserve_warm(limit=limit, sweep_every_s=sweep_every_s))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,159 @@
+"""Warm steps: a decision's next step runs as a background task on a long-lived task worker.
+
+Starting a Python process that imports Prefect costs 2–3 s of CPU, far more than a step
+itself. So a decision's next step is a run of the ``continue-decision`` background task:
+a task worker (``counsel task-worker``; several on several machines against one Prefect
+server and one store) takes it from the server's queue and calls the ``decision`` flow in
+its own process, where it is a flow run like any other, with the usual name
+(``<id> · <title>``), tags and artifacts. The deadline sweep runs the same way
+(:mod:`flows.task_worker`).
+
+Two choices keep this as safe as a deployment run:
+
+- **Once per position.** The task run's dynamic key is the continuation key
+  (:func:`decisions.procedure.keys.continuation`), and Prefect creates one background
+  run per key, so callers that race or retry queue one step.
+- **Nothing but the run itself.** Background tasks with parameters keep them in the
+  submitting machine's result storage, which a worker elsewhere cannot read. These tasks
+  take none: which decision to continue is the run's ``decision:<id>`` tag.
+
+A worker killed mid-step leaves its task run and the decision's flow run unfinished; the
+deadline sweep takes both for lost after its ``lost`` window and queues the step again
+(:func:`flows.sweep.sweep`). Each worker runs at most ``limit`` steps at once, so a burst of
+last answers queues on the server instead of starting a process per decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from prefect import tags, task
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.context import TaskRunContext
+from prefect.states import Scheduled
+from sqlalchemy import Engine
+
+from decisions import procedure, services
+from decisions.db import make_engine
+from decisions.model import Decision
+from decisions.settings import load_settings
+from flows.decision import decision_flow
+
+__all__ = [
+    "CONTINUE_TASK",
+    "CONTINUE_RUN_NAME",
+    "continue_run_name",
+    "continue_decision",
+    "queue_continuation",
+    "start_decision_run",
+    "continue_if_ready",
+    "is_ready",
+    "decision_of",
+    "decision_tags",
+    "deferred",
+    "outside_task_run",
+]
+
+R = TypeVar("R")
+
+CONTINUE_TASK = "continue-decision"
+#: The name every ``continue-decision`` run starts with (``continue · <decision id>``).
+CONTINUE_RUN_NAME = "continue · "
+DECISION_TAG = "decision:"
+
+
+def continue_run_name(decision_id: str) -> str:
+    return f"{CONTINUE_RUN_NAME}{decision_id}"
+
+
+def decision_of(run_tags: Iterable[str]) -> str:
+    """The decision a ``continue-decision`` run continues, from its ``decision:<id>`` tag."""
+    for tag in run_tags:
+        if tag.startswith(DECISION_TAG):
+            return tag.removeprefix(DECISION_TAG)
+    raise ValueError("This continue-decision run has no decision:<id> tag.")
+
+
+def decision_tags(decision: Decision) -> list[str]:
+    """The tags a step's runs carry, so the UI's Tags filter finds them per decision."""
+    return [
+        "counsel",
+        f"{DECISION_TAG}{decision.id}",
+        f"class:{decision.class_name}",
+        f"district:{decision.district}",
+    ]
+
+
+@task(name=CONTINUE_TASK, log_prints=False)
+def continue_decision() -> str:
+    """Take the decision's next step in this process: a run of the ``decision`` flow."""
+    context = TaskRunContext.get()
+    if context is None:
+        raise RuntimeError("continue-decision runs only as a Prefect task run.")
+    decision_id = decision_of(context.task_run.tags)
+    engine = make_engine(load_settings().resolved_database_url())
+    try:
+        decision = services.get_decision(engine, decision_id)
+    finally:
+        engine.dispose()
+    with tags(*decision_tags(decision)):
+        return outside_task_run(lambda: asyncio.run(decision_flow(decision.id, decision.title)))
+
+
+def outside_task_run(run: Callable[[], R]) -> R:
+    """Call ``run`` (a flow) with this thread's Prefect context but not its task run: the
+    flow's run logger then writes to the flow run, where the UI shows it, instead of to
+    the task run."""
+    context = contextvars.copy_context()
+    context.run(TaskRunContext.__var__.set, None)  # type: ignore[arg-type]
+    return context.run(run)
+
+
+def deferred() -> State[Any]:
+    """A background task run's first state: queued for a task worker."""
+    state: State[Any] = Scheduled()
+    state.state_details.deferred = True
+    return state
+
+
+def queue_continuation(client: SyncPrefectClient, decision: Decision, key: str) -> TaskRun:
+    """Queue the decision's next step for a task worker, once per ``key``; returns the
+    queued run (the one already queued under that key, if any)."""
+    return client.create_task_run(
+        task=continue_decision,
+        flow_run_id=None,
+        dynamic_key=key,
+        name=continue_run_name(decision.id),
+        extra_tags=decision_tags(decision),
+        state=deferred(),
+    )
+
+
+def start_decision_run(
+    client: SyncPrefectClient, engine: Engine, decision_id: str, *, key_suffix: str = ""
+) -> TaskRun:
+    """Queue the decision's next step, once per position of its history (``key_suffix``
+    lets the deadline sweep queue again a step that was lost)."""
+    decision = services.get_decision(engine, decision_id)
+    key = services.continuation_key(engine, decision_id, key_suffix)
+    return queue_continuation(client, decision, key)
+
+
+def is_ready(engine: Engine, decision_id: str) -> bool:
+    """True when the decision's next step can be taken now
+    (:func:`decisions.procedure.ready_to_continue`)."""
+    return procedure.ready_to_continue(
+        services.get_decision(engine, decision_id), services.tasks_of(engine, decision_id)
+    )
+
+
+def continue_if_ready(client: SyncPrefectClient, engine: Engine, decision_id: str) -> bool:
+    """Queue the decision's next step if nothing is left to wait for; True if queued."""
+    if not is_ready(engine, decision_id):
+        return False
+    start_decision_run(client, engine, decision_id)
+    return True
