@@ -16,6 +16,7 @@ business.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,17 +65,19 @@ async def open_person_run(
     engine: Engine,
     task: Task,
     *,
+    deployment_id: UUID,
     stage: str,
     intro: str,
     criteria: tuple[str, ...],
     tags: list[str],
 ) -> UUID:
-    """Create the person's suspended run for an open task, once; returns its id."""
+    """Create the person's suspended run of the ``answer-task`` deployment for an open
+    task, once; returns its id. Several may open at once (the store calls run in threads)."""
     if task.flow_run_id:
         return UUID(task.flow_run_id)
-    deployment = await client.read_deployment_by_name(ANSWER_DEPLOYMENT)
+    key = await asyncio.to_thread(services.person_run_key, engine, task.id)
     run = await client.create_flow_run_from_deployment(
-        deployment.id,
+        deployment_id,
         parameters={
             "task_id": task.id,
             "decision_id": task.decision_id,
@@ -85,7 +88,7 @@ async def open_person_run(
         state=Running(message="Opening the task's form."),
         name=f"{stage} · {task.decision_id} · {task.assignee_id}",
         tags=[f"actor:{task.assignee_id}", f"task:{task.id}", *tags],
-        idempotency_key=services.person_run_key(engine, task.id),
+        idempotency_key=key,
     )
     form = personal_form(task.kind, criteria, task.assignee_id)
     await suspend_for_answer(
@@ -95,7 +98,7 @@ async def open_person_run(
         FIRST_PAUSE_KEY,
         timeout_s=form_timeout_s(task),
     )
-    services.attach_flow_run(engine, task.id, str(run.id))
+    await asyncio.to_thread(services.attach_flow_run, engine, task.id, str(run.id))
     return run.id
 
 

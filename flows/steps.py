@@ -10,6 +10,7 @@ Then it loads the view again and asks again, until the procedure waits or the st
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ from decisions.procedure import (
 from flows import reports
 from flows.context import FlowContext, off_loop
 from flows.publishing import emit_transition, publish_markdown
-from flows.runs import open_person_run
+from flows.runs import ANSWER_DEPLOYMENT, open_person_run
 
 __all__ = ["WAITING", "run_tags", "carry_out_stage"]
 
@@ -143,16 +144,22 @@ class StageStep:
     async def wait(self, view: DecisionView, command: Wait) -> None:
         """Give every open task its person's suspended run, so no process waits."""
         async with get_client() as client:
-            for task in command.tasks:
-                await open_person_run(
-                    client,
-                    self.ctx.engine,
-                    task,
-                    stage=command.stage,
-                    intro=reports.intro(view, task),
-                    criteria=view.decision_class.criteria,
-                    tags=run_tags(view.decision, self.stage),
+            deployment = await client.read_deployment_by_name(ANSWER_DEPLOYMENT)
+            await asyncio.gather(
+                *(
+                    open_person_run(
+                        client,
+                        self.ctx.engine,
+                        task,
+                        deployment_id=deployment.id,
+                        stage=command.stage,
+                        intro=reports.intro(view, task),
+                        criteria=view.decision_class.criteria,
+                        tags=run_tags(view.decision, self.stage),
+                    )
+                    for task in command.tasks
                 )
+            )
         get_run_logger().info(
             "%s waits for %s answers; no process waits with it.",
             self.decision_id,

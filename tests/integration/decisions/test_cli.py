@@ -163,12 +163,19 @@ def test_bad_anchor_file_is_a_sentence(world: World, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_runs_and_verifies(tmp_path: Path) -> None:
     """`counsel demo` carries one decision through all four stages and verifies the chain."""
-    # a process per step: minutes on a busy machine (README: make demo's figures)
+    # a generous hang guard: how long it takes is README's figure, not this test's
     result = counsel(f"sqlite:///{tmp_path}/unused.db", "demo", home=tmp_path, hang_s=900)
     assert result.returncode == 0, result.stderr
     assert "The audit chain verified" in result.stdout
     assert "is closed." in result.stdout
     assert "refused" in result.stdout  # the conflicted expert, the wrong code, the expert's vote
+
+
+def test_a_task_worker_without_a_prefect_server_says_where_to_find_one(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)  # the child inherits the environment
+    assert_refused(counsel(url_of(world), "task-worker"), "PREFECT_API_URL is not set")
 
 
 def test_planner_and_expert_work_from_the_command_line(world: World, tmp_path: Path) -> None:
