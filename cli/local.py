@@ -117,11 +117,11 @@ def task_worker(
 
 @app.command()
 def down() -> None:
-    """Stop the worker and the Prefect server that `counsel up` started."""
+    """Stop the workers and the Prefect server that `counsel up` started."""
     from flows.stack import stop_stack
 
     stack = stop_stack(load_settings().home)
-    console.print(f"Stopped the worker and the Prefect server at {stack.ui_url}.")
+    console.print(f"Stopped the workers and the Prefect server at {stack.ui_url}.")
 
 
 @app.command()

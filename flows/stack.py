@@ -33,7 +33,6 @@ __all__ = [
     "project_dir",
     "read_stack",
     "kill_worker",
-    "kill_task_workers",
     "start_worker",
 ]
 
@@ -125,6 +124,7 @@ def start_stack(
         overrides["COUNSEL_SWEEP_EVERY_S"] = str(sweep_every_s)
     env = {**os.environ, **overrides}
     server_log = folder / "server.log"
+    started: list[int] = []  # the workers, process worker first
     server = _spawn(
         _prefect("server", "start", "--host", "127.0.0.1", "--port", str(port)),
         env=env,
@@ -151,15 +151,14 @@ def start_stack(
             if done.returncode != 0:
                 raise StackError(f"`{' '.join(step[2:])}` failed; see {setup_log}.")
         worker = _spawn_worker(folder, env)
-        helpers = [
-            _spawn_task_worker(folder, env, n) for n in range(task_workers or os.cpu_count() or 1)
-        ]
+        started.append(worker.pid)
+        for n in range(task_workers or os.cpu_count() or 1):
+            started.append(_spawn_task_worker(folder, env, n).pid)
     except BaseException:
-        _stop_group(server.pid)
+        for pid in [*started, server.pid]:
+            _stop_group(pid)
         raise
-    stack = Stack(
-        str(folder), api_url, ui_url, server.pid, worker.pid, overrides, [h.pid for h in helpers]
-    )
+    stack = Stack(str(folder), api_url, ui_url, server.pid, worker.pid, overrides, started[1:])
     _write(record, stack)
     return stack
 
@@ -198,13 +197,7 @@ def kill_worker(home: Path) -> None:
     """SIGKILL the stack's process worker and every flow run process it started, and its
     task workers with the steps they are running (a crash drill)."""
     stack = read_stack(home)
-    _kill(stack.worker_pid)
-    kill_task_workers(home)
-
-
-def kill_task_workers(home: Path) -> None:
-    """SIGKILL the stack's task workers, mid-step or not (a crash drill)."""
-    for pid in read_stack(home).task_worker_pids:
+    for pid in [stack.worker_pid, *stack.task_worker_pids]:
         _kill(pid)
 
 

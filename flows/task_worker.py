@@ -13,13 +13,13 @@ client of the one server, and needs only ``PREFECT_API_URL`` and the store's
 from __future__ import annotations
 
 import asyncio
-import os
+import logging
 import time
 
 from prefect import tags, task
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import TaskRun
-from prefect.task_worker import TaskWorker
+from prefect.task_worker import StopTaskWorker, TaskWorker
 
 from decisions.settings import load_settings
 from flows.sweep import deadline_sweep
@@ -29,19 +29,15 @@ __all__ = [
     "SWEEP_TASK",
     "sweep_deadlines",
     "queue_sweep",
-    "default_limit",
     "sweep_windows",
     "serve_warm",
     "aserve_warm",
 ]
 
 SWEEP_TASK = "sweep-deadlines"
+RECONNECT_S = 2.0
 
-
-def default_limit() -> int:
-    """Steps one task worker runs at once: mostly waiting on the store and the API, so two
-    per core keep a machine busy without a thrash of runs."""
-    return max(2, 2 * (os.cpu_count() or 1))
+logger = logging.getLogger("counsel.task_worker")
 
 
 def sweep_windows(every_s: float) -> tuple[float, float]:
@@ -58,9 +54,9 @@ def sweep_deadlines() -> str:
         return outside_task_run(lambda: deadline_sweep(stale_after_s=stale_s, lost_after_s=lost_s))
 
 
-def queue_sweep(client: SyncPrefectClient, every_s: float, now_s: float | None = None) -> TaskRun:
+def queue_sweep(client: SyncPrefectClient, every_s: float) -> TaskRun:
     """Queue the sweep of the current interval, once however many workers ask."""
-    bucket = int((time.time() if now_s is None else now_s) // every_s)
+    bucket = int(time.time() // every_s)
     return client.create_task_run(
         task=sweep_deadlines,
         flow_run_id=None,
@@ -71,24 +67,37 @@ def queue_sweep(client: SyncPrefectClient, every_s: float, now_s: float | None =
     )
 
 
+def _ask_for_sweep(every_s: float) -> None:
+    try:
+        with get_client(sync_client=True) as client:
+            queue_sweep(client, every_s)
+    except Exception as err:  # noqa: BLE001 - the API may be restarting; the next interval asks
+        logger.warning("Could not ask for a deadline sweep (%s); the next interval asks.", err)
+
+
 async def _queue_sweeps(every_s: float) -> None:
     """Ask for a sweep at the start of every interval until cancelled."""
     while True:
-        try:
-            with get_client(sync_client=True) as client:
-                await asyncio.to_thread(queue_sweep, client, every_s)
-        except Exception:  # noqa: BLE001 - the API may be restarting; the next interval asks
-            pass
+        await asyncio.to_thread(_ask_for_sweep, every_s)
         await asyncio.sleep(every_s - (time.time() % every_s) + 0.05)
 
 
 async def aserve_warm(*, limit: int, sweep_every_s: float | None) -> None:
     """Serve ``continue-decision`` and ``sweep-deadlines`` until cancelled; with
-    ``sweep_every_s``, also ask for a sweep every interval."""
-    worker = TaskWorker(continue_decision, sweep_deadlines, limit=limit)
+    ``sweep_every_s``, also ask for a sweep every interval. A lost connection to the
+    Prefect server (a restart) is taken up again; steps it cut short are the sweep's."""
     asker = asyncio.create_task(_queue_sweeps(sweep_every_s)) if sweep_every_s else None
     try:
-        await worker.astart()
+        while True:
+            worker = TaskWorker(continue_decision, sweep_deadlines, limit=limit)
+            try:
+                await worker.astart()
+                return
+            except StopTaskWorker:
+                return
+            except Exception as err:  # noqa: BLE001 - reconnect rather than die
+                logger.warning("Lost the Prefect server (%s); connecting again.", err)
+                await asyncio.sleep(RECONNECT_S)
     finally:
         if asker is not None:
             asker.cancel()
