@@ -60,8 +60,10 @@ def parse_duration(value: Any) -> timedelta:
             try:
                 return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
             except OverflowError:
-                raise ValueError(f"the duration {value!r} is too long") from None
-    raise ValueError(f"a duration is a positive number with s, m, h or d, like 72h, not {value!r}")
+                raise ValueError(f"the duration {shown(value)} is too long") from None
+    raise ValueError(
+        f"a duration is a positive number with s, m, h or d, like 72h, not {shown(value)}"
+    )
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -75,7 +77,7 @@ def parse_share(value: Any) -> Any:
             return float(Fraction(int(top), int(bottom)))
         except (ValueError, ZeroDivisionError) as err:
             raise ValueError(
-                f"a share is a number like 0.5 or a fraction like 2/3, not {value!r}"
+                f"a share is a number like 0.5 or a fraction like 2/3, not {shown(value)}"
             ) from err
     return value
 

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from flows.prefect_app import CLIENT_RETRIES
+
 __all__ = ["embedded_prefect", "template_path"]
 
 
@@ -82,6 +84,7 @@ def embedded_prefect(
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import (
         PREFECT_API_URL,
+        PREFECT_CLIENT_MAX_RETRIES,
         PREFECT_HOME,
         PREFECT_SERVER_ANALYTICS_ENABLED,
         temporary_settings,
@@ -135,7 +138,12 @@ def embedded_prefect(
             if fresh and template is not None and database.exists():
                 _save_template(database, template)
             os.environ["PREFECT_API_URL"] = server.api_url
-            with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            with temporary_settings(
+                updates={
+                    PREFECT_API_URL: server.api_url,
+                    PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES,
+                }
+            ):
                 yield server.api_url
     finally:
         server.stop()

@@ -4,22 +4,29 @@ On SQLite, Prefect's server answers 503 when two writers collide (``SQLITE_BUSY`
 its clients then wait 2 s before trying again — for a collision that clears in
 milliseconds. With several runs of a decision and a person's answer landing together,
 those waits were most of a step's time. This app is Prefect's own
-(``prefect.server.api.server:create_app``) with one change: such a 503 carries
-``Retry-After: 0.2``, which Prefect's client honours. Other 503s (a database that is
-down) keep Prefect's exponential back-off. The embedded API of ``counsel demo`` and the
-tests serve it (``uvicorn --factory flows.prefect_app:create_app``).
+(``prefect.server.api.server:create_app``) with one change: such a 503 carries a
+``Retry-After`` of a random 0.1–1 s (random, so colliding writers do not collide again),
+which Prefect's client honours. Other 503s (a database that is down) keep Prefect's
+exponential back-off. The embedded API of ``counsel demo`` serves it (``uvicorn --factory
+flows.prefect_app:create_app``), and gives its clients more attempts
+(:data:`CLIENT_RETRIES`), since each is short.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["create_app", "BusyRetryHint", "BUSY_RETRY_AFTER_S"]
+__all__ = ["create_app", "BusyRetryHint", "BUSY_RETRY_AFTER_S", "CLIENT_RETRIES"]
 
-BUSY_RETRY_AFTER_S = "0.2"
+#: The range of the retry hint, in seconds.
+BUSY_RETRY_AFTER_S = (0.1, 1.0)
+#: Attempts a client of this server makes (Prefect's default is 5, with waits of 2–32 s):
+#: about 10 s of short waits before a burst of writers gives up.
+CLIENT_RETRIES = 20
 #: The body of Prefect's 503 for errors a client can retry (a busy SQLite among them).
 RETRYABLE_BODY = {"exception_message": "Service Unavailable"}
 
@@ -48,7 +55,7 @@ class BusyRetryHint:
                         **start,
                         "headers": [
                             *start.get("headers", []),
-                            (b"retry-after", BUSY_RETRY_AFTER_S.encode()),
+                            (b"retry-after", f"{random.uniform(*BUSY_RETRY_AFTER_S):.2f}".encode()),
                         ],
                     }
                 await send(start)

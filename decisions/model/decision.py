@@ -30,6 +30,7 @@ from decisions.text import (
     Title,
     checked_text,
     plain_text,
+    shown,
 )
 
 __all__ = ["DECISION_ID_PATTERN", "DomainEvent", "ProposalVersion", "Decision"]
@@ -85,7 +86,7 @@ class Decision(BaseModel):
     @classmethod
     def _check_id(cls, value: str) -> str:
         if not DECISION_ID_PATTERN.match(value):
-            raise ValueError(f"decision ids look like D-2026-0001, not {value!r}")
+            raise ValueError(f"decision ids look like D-2026-0001, not {shown(value)}")
         return value
 
     @classmethod

@@ -329,11 +329,17 @@ def test_submit_queues_the_first_step_for_a_task_worker_and_one_stack_runs_at_a_
     from prefect import get_client
 
     with get_client(sync_client=True) as client:
+        queued = wait_for(
+            "the queued step completes (its history published)",
+            lambda: (
+                (run := client.read_task_run(UUID(task_run_id))).state_name == "Completed" and run
+            ),
+            GUARD_S,
+            stack,
+        )
         (step,) = step_runs(client, decision_id)
-        queued = client.read_task_run(UUID(task_run_id))
     # the step ran warm inside the queued task run, not as a deployment's run of a process
     assert step.deployment_id is None
-    assert queued.state_name == "Completed"
     assert queued.start_time and queued.end_time and step.start_time
     assert queued.start_time <= step.start_time <= queued.end_time
     assert step.name == f"{decision_id} · Filed by the CLI"
