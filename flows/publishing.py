@@ -10,11 +10,14 @@ Prefect; the audit chain in the store is the record.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import TagsContext
 from prefect.events import emit_event
 from sqlalchemy import Engine
 
@@ -60,17 +63,38 @@ def md_block(text: str) -> str:
     return "  \n".join(_MARKDOWN_SPECIAL.sub(r"\\\1", line) for line in text.splitlines())
 
 
-@task(name="publish-stage-report", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@contextmanager
+def untagged() -> Iterator[None]:
+    """Task runs started inside take no tags from the flow around them. Prefect 3.9 makes a
+    tagged task run ask the server for the tags' concurrency slots, through a service that
+    keeps a client of its own for each distinct set of tags for the life of the process:
+    with a decision's id among the tags, a long-lived task worker would gather one per
+    decision. The flow runs keep the tags, for the UI's filters."""
+    with TagsContext(current_tags=set()):
+        yield
+
+
 def publish_markdown(decision_id: str, stage: str, markdown: str, description: str) -> None:
     """Publish a stage's report as a new version of its markdown artifact."""
+    with untagged():
+        _publish_markdown(decision_id, stage, markdown, description)
+
+
+def publish_history(engine: Engine, decision_id: str) -> dict[str, Any]:
+    """Publish the decision's audit events and the chain's head as a table artifact."""
+    with untagged():
+        return _publish_history(engine, decision_id)
+
+
+@task(name="publish-stage-report", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def _publish_markdown(decision_id: str, stage: str, markdown: str, description: str) -> None:
     create_markdown_artifact(
         key=artifact_key(decision_id, stage), markdown=markdown, description=description
     )
 
 
 @task(name="publish-history", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def publish_history(engine: Engine, decision_id: str) -> dict[str, Any]:
-    """Publish the decision's audit events and the chain's head as a table artifact."""
+def _publish_history(engine: Engine, decision_id: str) -> dict[str, Any]:
     events = services.history(engine, decision_id)
     report = services.verify(engine)
     rows = [

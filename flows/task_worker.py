@@ -19,6 +19,7 @@ import time
 from prefect import tags, task
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import TaskRun
+from prefect.context import SyncClientContext
 from prefect.task_worker import StopTaskWorker, TaskWorker
 
 from decisions.settings import load_settings
@@ -62,7 +63,6 @@ def queue_sweep(client: SyncPrefectClient, every_s: float) -> TaskRun:
         flow_run_id=None,
         dynamic_key=f"counsel-sweep:{every_s:g}:{bucket}",
         name="sweep-deadlines",
-        extra_tags=["counsel"],
         state=deferred(),
     )
 
@@ -91,7 +91,9 @@ async def aserve_warm(*, limit: int, sweep_every_s: float | None) -> None:
         while True:
             worker = TaskWorker(continue_decision, sweep_deadlines, limit=limit)
             try:
-                await worker.astart()
+                # one API client for the task runs of this worker, instead of one each
+                with SyncClientContext.get_or_create():
+                    await worker.astart()
                 return
             except StopTaskWorker:
                 return

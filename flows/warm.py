@@ -15,7 +15,9 @@ Two choices keep this as safe as a deployment run:
   run per key, so callers that race or retry queue one step.
 - **Nothing but the run itself.** Background tasks with parameters keep them in the
   submitting machine's result storage, which a worker elsewhere cannot read. These tasks
-  take none: which decision to continue is the run's ``decision:<id>`` tag.
+  take none: which decision to continue is in the run's name, ``continue · <id>``. The
+  run carries no tags either (see :func:`flows.publishing.untagged`); the decision's flow
+  run does.
 
 A worker killed mid-step leaves its task run and the decision's flow run unfinished; the
 deadline sweep takes both for lost after its ``lost`` window and queues the step again
@@ -27,13 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from prefect import tags, task
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.context import TaskRunContext
+from prefect.context import AsyncClientContext, SyncClientContext, TaskRunContext
 from prefect.states import Scheduled
 from sqlalchemy import Engine
 
@@ -70,12 +72,11 @@ def continue_run_name(decision_id: str) -> str:
     return f"{CONTINUE_RUN_NAME}{decision_id}"
 
 
-def decision_of(run_tags: Iterable[str]) -> str:
-    """The decision a ``continue-decision`` run continues, from its ``decision:<id>`` tag."""
-    for tag in run_tags:
-        if tag.startswith(DECISION_TAG):
-            return tag.removeprefix(DECISION_TAG)
-    raise ValueError("This continue-decision run has no decision:<id> tag.")
+def decision_of(run_name: str) -> str:
+    """The decision a ``continue-decision`` run continues, from its name."""
+    if not run_name.startswith(CONTINUE_RUN_NAME) or run_name == CONTINUE_RUN_NAME:
+        raise ValueError(f"{run_name!r} is not the name of a continue-decision run.")
+    return run_name.removeprefix(CONTINUE_RUN_NAME)
 
 
 def decision_tags(decision: Decision) -> list[str]:
@@ -94,14 +95,23 @@ def continue_decision() -> str:
     context = TaskRunContext.get()
     if context is None:
         raise RuntimeError("continue-decision runs only as a Prefect task run.")
-    decision_id = decision_of(context.task_run.tags)
+    decision_id = decision_of(context.task_run.name)
     engine = make_engine(load_settings().resolved_database_url())
     try:
         decision = services.get_decision(engine, decision_id)
     finally:
         engine.dispose()
     with tags(*decision_tags(decision)):
-        return outside_task_run(lambda: asyncio.run(decision_flow(decision.id, decision.title)))
+        return outside_task_run(lambda: asyncio.run(_take_step(decision)))
+
+
+async def _take_step(decision: Decision) -> str:
+    """The decision flow, with one Prefect client for the whole step: the flow, its stage
+    flows and their tasks share it instead of each making its own (a TLS context and a
+    version check apiece)."""
+    with SyncClientContext.get_or_create():
+        async with AsyncClientContext.get_or_create():
+            return await decision_flow(decision.id, decision.title)
 
 
 def outside_task_run(run: Callable[[], R]) -> R:
@@ -128,7 +138,6 @@ def queue_continuation(client: SyncPrefectClient, decision: Decision, key: str) 
         flow_run_id=None,
         dynamic_key=key,
         name=continue_run_name(decision.id),
-        extra_tags=decision_tags(decision),
         state=deferred(),
     )
 

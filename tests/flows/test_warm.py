@@ -59,7 +59,8 @@ def test_callers_that_race_queue_one_step_per_position_and_store(
         again = start_decision_run(client, stage.engine, decision_id)
         assert again.id == first.id
         assert first.state is not None and first.state.type is StateType.SCHEDULED
-        assert {f"decision:{decision_id}", "counsel"} <= set(first.tags)
+        assert first.name == continue_run_name(decision_id)
+        assert not first.tags  # the decision's flow run carries them (flows.publishing.untagged)
         # the other store's decision of the same id gets a step of its own
         elsewhere = start_decision_run(client, other, decision_id)
         assert elsewhere.id != first.id

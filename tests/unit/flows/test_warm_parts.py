@@ -17,18 +17,18 @@ from starlette.routing import Route
 from flows.local_prefect import _copy_template, _save_template
 from flows.prefect_app import BUSY_RETRY_AFTER_S, BusyRetryHint
 from flows.task_worker import sweep_windows
-from flows.warm import decision_of
+from flows.warm import continue_run_name, decision_of
 
 
-def test_a_step_run_continues_the_decision_its_tag_names() -> None:
-    assert decision_of(["counsel", "decision:D-2026-0007", "class:standard"]) == "D-2026-0007"
-    # an id with a colon in it stays whole
-    assert decision_of(["decision:D:x"]) == "D:x"
+def test_a_step_run_continues_the_decision_its_name_names() -> None:
+    assert decision_of(continue_run_name("D-2026-0007")) == "D-2026-0007"
+    assert decision_of("continue · D:x") == "D:x"
 
 
-def test_a_step_run_without_a_decision_tag_is_refused_with_a_sentence() -> None:
-    with pytest.raises(ValueError, match="no decision:<id> tag"):
-        decision_of(["counsel", "class:standard"])
+@pytest.mark.parametrize("name", ["continue-decision", "continue · ", "D-2026-0007"])
+def test_a_run_of_another_name_is_refused_with_a_sentence(name: str) -> None:
+    with pytest.raises(ValueError, match="is not the name of a continue-decision run"):
+        decision_of(name)
 
 
 @pytest.mark.parametrize(
