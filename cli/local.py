@@ -7,6 +7,7 @@ Prefect, only when they run, so that the other commands start without them.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -128,7 +129,17 @@ def down() -> None:
 def demo() -> None:
     """Run one decision through consult, discuss, decide and execute with Prefect flows."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # read when Prefect loads
-    from flows.demo import run_demo  # loads Prefect, which reads the setting above
+    from flows.local_prefect import EmbeddedServer, template_path  # Prefect not loaded yet
 
-    if not run_demo(console, load_settings().home):
+    home = load_settings().home
+    folder = home / "demo" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    # the API server starts (seconds of imports) while this process loads Prefect
+    server = EmbeddedServer(folder / "prefect", template=template_path(home / "cache")).spawn()
+    try:
+        from flows.demo import run_demo  # loads Prefect, which reads the setting above
+
+        verified = run_demo(console, home, folder=folder, server=server)
+    finally:
+        server.stop()
+    if not verified:
         raise typer.Exit(1)

@@ -19,7 +19,6 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from decisions.model import Actor, Decision, Task, TaskKind
 from decisions.uow import UnitOfWork
 from experts.sample import load_sample
 from experts.store import save_expertise
+from flows.local_prefect import EmbeddedServer
 from flows.publishing import artifact_key, summarise_event
 from flows.simulate import Attempt, Participants, wait_until_settled
 
@@ -165,16 +165,21 @@ class _ChainTail:
         self.console.print(f"[{style}]{text}[/{style}]" if style else text, highlight=False)
 
 
-def run_demo(console: Console, home: Path) -> bool:
-    """Run the demo decision; returns whether the chain verified at the end."""
+def run_demo(
+    console: Console,
+    home: Path,
+    *,
+    folder: Path,
+    server: EmbeddedServer,
+) -> bool:
+    """Run the demo decision in ``folder`` on ``server`` (spawned by the caller, so that it
+    starts while Prefect loads here); returns whether the chain verified at the end."""
     from prefect import get_client
 
     from flows.local_prefect import embedded_prefect, template_path
     from flows.local_runner import local_runner
     from flows.warm import start_decision_run
 
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    folder = home / "demo" / stamp
     folder.mkdir(parents=True, exist_ok=True)
     store = folder / "counsel.db"
     url = f"sqlite:///{store}"
@@ -211,7 +216,9 @@ def run_demo(console: Console, home: Path) -> bool:
             )
 
     with (
-        embedded_prefect(folder / "prefect", template=template_path(home / "cache")) as api,
+        embedded_prefect(
+            folder / "prefect", template=template_path(home / "cache"), server=server
+        ) as api,
         local_runner(),
     ):
         console.print(
