@@ -31,14 +31,20 @@ sampled every 0.2 s).
     .venv/bin/python bench/load.py --part waiting [--waiting 100] [--pace 2]
         [--paths warm,process] [--burst-paths warm] [--quick]
 
-Every wait has a guard (``GUARD_S``) after which it prints what is missing and goes on;
-the stack's logs stay in the temporary folder it prints (``stack/*.log``).
+Each path runs in a new process (``python -m bench.waiting --path …``), which refuses to
+measure if the stack's task workers were started from another ``flows/warm.py`` than its
+own. Every wait has a guard (``GUARD_S``) after which it prints what is missing and goes
+on; the stacks' logs stay in the temporary folder it prints (``*/home/stack/*.log``), and
+what went wrong in them is summarised per path.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -49,7 +55,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -213,6 +219,56 @@ class Sampler(threading.Thread):
         return self
 
 
+def _outside(hog: int | None) -> tuple[float, float, float]:
+    """CPU seconds so far: the whole machine's busy time; this process's own plus the
+    busy-core process's (the stack's is counted apart); PostgreSQL's, all its databases
+    (its postmaster with the backends alive and ended)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait
+    table = _proc_table()
+    me = os.getpid()
+    own = (table[me].cpu_ticks if me in table else 0) - _children_ticks(me)
+    if hog is not None and hog in table:
+        own += table[hog].cpu_ticks
+    return busy / TICK, own / TICK, _cpu_s(_postmasters(table), table)
+
+
+def _postmasters(table: dict[int, Proc]) -> list[int]:
+    found = []
+    for pid in table:  # backends rename themselves "postgres: …"; the postmaster does not
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                line = f.read(300)
+        except OSError:
+            continue
+        if b"bin/postgres" in line.split(b"\0")[0]:
+            found.append(pid)
+    return found
+
+
+def _children_ticks(pid: int) -> int:
+    """cutime + cstime of ``pid``: its reaped children (the stack's processes, once they
+    stop), left out of its own CPU."""
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[13]) + int(fields[14])
+
+
+def _version() -> str:
+    """The checkout's commit, and whether the product's code differs from it."""
+    from flows.stack import project_dir
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=project_dir(), capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    edited = git("status", "--porcelain", "--", "flows", "decisions", "cli", "prefect.yaml")
+    return git("rev-parse", "--short", "HEAD") + (" with edits" if edited else "")
+
+
 def _busy_core() -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
@@ -286,16 +342,24 @@ class Burst:
     connections: int = 0
     all_connections: int = 0
     worker_cpu: float = 0.0
+    server_cpu: float = 0.0
+    postgres_cpu: float = 0.0
+    machine_cores: float = 0.0
     note: str = ""
 
     def line(self) -> str:
-        cpu = self.worker_cpu / self.continued if self.continued else float("nan")
+        steps = self.continued or float("nan")
+        cpu = (
+            f"CPU per step: workers {self.worker_cpu / steps:.3f} s, server "
+            f"{self.server_cpu / steps:.3f} s, PostgreSQL {self.postgres_cpu / steps:.3f} s "
+            f"(machine {self.machine_cores:.2f} cores busy)"
+        )
         return (
             f"  burst {self.path:<8} {self.continued}/{self.n} last answers at once: all "
             f"continued {self.all_after_s:.1f} s after the first was queued (target ≤ "
             f"{TARGET_BURST_S:g} s; queueing took {self.queued_in_s:.1f} s); stack peak "
             f"memory {self.peak / 2**30:.2f} GB (target ≤ {TARGET_MEMORY / 2**30:g} GB; "
-            f"{self.first / 2**30:.2f} GB at the start); worker CPU {cpu:.3f} s/step; "
+            f"{self.first / 2**30:.2f} GB at the start); {cpu}; "
             f"peak connections {self.connections} ({self.all_connections} in all)"
             + (f"; {self.note}" if self.note else "")
         )
@@ -312,11 +376,41 @@ def _consult_forms(engine: Any, decision_id: str) -> list[Any]:
     ]
 
 
-def _continued_at(engine: Any, decision_id: str) -> float | None:
-    for event in services.history(engine, decision_id):
-        if event.action == ANSWERED:
-            return datetime.fromisoformat(event.recorded_at).timestamp()
-    return None
+def _with_forms(engine: Any, ids: Iterable[str]) -> set[str]:
+    """The decisions among ``ids`` whose two experts have their forms (one query)."""
+    from sqlalchemy import func, select
+
+    from decisions.tables import TaskRow
+
+    query = (
+        select(TaskRow.decision_id)
+        .where(
+            TaskRow.decision_id.in_(list(ids)),
+            TaskRow.kind == TaskKind.CONSULT.value,
+            TaskRow.status == TaskStatus.OPEN.value,
+            TaskRow.flow_run_id.is_not(None),
+        )
+        .group_by(TaskRow.decision_id)
+        .having(func.count() == 2)
+    )
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
+def _continued(engine: Any, ids: Iterable[str]) -> dict[str, float]:
+    """When each of ``ids`` that has continued did (its round's aggregation), in one query:
+    the bench polls while the steps run and must not load the store itself."""
+    from sqlalchemy import func, select
+
+    from decisions.tables import AuditEventRow
+
+    query = (
+        select(AuditEventRow.decision_id, func.min(AuditEventRow.recorded_at))
+        .where(AuditEventRow.decision_id.in_(list(ids)), AuditEventRow.action == ANSWERED)
+        .group_by(AuditEventRow.decision_id)
+    )
+    with engine.connect() as conn:
+        return {d: datetime.fromisoformat(at).timestamp() for d, at in conn.execute(query).all()}
 
 
 class PathBench:
@@ -367,8 +461,10 @@ class PathBench:
             prefect_database=prefect_url,
             sweep_every_s=SWEEP_EVERY_S[self.path],
         )
+        self.check_code()
         print(
-            f"  [{self.path}] stack up in {time.perf_counter() - started:.0f} s at "
+            f"  [{self.path}] code {_version()}; stack up in "
+            f"{time.perf_counter() - started:.0f} s at "
             f"{self.stack.api_url}: server {self.stack.server_pid}, process worker "
             f"{self.stack.worker_pid}, task workers {self.stack.task_worker_pids}; sweeps "
             f"every {SWEEP_EVERY_S[self.path]} s; logs in "
@@ -457,7 +553,7 @@ class PathBench:
         waiting = set(ids)
         deadline = time.monotonic() + GUARD_S
         while waiting and time.monotonic() < deadline:
-            waiting = {d for d in waiting if len(_consult_forms(self.engine, d)) != 2}
+            waiting -= _with_forms(self.engine, waiting)
             if waiting:
                 time.sleep(1)
         if waiting:
@@ -546,9 +642,7 @@ class PathBench:
         while len(done) < len(ids) and time.monotonic() < deadline:
             if stop is not None and stop.is_set():
                 break
-            for d in ids:
-                if d not in done and (at := _continued_at(self.engine, d)) is not None:
-                    done[d] = at
+            done.update(_continued(self.engine, [d for d in ids if d not in done]))
             if len(done) < len(ids):
                 time.sleep(0.5)
         missing = [d for d in ids if d not in done]
@@ -644,7 +738,6 @@ class PathBench:
 
         label = "one core busy" if busy else "idle"
         row = Row(self.path, label, n)
-        skew = self.code_skew()
         ids = self.file(label, n)
         row.n = len(ids)
         time.sleep(3)  # the last first steps publish their history and end
@@ -664,6 +757,7 @@ class PathBench:
                 sampler = Sampler(self.all_pids, self.names)
                 sampler.start()
                 before = self.cpu()
+                outside_before = _outside(hog.pid if hog else None)
                 t0 = time.time()
                 last: dict[str, float] = {}
                 for i, d in enumerate(ids):
@@ -676,6 +770,8 @@ class PathBench:
                 done = self.wait_continued([d for d in ids if d in last], label)
                 self.settle(client, label)
                 after = self.cpu()
+                outside_after = _outside(hog.pid if hog else None)
+                window = time.time() - t0
                 sampler.stop()
                 load += " → " + _load().removeprefix("load avg ")
             finally:
@@ -689,8 +785,16 @@ class PathBench:
             a - b for a, b in zip(after, before, strict=True)
         )
         row.peak, row.connections = sampler.peak, sampler.connections
+        machine, own, postgres = (a - b for a, b in zip(outside_after, outside_before, strict=True))
+        stack_cpu = row.worker_cpu + row.server_cpu + row.other_cpu
+        rest = machine - stack_cpu - own - postgres
         notes = [
             load,
+            f"machine busy {machine / window:.2f} cores over the {window:.0f} s measured, of "
+            f"which the stack {stack_cpu / window:.2f}, this bench and the busy core "
+            f"{own / window:.2f}, PostgreSQL {postgres / window:.2f} "
+            f"({postgres / max(1, row.steps):.3f} s per step, all its databases), anyone else "
+            f"{rest / window:.2f}",
             f"answered over {row.span_s:.0f} s",
             f"{alive} flow processes alive while waiting",
             f"doing nothing: workers {quiet[0]:.3f}, server {quiet[1]:.3f} CPU s/s",
@@ -698,19 +802,17 @@ class PathBench:
             f"other workers' CPU {row.other_cpu:.1f} s",
             f"PostgreSQL connections in all (anyone's) up to {sampler.all_connections}",
         ]
-        if skew:
-            notes.append(skew)
         if errors:
             notes.append(f"{len(errors)} answers failed, e.g. {errors[0]}")
         row.note = "; ".join(notes)
         print(row.line(), flush=True)
         return row
 
-    def code_skew(self) -> str:
-        """A warning when a fresh process computes another task key for
-        ``continue-decision`` than this one (``flows/warm.py`` edited since this bench
-        started): steps queued here then reach no task worker until a sweep queues them
-        again."""
+    def check_code(self) -> None:
+        """Refuse to measure when the stack's task workers compute another task key for
+        ``continue-decision`` than this process (``flows/warm.py`` edited in between; the
+        key hashes the function's code and line): the steps queued here would reach no
+        task worker until a sweep queues them again."""
         from flows.stack import project_dir
         from flows.warm import continue_decision
 
@@ -727,14 +829,11 @@ class PathBench:
             check=False,
         )
         fresh = done.stdout.strip()
-        if fresh == continue_decision.task_key:
-            return ""
-        warning = (
-            f"CODE SKEW: task key {continue_decision.task_key} here, {fresh or done.stderr[-200:]} "
-            "in a fresh process (flows/warm.py changed since the bench started)"
-        )
-        print(f"  [{self.path}] WARNING {warning}", flush=True)
-        return warning
+        if fresh != continue_decision.task_key:
+            raise RuntimeError(
+                f"task key {continue_decision.task_key} here, {fresh or done.stderr[-300:]} in "
+                "a process started now: flows/warm.py changed while the stack started; run again"
+            )
 
     def burst(self, n: int) -> Burst:
         from prefect import get_client
@@ -743,7 +842,6 @@ class PathBench:
         from flows.stack import _kill
 
         result = Burst(self.path, n)
-        skew = self.code_skew()
         ids = self.file("burst", n)
         time.sleep(3)
         with get_client(sync_client=True) as client:
@@ -763,6 +861,7 @@ class PathBench:
         sampler = Sampler(self.all_pids, self.names, cap=MEMORY_CAP, over_cap=over_cap)
         sampler.start()
         before = self.cpu()
+        outside_before = _outside(None)
         shares = [ids[i::QUEUE_THREADS] for i in range(QUEUE_THREADS)]
         api_url = self.stack.api_url
         gate = threading.Barrier(len(shares) + 1, timeout=300)
@@ -784,6 +883,8 @@ class PathBench:
             if not stop.is_set():
                 self.settle(client, "burst")
         after = self.cpu()
+        outside_after = _outside(None)
+        window = time.time() - first
         sampler.stop()
         result.continued = len(done)
         if done:
@@ -794,8 +895,10 @@ class PathBench:
         result.connections = sampler.connections
         result.all_connections = sampler.all_connections
         result.worker_cpu = after[0] - before[0]
-        if skew:
-            result.note += f" {skew}"
+        result.server_cpu = after[1] - before[1]
+        machine, _, postgres = (a - b for a, b in zip(outside_after, outside_before, strict=True))
+        result.postgres_cpu = postgres
+        result.machine_cores = machine / window
         print(result.line() + f"; {_load()}", flush=True)
         return result
 
@@ -836,8 +939,10 @@ def run_waiting(
     paths: list[str] | None = None,
     burst_paths: list[str] | None = None,
 ) -> None:
-    """Phase A for every path (idle, one core busy) and phase B for ``burst_paths``."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    """Phase A for every path (idle, one core busy) and phase B for ``burst_paths``, each
+    path in a new process (:func:`run_path`), so each measures the code as it is when its
+    stack starts; then the table."""
+    from flows.stack import project_dir
 
     paths = paths or ["warm", "process"]
     burst_paths = ["warm"] if burst_paths is None else burst_paths
@@ -848,31 +953,75 @@ def run_waiting(
     )
     rows: list[Row] = []
     bursts: list[Burst] = []
-    saved = dict(os.environ)
     top = Path(tempfile.mkdtemp(prefix="counsel-bench-waiting-"))
     print(f"  stacks and logs under {top}", flush=True)
-    for path in paths:
-        bench = PathBench(path, admin_url, top / path)
-        try:
-            bench.start()
-            with temporary_settings(updates={PREFECT_API_URL: bench.stack.api_url}):
-                for busy in (False, True):
-                    rows.append(bench.waiting(decisions, pace, busy))
-                if path in burst_paths:
-                    bursts.append(bench.burst(decisions))
-        except Exception as err:  # noqa: BLE001 - report, stop this stack, go on
-            import traceback
-
-            print(f"  [{path}] FAILED: {type(err).__name__}: {err}")
-            traceback.print_exc()
-        finally:
+    try:
+        for path in paths:
+            out = top / f"{path}.json"
+            args = [
+                sys.executable,
+                "-m",
+                "bench.waiting",
+                "--admin-url",
+                admin_url,
+                "--path",
+                path,
+                "--waiting",
+                str(decisions),
+                "--pace",
+                str(pace),
+                "--folder",
+                str(top / path),
+                "--out",
+                str(out),
+                *(["--burst"] if path in burst_paths else []),
+            ]
+            child = subprocess.Popen(
+                args, cwd=project_dir(), env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            )
             try:
-                bench.stop()
-            finally:
-                bench.log_problems()
-                os.environ.clear()
-                os.environ.update(saved)
-    _report(rows, bursts)
+                child.wait()
+            except KeyboardInterrupt:
+                child.send_signal(signal.SIGINT)  # it stops its stack and drops its databases
+                child.wait(timeout=300)
+                raise
+            if not out.exists():
+                print(f"  [{path}] no figures (exit status {child.returncode})", flush=True)
+                continue
+            found = json.loads(out.read_text(encoding="utf-8"))
+            rows += [Row(**r) for r in found["rows"]]
+            bursts += [Burst(**b) for b in found["bursts"]]
+    finally:
+        _report(rows, bursts)
+
+
+def run_path(
+    admin_url: str, path: str, decisions: int, pace: float, burst: bool, folder: Path
+) -> tuple[list[Row], list[Burst]]:
+    """One path on its own stack: waiting idle and with one core busy, then the burst."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    rows: list[Row] = []
+    bursts: list[Burst] = []
+    bench = PathBench(path, admin_url, folder)
+    try:
+        bench.start()
+        with temporary_settings(updates={PREFECT_API_URL: bench.stack.api_url}):
+            for busy in (False, True):
+                rows.append(bench.waiting(decisions, pace, busy))
+            if burst:
+                bursts.append(bench.burst(decisions))
+    except Exception as err:  # noqa: BLE001 - report, stop this stack
+        import traceback
+
+        print(f"  [{path}] FAILED: {type(err).__name__}: {err}")
+        traceback.print_exc()
+    finally:
+        try:
+            bench.stop()
+        finally:
+            bench.log_problems()
+    return rows, bursts
 
 
 def _report(rows: list[Row], bursts: list[Burst]) -> None:
@@ -911,3 +1060,27 @@ def _report(rows: list[Row], bursts: list[Burst]) -> None:
         print(burst.line())
     for row in rows:
         print(f"  note {row.path} {row.load}: {row.note}")
+
+
+def main() -> None:
+    """One path, for :func:`run_waiting` (``python -m bench.waiting --path warm …``)."""
+    parser = argparse.ArgumentParser(description=run_path.__doc__)
+    parser.add_argument("--admin-url", required=True)
+    parser.add_argument("--path", choices=["warm", "process"], required=True)
+    parser.add_argument("--waiting", type=int, required=True)
+    parser.add_argument("--pace", type=float, required=True)
+    parser.add_argument("--burst", action="store_true")
+    parser.add_argument("--folder", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    rows, bursts = run_path(
+        args.admin_url, args.path, args.waiting, args.pace, args.burst, args.folder
+    )
+    args.out.write_text(
+        json.dumps({"rows": [asdict(r) for r in rows], "bursts": [asdict(b) for b in bursts]}),
+        encoding="utf-8",
+    )
+
+
+if __name__ == "__main__":
+    main()
