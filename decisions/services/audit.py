@@ -31,6 +31,7 @@ __all__ = [
     "event_count",
     "continuation_key",
     "person_run_key",
+    "chain_head",
     "last_activity",
     "verify",
     "export_events",
@@ -145,6 +146,12 @@ def last_activity(engine: Engine) -> dict[str, datetime]:
     with UnitOfWork(engine, read_only=True) as uow:
         found = uow.log.last_recorded().items()
     return {decision_id: as_utc(datetime.fromisoformat(at)) for decision_id, at in found}
+
+
+def chain_head(engine: Engine) -> tuple[int, str]:
+    """How many events the chain holds and the newest one's hash (one indexed read)."""
+    with UnitOfWork(engine, read_only=True) as uow:
+        return uow.log.head()
 
 
 def verify(engine: Engine, *, anchor: Anchor | None = None) -> ChainReport:

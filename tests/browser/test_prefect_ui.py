@@ -157,7 +157,7 @@ def test_expert_answers_in_the_ui_and_the_history_artifact_shows_it(
     expect(page).to_have_url(re.compile(r"/artifacts/key/" + re.escape(key)))
     expect(page.get_by_role("heading", name=re.compile(re.escape(head)))).to_be_visible()
     page.get_by_role("link", name=re.compile(r"^[0-9a-f]{8}$")).first.click()  # latest version
-    expect(page.get_by_text(f"Chain verified; {head}.")).to_be_visible()
+    expect(page.get_by_text(f"Audit history of {decision_id}; {head}.")).to_be_visible()
     table = page.get_by_role("tabpanel", name="Artifact")
     row = (
         table.get_by_role("row")
@@ -173,5 +173,5 @@ def test_expert_answers_in_the_ui_and_the_history_artifact_shows_it(
             if attempt == 2:
                 raise
             page.reload()
-            expect(page.get_by_text(f"Chain verified; {head}.")).to_be_visible()
+            expect(page.get_by_text(f"Audit history of {decision_id}; {head}.")).to_be_visible()
     expect(row.get_by_role("cell", name=f"{task_id}: approve_with_conditions")).to_be_visible()
