@@ -21,7 +21,8 @@ to its ``consultation.round_aggregated`` event. CPU per step is the CPU (user + 
 reaped children included, from ``/proc``) of the workers that take the steps (the task
 workers; the process worker with its flow processes) from the first answer until every
 step has ended, divided by the number of steps; the Prefect server's CPU is given
-separately (PostgreSQL's is not counted in either).
+separately, and each row's note gives PostgreSQL's (all its databases) and what the rest
+of the machine was busy with (the machine may be shared).
 
 Burst (phase B): N decisions wait; all their answers are recorded, then every continuation
 is queued at once (16 threads); it reports the time from the first queueing until all have
