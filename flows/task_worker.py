@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 
 from prefect import tags, task
@@ -56,7 +57,8 @@ def sweep_deadlines() -> str:
 
 
 def queue_sweep(client: SyncPrefectClient, every_s: float) -> TaskRun:
-    """Queue the sweep of the current interval, once however many workers ask."""
+    """Queue the sweep of the current interval: once, however many workers ask, unless two
+    ask in the same few milliseconds (sweeps are idempotent)."""
     bucket = int(time.time() // every_s)
     return client.create_task_run(
         task=sweep_deadlines,
@@ -76,10 +78,13 @@ def _ask_for_sweep(every_s: float) -> None:
 
 
 async def _queue_sweeps(every_s: float) -> None:
-    """Ask for a sweep at the start of every interval until cancelled."""
+    """Ask for a sweep early in every interval until cancelled, at a random moment so that
+    workers rarely ask in the same instant (Prefect reads, then inserts: two askers in the
+    same few milliseconds can both queue one)."""
     while True:
         await asyncio.to_thread(_ask_for_sweep, every_s)
-        await asyncio.sleep(every_s - (time.time() % every_s) + 0.05)
+        jitter = random.uniform(0.05, max(0.1, min(5.0, every_s / 10)))
+        await asyncio.sleep(every_s - (time.time() % every_s) + jitter)
 
 
 async def aserve_warm(*, limit: int, sweep_every_s: float | None) -> None:

@@ -11,8 +11,10 @@ its own process, where it is a flow run like any other, with the usual name
 Two choices keep this as safe as a deployment run:
 
 - **Once per position.** The task run's dynamic key is the continuation key
-  (:func:`decisions.procedure.keys.continuation`), and Prefect creates one background
-  run per key, so callers that race or retry queue one step.
+  (:func:`decisions.procedure.keys.continuation`), and Prefect returns the run already
+  queued under a key, so callers that retry or come later queue one step. Two callers in
+  the same few milliseconds can still queue two (Prefect reads, then inserts); the step's
+  writes are keyed, so the second finds nothing left to do.
 - **Nothing but the run itself.** Background tasks with parameters keep them in the
   submitting machine's result storage, which a worker elsewhere cannot read. These tasks
   take none: which decision to continue is in the run's name, ``continue · <id>``. The
