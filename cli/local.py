@@ -22,6 +22,16 @@ __all__ = ["app"]
 
 app = typer.Typer(cls=RefusingGroup, pretty_exceptions_enable=False)
 
+#: ``--sweep-every`` of ``up`` and ``task-worker``.
+SweepEvery = Annotated[
+    float | None,
+    typer.Option(
+        min=1,
+        help="Seconds between deadline sweeps (default COUNSEL_SWEEP_EVERY_S, or 60).",
+        show_default=False,
+    ),
+]
+
 
 @app.command()
 def init() -> None:
@@ -47,14 +57,7 @@ def up(
         str | None,
         typer.Option(help="PostgreSQL for Prefect's own tables, postgresql+asyncpg://…"),
     ] = None,
-    sweep_every: Annotated[
-        float | None,
-        typer.Option(
-            min=1,
-            help="Seconds between deadline sweeps (default COUNSEL_SWEEP_EVERY_S, or 60).",
-            show_default=False,
-        ),
-    ] = None,
+    sweep_every: SweepEvery = None,
     task_workers: Annotated[
         int | None,
         typer.Option(
@@ -86,14 +89,7 @@ def task_worker(
     limit: Annotated[
         int, typer.Option(min=1, help="Steps this worker runs at once; more wait in the queue.")
     ] = 4,
-    sweep_every: Annotated[
-        float | None,
-        typer.Option(
-            min=1,
-            help="Seconds between deadline sweeps (default COUNSEL_SWEEP_EVERY_S, or 60).",
-            show_default=False,
-        ),
-    ] = None,
+    sweep_every: SweepEvery = None,
 ) -> None:
     """Take decisions' steps and deadline sweeps from the Prefect server, until stopped.
 
