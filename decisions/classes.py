@@ -9,19 +9,33 @@ what is wrong, e.g. ``classes.yaml: classes.major.quorum: must be at most 1 (got
 Quorum is the share of eligible (not recused) members who must vote, as ``0.5`` or ``2/3``.
 Majority is ``simple`` (more than half of the votes cast in favour), ``two_thirds`` (at least
 two thirds) or ``unanimous``.
+
+**Labels.** People read criteria, choices and stages by name, in Chinese or English, never
+as ``social_impact`` or ``approve_with_conditions``: the file's ``labels`` give every
+criterion a class rates, every choice of the answer forms (:data:`CHOICES`), every stage
+(:data:`STAGES`) and every kind of task (:data:`TASKS`) a ``zh`` and an ``en`` label. A file
+that overrides the shipped one may leave ``labels`` out, or give only some: an entry it gives
+replaces the shipped entry (and must have both languages), an entry it leaves out is the
+shipped one. Whatever is still missing afterwards is refused with its key path, e.g.
+``classes.yaml: labels.criteria.noise: missing; classes.quiet.criteria rates it, so it needs
+a zh and an en label``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,7 +45,8 @@ from pydantic import (
 )
 
 from decisions.exceptions import ClassFileError, ConfigurationError
-from decisions.text import decode_utf8, shown
+from decisions.model import Acceptance, Comment, Opinion, TaskKind, Vote
+from decisions.text import Name, decode_utf8, shown
 
 __all__ = [
     "DistrictType",
@@ -39,7 +54,12 @@ __all__ = [
     "Durations",
     "AcceptanceRule",
     "DecisionClass",
+    "Label",
+    "Labels",
     "ClassBook",
+    "CHOICES",
+    "STAGES",
+    "TASKS",
     "load_classes",
     "parse_duration",
 ]
@@ -169,17 +189,106 @@ class _ClassEntry(_ClassOverride):
     district_types: dict[DistrictType, _ClassOverride] = Field(default_factory=dict)
 
 
+def _literal(model: type[BaseModel], field: str) -> tuple[str, ...]:
+    return tuple(get_args(model.model_fields[field].annotation))
+
+
+#: The choices of the answer forms, by group, each shown with its label: an expert's
+#: recommendation, a position in discussion, a member's vote (or recusal), an inspector's
+#: verdict.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "recommendation": _literal(Opinion, "recommendation"),
+    "stance": _literal(Comment, "stance"),
+    "vote": (*_literal(Vote, "choice"), "recuse"),
+    "verdict": _literal(Acceptance, "verdict"),
+}
+#: The four stages of a decision (:data:`decisions.procedure.STAGES` names the same).
+STAGES: tuple[str, ...] = ("consult", "discuss", "decide", "execute")
+#: The kinds of task a person is given.
+TASKS: tuple[str, ...] = tuple(kind.value for kind in TaskKind)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a label cannot be blank")
+    return value
+
+
+LabelText = Annotated[Name, AfterValidator(_not_blank)]
+
+
+class Label(_Strict):
+    """A name shown to people: in Chinese (``zh``) and in English (``en``)."""
+
+    zh: LabelText
+    en: LabelText
+
+    def __call__(self, lang: str) -> str:
+        """The label in ``lang`` (``zh`` or ``en``; Chinese for anything else)."""
+        return self.en if lang == "en" else self.zh
+
+
+class _LabelFile(_Strict):
+    criteria: dict[str, Label] = Field(default_factory=dict)
+    choices: dict[str, dict[str, Label]] = Field(default_factory=dict)
+    stages: dict[str, Label] = Field(default_factory=dict)
+    tasks: dict[str, Label] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What people read for a criterion, a choice, a stage or a kind of task.
+
+    >>> labels = load_classes().labels
+    >>> labels.criterion("social_impact", "zh"), labels.choice("vote", "recuse", "en")
+    ('社会影响', 'Recuse')
+    """
+
+    criteria: Mapping[str, Label]
+    choices: Mapping[str, Mapping[str, Label]]
+    stages: Mapping[str, Label]
+    tasks: Mapping[str, Label]
+
+    def criterion(self, name: str, lang: str) -> str:
+        """A criterion's label (its name, spelt out, if the file has none)."""
+        label = self.criteria.get(name)
+        return label(lang) if label else name.replace("_", " ")
+
+    def choice(self, group: str, value: str, lang: str) -> str:
+        """The label of one choice of a group of :data:`CHOICES`."""
+        label = self.choices.get(group, {}).get(value)
+        return label(lang) if label else value.replace("_", " ")
+
+    def stage(self, stage: str, lang: str) -> str:
+        """The label of one of the :data:`STAGES`."""
+        label = self.stages.get(stage)
+        return label(lang) if label else stage
+
+    def task(self, kind: str, lang: str) -> str:
+        """The label of a kind of task (:data:`TASKS`)."""
+        label = self.tasks.get(kind)
+        return label(lang) if label else kind
+
+
 class _ClassFile(_Strict):
     version: Literal[1]
     classes: dict[str, _ClassEntry] = Field(min_length=1)
+    labels: _LabelFile | None = None
 
 
 class ClassBook:
-    """The validated classes of one file; ``get`` answers for a class and district type."""
+    """The validated classes of one file; ``get`` answers for a class and district type,
+    ``labels`` says what people read for criteria, choices and stages."""
 
-    def __init__(self, classes: dict[tuple[str, str | None], DecisionClass], source: str) -> None:
+    def __init__(
+        self,
+        classes: dict[tuple[str, str | None], DecisionClass],
+        source: str,
+        labels: Labels | None = None,
+    ) -> None:
         self._classes = classes
         self.source = source
+        self.labels = labels or Labels({}, {}, {}, {})
 
     @property
     def names(self) -> list[str]:
@@ -233,6 +342,83 @@ def _fail(source: str, errors: list[tuple[str, str]]) -> ClassFileError:
     )
 
 
+def _shipped_text() -> str:
+    return resources.files("decisions").joinpath("classes.yaml").read_text(encoding="utf-8")
+
+
+@cache
+def _shipped_labels() -> _LabelFile:
+    """The labels of the shipped file, which a file of one's own adds to or replaces."""
+    raw = yaml.safe_load(_shipped_text())
+    return _LabelFile.model_validate(raw.get("labels") or {})
+
+
+def _with_labels(
+    given: _LabelFile | None, base: _LabelFile | None, classes: dict[str, _ClassEntry]
+) -> tuple[Labels, list[tuple[str, str]]]:
+    """The file's labels over ``base``'s, and what is still missing or unknown."""
+    given = given or _LabelFile()
+    base = base or _LabelFile()
+    groups = set(base.choices) | set(given.choices)
+    labels = Labels(
+        criteria={**base.criteria, **given.criteria},
+        choices={g: {**base.choices.get(g, {}), **given.choices.get(g, {})} for g in groups},
+        stages={**base.stages, **given.stages},
+        tasks={**base.tasks, **given.tasks},
+    )
+    errors: list[tuple[str, str]] = []
+    rated: dict[str, str] = {}
+    for name, entry in classes.items():
+        if entry.criteria:
+            rated.update((c, f"classes.{name}.criteria") for c in entry.criteria if c not in rated)
+        for variant, override in entry.district_types.items():
+            where = f"classes.{name}.district_types.{variant}.criteria"
+            rated.update((c, where) for c in override.criteria or () if c not in rated)
+    errors += [
+        (f"labels.criteria.{c}", f"missing; {where} rates it, so it needs a zh and an en label")
+        for c, where in rated.items()
+        if c not in labels.criteria
+    ]
+    for group in sorted(groups - set(CHOICES)):
+        errors.append(
+            (f"labels.choices.{group}", f"is not a form's choices; Counsel's are {_list(CHOICES)}")
+        )
+    for group, values in CHOICES.items():
+        known = labels.choices.get(group, {})
+        errors += [
+            (
+                f"labels.choices.{group}.{v}",
+                "missing; every choice of a form needs a zh and an en label",
+            )
+            for v in values
+            if v not in known
+        ]
+        errors += [
+            (
+                f"labels.choices.{group}.{v}",
+                f"is not a choice of the {group} form; its choices are {_list(values)}",
+            )
+            for v in known
+            if v not in values
+        ]
+    for kind, names, mapping in (("stages", STAGES, labels.stages), ("tasks", TASKS, labels.tasks)):
+        errors += [
+            (f"labels.{kind}.{n}", "missing; it needs a zh and an en label")
+            for n in names
+            if n not in mapping
+        ]
+        errors += [
+            (f"labels.{kind}.{n}", f"is not one of Counsel's {kind}: {_list(names)}")
+            for n in mapping
+            if n not in names
+        ]
+    return labels, errors
+
+
+def _list(names: Mapping[str, Any] | tuple[str, ...]) -> str:
+    return ", ".join(names)
+
+
 def load_classes(path: str | Path | None = None) -> ClassBook:
     """Read and validate a classes file (the one shipped with Counsel by default).
 
@@ -240,11 +426,12 @@ def load_classes(path: str | Path | None = None) -> ClassBook:
     ------
     ClassFileError
         If the file is missing, is not YAML, or breaks a rule; the message names the file,
-        the key path (``classes.major.quorum``) and what is wrong.
+        the key path (``classes.major.quorum``, ``labels.criteria.cost.zh``) and what is
+        wrong.
     """
     if path is None:
         source = "classes.yaml (shipped with Counsel)"
-        text = resources.files("decisions").joinpath("classes.yaml").read_text(encoding="utf-8")
+        text = _shipped_text()
     else:
         source = str(path)
         try:
@@ -295,6 +482,10 @@ def load_classes(path: str | Path | None = None) -> ClassBook:
                     for e in err.errors()
                     if changed is None or not e["loc"] or e["loc"][0] in changed
                 )
+    labels, label_errors = _with_labels(
+        parsed.labels, None if path is None else _shipped_labels(), parsed.classes
+    )
+    errors += label_errors
     if errors:
         raise _fail(source, errors)
-    return ClassBook(classes, source)
+    return ClassBook(classes, source, labels)
