@@ -15,6 +15,16 @@ from decisions.model import Role
 
 __all__ = ["app"]
 
+Notify = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notify",
+        help="Where they are told of their tasks, as an Apprise URL "
+        "(mailto://wang@example.cn, wecombot://KEY, dingtalk://TOKEN); repeatable.",
+    ),
+]
+Lang = Annotated[str, typer.Option("--lang", help="The language they are written to in: zh or en.")]
+
 app = typer.Typer(
     cls=RefusingGroup,
     help="Add and list the people and units who act in Counsel.",
@@ -34,6 +44,8 @@ def add(
     body: Annotated[
         list[str] | None, typer.Option("--body", help="A decision body they sit on; repeatable.")
     ] = None,
+    notify: Notify = None,
+    lang: Lang = "zh",
 ) -> None:
     """Add an actor and print their token once; only its hash is kept."""
     engine = open_engine()
@@ -44,6 +56,8 @@ def add(
         roles=[r.value for r in role],
         affiliations=org or [],
         bodies=body or [],
+        notify=notify or [],
+        lang=lang,
         by=acting_name(),
     )
     console.print(
@@ -51,6 +65,21 @@ def add(
     )
     console.print("Their token, shown only now (give it to them to set as COUNSEL_TOKEN):")
     print(token)
+
+
+@app.command("contacts")
+def contacts(
+    actor_id: Annotated[str, typer.Argument(help="Whose contacts to set, e.g. wang-fang.")],
+    notify: Notify = None,
+    lang: Lang = "zh",
+) -> None:
+    """Set where and in which language an actor is told of their tasks (replaces the
+    addresses they had; give no --notify to stop telling them)."""
+    actor = services.set_contacts(
+        open_engine(), actor_id, notify=notify or [], lang=lang, by=acting_name()
+    )
+    where = ", ".join(services.channels(actor.notify)) or "nowhere"
+    console.print(f"{actor.id} is told of their tasks by {where}, in {actor.lang}.", markup=False)
 
 
 @app.command("token")
@@ -70,7 +99,9 @@ def list_(
 ) -> None:
     """List the actors with their roles, organisations and bodies."""
     actors = services.list_actors(open_engine(), role=role)
-    table = Table("id", "name", "roles", "organisations", "bodies", title="Actors")
+    table = Table(
+        "id", "name", "roles", "organisations", "bodies", "told by", "lang", title="Actors"
+    )
     for actor in actors:
         table.add_row(
             actor.id,
@@ -78,5 +109,7 @@ def list_(
             ", ".join(sorted(actor.roles)),
             ", ".join(actor.affiliations),
             ", ".join(actor.bodies),
+            ", ".join(services.channels(actor.notify)),
+            actor.lang,
         )
     console.print(table)

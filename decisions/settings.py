@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["CounselSettings", "load_settings"]
@@ -26,6 +27,22 @@ class CounselSettings(BaseSettings):
     classes_file: Path | None = None
     #: seconds between deadline sweeps on a stack's task workers (``COUNSEL_SWEEP_EVERY_S``)
     sweep_every_s: float = Field(default=60.0, gt=0)
+    #: where people's personal links point: the answer page as they reach it
+    #: (``COUNSEL_PUBLIC_URL``, e.g. ``https://counsel.district.gov.cn``)
+    public_url: str = "http://127.0.0.1:8400"
+    #: the time zone deadlines are written in, in messages and on the answer page
+    timezone: str = "Asia/Shanghai"
+    #: seconds between the notifier's looks at the outbox (``COUNSEL_NOTIFY_EVERY_S``)
+    notify_every_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone, such as Asia/Shanghai") from None
+        return value
 
     def resolved_database_url(self) -> str:
         """The store's URL: the configured one, or a SQLite file under ``home``."""

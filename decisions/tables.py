@@ -34,6 +34,7 @@ __all__ = [
     "SlotRow",
     "RoundRow",
     "ExecutionCycleRow",
+    "NotificationRow",
 ]
 
 
@@ -51,6 +52,8 @@ class ActorRow(Base):
     bodies: Mapped[list[Any]] = mapped_column(JSON)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    notify: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    lang: Mapped[str] = mapped_column(String(8), default="zh")
 
 
 class DecisionRow(Base):
@@ -218,3 +221,30 @@ class ExecutionCycleRow(Base):
     needed: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NotificationRow(Base):
+    """The outbox: one message to one address, written in the transaction of the audit
+    event that causes it (``event_seq``), sent later by the notifier. ``key`` makes a
+    re-run step's event, which is never written twice, never queue a message twice."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(40))
+    decision_id: Mapped[str | None] = mapped_column(String(20), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str] = mapped_column(String(8))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -26,7 +26,11 @@ The surface, by what it serves (import from here; the modules are how it is kept
 :mod:`.progress`       ``load_view`` (the procedure's view of a decision), ``routings_of``,
                        ``record_routing``, ``record_round``,
                        ``conclude_consultation``, ``record_cycle``
+:mod:`.dossier`        ``DecisionRecord``, ``decision_record`` (what a decision's dossier
+                       shows), ``EventsCheck``, ``check_decision_events``
 :mod:`.schema`         ``init_store``, ``check_ready``
+:mod:`.notifications`  ``Delivery``, ``deliver_due`` (one pass of a notifier),
+                       ``list_notifications``
 :mod:`decisions.uow`   ``UnitOfWork``, ``unit_of_work`` (its session, for row-level code)
 =====================  ===============================================================
 
@@ -41,10 +45,12 @@ from __future__ import annotations
 from decisions.services.actors import (
     add_actor,
     authenticate,
+    channels,
     ensure_actor,
     get_actor,
     issue_token,
     list_actors,
+    set_contacts,
 )
 from decisions.services.answers import RecordedAnswer, record_answer
 from decisions.services.audit import (
@@ -61,6 +67,12 @@ from decisions.services.audit import (
     verify,
 )
 from decisions.services.common import SYSTEM
+from decisions.services.dossier import (
+    DecisionRecord,
+    EventsCheck,
+    check_decision_events,
+    decision_record,
+)
 from decisions.services.lifecycle import (
     Proposal,
     amend_proposal,
@@ -86,6 +98,7 @@ from decisions.services.queries import (
     open_tasks_for,
     tasks_of,
 )
+from decisions.services.notifications import Delivery, deliver_due, list_notifications
 from decisions.services.schema import check_ready, init_store
 from decisions.services.tasks import (
     AssignedTask,
@@ -112,6 +125,8 @@ __all__ = [
     "authenticate",
     "ensure_actor",
     "issue_token",
+    "set_contacts",
+    "channels",
     "submit_proposal",
     "apply_transition",
     "apply_transition_once",
@@ -147,4 +162,8 @@ __all__ = [
     "record_round",
     "conclude_consultation",
     "record_cycle",
+    "DecisionRecord",
+    "EventsCheck",
+    "decision_record",
+    "check_decision_events",
 ]

@@ -22,7 +22,15 @@ __all__ = [
     "authenticate",
     "ensure_actor",
     "issue_token",
+    "set_contacts",
+    "channels",
 ]
+
+
+def channels(addresses: tuple[str, ...] | list[str]) -> list[str]:
+    """The kinds of address (``mailto``, ``wecombot``…) without the addresses themselves,
+    which can hold a bot's key or a mail password: what the audit chain records of them."""
+    return sorted({a.split("://", 1)[0] for a in addresses})
 
 
 def add_actor(
@@ -33,6 +41,8 @@ def add_actor(
     roles: list[str] | frozenset[Role],
     affiliations: list[str] | tuple[str, ...] = (),
     bodies: list[str] | tuple[str, ...] = (),
+    notify: list[str] | tuple[str, ...] = (),
+    lang: str = "zh",
     by: str = SYSTEM,
 ) -> tuple[Actor, str]:
     """Create an actor and return it with its token, which is shown this once only.
@@ -49,6 +59,8 @@ def add_actor(
             roles=frozenset(Role(r) for r in roles),
             affiliations=tuple(affiliations),
             bodies=tuple(bodies),
+            notify=tuple(notify),
+            lang=lang,  # type: ignore[arg-type]
         )
     except ValueError as err:
         raise ActorError(first_error(err)) from err
@@ -67,6 +79,8 @@ def add_actor(
                     "roles": sorted(r.value for r in actor.roles),
                     "affiliations": list(actor.affiliations),
                     "bodies": list(actor.bodies),
+                    "channels": channels(actor.notify),
+                    "lang": actor.lang,
                 },
                 idempotency_key=f"actor.added:{actor.id}",
             )
@@ -170,3 +184,40 @@ def issue_token(engine: Engine, actor_id: str, *, by: str = SYSTEM) -> str:
         uow.actors.set_token_hash(actor_id, hash_secret(token))
         uow.record(NewEvent(actor=by, action="actor.token_issued", payload={"id": actor_id}))
     return token
+
+
+def set_contacts(
+    engine: Engine,
+    actor_id: str,
+    *,
+    notify: list[str] | tuple[str, ...],
+    lang: str,
+    by: str = SYSTEM,
+) -> Actor:
+    """Set where (Apprise URLs) and in which language (``zh``, ``en``) an actor is told of
+    their tasks. The audit event names the kinds of address, not the addresses.
+
+    Raises
+    ------
+    ActorError
+        If an address or the language is not valid, or there is no such actor.
+    """
+    with UnitOfWork(engine) as uow:
+        if not uow.actors.exists(actor_id):
+            raise ActorError(f"There is no actor with id {actor_id!r}.")
+        current = uow.actors.get(actor_id)
+        try:
+            updated = Actor.model_validate(
+                {**current.model_dump(), "notify": tuple(notify), "lang": lang}
+            )
+        except ValueError as err:
+            raise ActorError(first_error(err)) from err
+        uow.actors.set_contacts(actor_id, list(updated.notify), updated.lang)
+        uow.record(
+            NewEvent(
+                actor=by,
+                action="actor.contacts_changed",
+                payload={"id": actor_id, "channels": channels(updated.notify), "lang": lang},
+            )
+        )
+        return uow.actors.get(actor_id)

@@ -29,6 +29,8 @@ class ActorRepository:
                 roles=sorted(r.value for r in actor.roles),
                 affiliations=list(actor.affiliations),
                 bodies=list(actor.bodies),
+                notify=list(actor.notify),
+                lang=actor.lang,
                 token_hash=token_hash,
                 created_at=utcnow(),
             )
@@ -47,6 +49,15 @@ class ActorRepository:
         row.affiliations = list(affiliations)
         self.session.flush()
         return before
+
+    def set_contacts(self, actor_id: str, notify: list[str], lang: str) -> None:
+        """Set where and in which language the actor is told of their tasks."""
+        row = self.session.get(ActorRow, actor_id)
+        if row is None:
+            raise ActorNotFound(actor_id)
+        row.notify = list(notify)
+        row.lang = lang
+        self.session.flush()
 
     def set_token_hash(self, actor_id: str, token_hash: str) -> None:
         """Replace the actor's token (the old one stops working at commit)."""
@@ -82,4 +93,6 @@ class ActorRepository:
             roles=frozenset(Role(r) for r in row.roles),
             affiliations=tuple(row.affiliations),
             bodies=tuple(row.bodies),
+            notify=tuple(row.notify or ()),
+            lang=row.lang or "zh",  # type: ignore[arg-type]
         )

@@ -105,3 +105,13 @@ def chain_unprotected(engine: Engine) -> Iterator[Connection]:
                 conn.exec_driver_sql(statement)
         else:
             conn.exec_driver_sql("ALTER TABLE audit_events ENABLE TRIGGER USER")
+
+
+def rewind(engine: Engine, revision: str) -> None:
+    """Take the store's schema back to ``revision`` with the migrations' own downgrades,
+    as a store made by an older release would be."""
+    from alembic import command
+
+    from decisions.db import _alembic_config
+
+    command.downgrade(_alembic_config(engine), revision)

@@ -426,3 +426,38 @@ def test_status_says_why_a_round_followed_another_and_how_a_decision_ended(
     for step in order:
         at = story.find(step, at)
         assert at >= 0, (step, status)
+
+
+def test_contacts_are_set_and_listed_but_never_written_into_the_chain(world: World) -> None:
+    """An actor's Apprise addresses and language are kept; the audit chain names only the
+    kinds of address (a bot key is a secret); a bad address changes nothing."""
+    url = url_of(world)
+    key = "wecombot://0123456789abcdef"
+    added = counsel(
+        url,
+        *("actors", "add", "zhao-min", "--name", "赵敏", "--role", "expert"),
+        *("--notify", "mailto://zhao@example.cn", "--notify", key, "--lang", "en"),
+    )
+    assert added.returncode == 0, added.stderr
+    actor = services.get_actor(world.engine, "zhao-min")
+    assert actor.notify == ("mailto://zhao@example.cn", key) and actor.lang == "en"
+    listing = counsel(url, "actors", "list", "--role", "expert")
+    assert "mailto, wecombot" in listing.stdout
+    assert_refused(
+        counsel(url, "actors", "contacts", "zhao-min", "--notify", "not an address"),
+        "a notification address is an Apprise URL",
+    )
+    assert_refused(
+        counsel(url, "actors", "contacts", "zhao-min", "--lang", "fr"),
+        "zh",
+    )
+    assert services.get_actor(world.engine, "zhao-min").notify == actor.notify
+    changed = counsel(url, "actors", "contacts", "zhao-min", "--notify", "json://127.0.0.1:9/h")
+    assert changed.returncode == 0, changed.stderr
+    assert "told of their tasks by json, in zh" in changed.stdout
+    with world.engine.connect() as conn:
+        payloads = conn.execute(
+            text("SELECT payload FROM audit_events WHERE payload LIKE '%zhao-min%'")
+        ).scalars()
+        chain = " ".join(payloads)
+    assert "wecombot" in chain and key not in chain and "zhao@example.cn" not in chain

@@ -25,7 +25,7 @@ from experts.sample import load_sample
 from experts.store import save_expertise
 from flows.reports import routing_markdown
 from flows.routing import route_consultation, routing_record
-from tests.integration.decisions.conftest import World
+from tests.integration.decisions.conftest import World, rewind
 
 
 @pytest.mark.parametrize(
@@ -120,19 +120,15 @@ def test_migration_0004_upgrades_an_existing_store(db_url: str) -> None:
     """A store at revision 0003 with actors upgrades to the newest and gains the mapping table."""
     engine = make_engine(db_url)
     try:
-        with engine.begin() as conn:
-            for table in (
-                "execution_cycles",
-                "consultation_rounds",
-                "consultation_slots",
-                "consultation_routings",
-                "expert_actors",
-            ):
-                conn.execute(text(f"DROP TABLE {table}"))
-            conn.execute(text("UPDATE alembic_version SET version_num = '0003_task_runs'"))
-        services.ensure_actor(
-            engine, actor_id="e030", name="王建国", roles=["expert"], affiliations=[]
-        )
+        rewind(engine, "0003_task_runs")
+        with engine.begin() as conn:  # an actor as release 0003 wrote it
+            conn.execute(
+                text(
+                    "INSERT INTO actors (id, name, roles, affiliations, bodies, token_hash,"
+                    " created_at) VALUES ('e030', '王建国', '[\"expert\"]', '[]', '[]',"
+                    " 'unusable-e030', CURRENT_TIMESTAMP)"
+                )
+            )
         migrate(engine)
         assert current_revision(engine) == head_revision(engine)
         assert actor_ids_for_experts(engine, ["E030"]) == {"E030": "e030"}

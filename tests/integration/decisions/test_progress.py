@@ -3,13 +3,11 @@ back as models, and filled from the audit events of a store upgraded to revision
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
 from decisions import services
 from decisions.classes import load_classes
 from decisions.db import current_revision, head_revision, migrate
 from decisions.progress import ExecutionCycle, RoundRecord, Routing, Slot
-from tests.integration.decisions.conftest import World
+from tests.integration.decisions.conftest import World, rewind
 
 ROUTING = Routing(
     first_round=1,
@@ -103,19 +101,13 @@ def test_migration_0005_fills_the_records_from_an_existing_stores_events(world: 
         )
     event("consultation.reported", {"rounds": 2, "conditions": ["Publish the schedule."]})
     event("execution.rework", {"cycle": 1, "accepted": 0, "needed": 1})
-    with engine.begin() as conn:
-        for table in (
-            "execution_cycles",
-            "consultation_rounds",
-            "consultation_slots",
-            "consultation_routings",
-        ):
-            conn.execute(text(f"DROP TABLE {table}"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0004_expert_actors'"))
+    rewind(engine, "0004_expert_actors")
 
     migrate(engine)
 
     assert current_revision(engine) == head_revision(engine)
+    for actor in services.list_actors(engine):  # 0006: nobody is told until given addresses
+        assert (actor.notify, actor.lang) == ((), "zh")
     view = services.load_view(engine, did, load_classes())
     (routing,) = view.routings
     assert [s.candidates for s in routing.slots] == [("expert-0", "expert-2"), ("expert-1",)]
