@@ -1,16 +1,29 @@
-"""Scored (item, expert) pairs: the table the solver reads, and the CSV files it comes from.
+"""Scored (item, expert) pairs: the table the solvers read, and the CSV files it comes from.
 
 Files use the form conference-review matchers use: ``item,expert,score`` rows for affinity
-and ``item,expert,-1`` rows for conflicts, with or without a header row. A bad row is refused
-with its file and line (:class:`~experts.exceptions.InvalidAffinity`), so a planner can fix
-the spreadsheet it came from.
+and ``item,expert,-1`` rows for conflicts, with or without a header row, UTF-8 with or
+without a BOM. A bad row is refused with its file and line
+(:class:`~experts.exceptions.InvalidAffinity`), so a planner can fix the spreadsheet it
+came from.
+
+Two readers, one result. A matcher's file has hundreds of thousands of rows, and reading
+them one by one through :mod:`csv` took longer than solving the assignment, so a file in
+the plain form (no quotes, no ``#`` comments, no blank lines, ``\\n`` or ``\\r\\n`` line ends,
+the same number of cells on every line) is read in bulk: NumPy checks where the commas and
+line ends fall, :meth:`str.split` cuts the cells, dictionaries number the labels and
+:class:`float` reads the scores. Anything that read finds wrong or unusual — a quoted cell, a
+comment, a ragged line, an empty label, a score that is not a finite number, a pair scored
+twice — sends the file to the row-by-row reader, which accepts the same files, gives the
+same table, and names the line of the first bad row. ``tests/unit/experts`` checks that the
+two agree on random files.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +32,19 @@ import numpy.typing as npt
 
 from experts.exceptions import InvalidAffinity
 
-__all__ = ["IntArray", "FloatArray", "AffinityTable", "read_scores_csv", "read_conflicts_csv"]
+__all__ = [
+    "IntArray",
+    "FloatArray",
+    "AffinityTable",
+    "read_scores_csv",
+    "read_conflicts_csv",
+]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+
+#: First cells that mark a header row (compared in lower case).
+HEADER_CELLS = ("item", "paper", "paper_id", "item_id", "task")
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,46 +95,148 @@ class AffinityTable:
         return int(self.score.size)
 
 
-def _rows(path: Path, width: tuple[int, ...]) -> Iterable[tuple[int, list[str]]]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        line = 1
-        for cells in reader:
-            here, line = line, reader.line_num + 1
-            cells = [c.strip() for c in cells]
-            if not any(cells) or cells[0].startswith("#"):
-                continue
-            if len(cells) not in width:
-                raise InvalidAffinity(
-                    file=str(path),
-                    line=here,
-                    reason=(
-                        f"expected item,expert,score ({' or '.join(map(str, width))} cells), "
-                        f"found {len(cells)} cells"
-                    ),
-                )
-            yield here, cells
+# -- reading a file's text ---------------------------------------------------------------
 
 
-def _is_header(cells: list[str]) -> bool:
-    return cells[0].lower() in ("item", "paper", "paper_id", "item_id", "task")
-
-
-def read_scores_csv(path: str | Path) -> AffinityTable:
-    """Read ``item,expert,score`` rows (an optional header row is skipped).
+def _file_text(path: Path) -> tuple[bytes, str]:
+    """The file's UTF-8 bytes and text (a BOM dropped, ``\\r\\n`` read as ``\\n``).
 
     Raises
     ------
     InvalidAffinity
-        For a row with the wrong number of cells, an empty label, a score that is not a
-        finite number, or a pair scored twice (with file and line).
+        If the file is binary or not UTF-8 (with the line of the first bad byte).
+    OSError
+        If it cannot be read (missing, a folder, no permission).
     """
-    path = Path(path)
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise InvalidAffinity(
+            file=str(path),
+            line=line,
+            reason=(
+                f"byte 0x{data[err.start]:02X} is not UTF-8; save the file as UTF-8 "
+                f"(for a GBK file: iconv -f GB18030 -t UTF-8 {path} > {path.stem}.utf8.csv)"
+            ),
+        ) from err
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise InvalidAffinity(file=str(path), line=line, reason="this is a binary file, not text")
+    return data, text
+
+
+def _bulk_cells(data: bytes, text: str, widths: tuple[int, ...]) -> tuple[int, list[str]] | None:
+    """All cells of a plain file, row after row, and the row width; None if not plain.
+
+    Plain: no quote, ``#`` or lone ``\\r``, and every line (the last may lack its ``\\n``)
+    has the same number of cells, one of ``widths``. ``data`` is ``text`` in UTF-8, where a
+    comma or line end is one byte that no other character contains. Cells are stripped of
+    surrounding blanks as the row reader strips them.
+    """
+    if not text or '"' in text or "#" in text or "\r" in text:
+        return None
+    if not text.endswith("\n"):
+        text += "\n"
+        data += b"\n"
+    raw = np.frombuffer(data, np.uint8)
+    cut = raw == ord(",")
+    np.bitwise_or(cut, raw == ord("\n"), out=cut)
+    kinds = raw[np.flatnonzero(cut)]
+    del cut
+    lines = int(np.count_nonzero(kinds == ord("\n")))
+    for width in widths:
+        if kinds.size != lines * width:
+            continue
+        grid = kinds.reshape(lines, width)
+        if (grid[:, -1] == ord("\n")).all() and (grid[:, :-1] == ord(",")).all():
+            break
+    else:
+        return None
+    cells = text.replace("\n", ",").split(",")
+    cells.pop()  # the empty string after the last line end
+    if not text.isascii() or any(c in text for c in " \t\v\f\x1c\x1d\x1e\x1f"):
+        cells = [c.strip() for c in cells]
+    return width, cells
+
+
+def _csv_rows(path: Path, text: str, widths: tuple[int, ...]) -> Iterator[tuple[int, list[str]]]:
+    """Rows with their line numbers, blank and ``#`` comment rows skipped, widths checked."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    line = 1
+    for cells in reader:
+        here, line = line, reader.line_num + 1
+        cells = [c.strip() for c in cells]
+        if not any(cells) or cells[0].startswith("#"):
+            continue
+        if len(cells) not in widths:
+            raise InvalidAffinity(
+                file=str(path),
+                line=here,
+                reason=(
+                    f"expected item,expert,score ({' or '.join(map(str, widths))} cells), "
+                    f"found {len(cells)} cells"
+                ),
+            )
+        yield here, cells
+
+
+def _is_header(first_cell: str) -> bool:
+    return first_cell.lower() in HEADER_CELLS
+
+
+def _floats(cells: list[str]) -> FloatArray | None:
+    """``cells`` read by :class:`float`, or None if one is not a finite number."""
+    try:
+        values = np.fromiter(map(float, cells), np.float64, len(cells))
+    except ValueError:
+        return None
+    return values if np.isfinite(values).all() else None
+
+
+def _codes(labels: list[str]) -> tuple[tuple[str, ...], IntArray]:
+    """Distinct labels in first-seen order and each cell's position among them."""
+    index = {label: i for i, label in enumerate(dict.fromkeys(labels))}
+    return tuple(index), np.fromiter(map(index.__getitem__, labels), np.int64, len(labels))
+
+
+# -- scores --------------------------------------------------------------------------------
+
+
+def _bulk_scores(data: bytes, text: str) -> AffinityTable | None:
+    """The table of a plain scores file, or None if the row reader must look at it."""
+    bulk = _bulk_cells(data, text, (3,))
+    if bulk is None:
+        return None
+    _, cells = bulk
+    start = 3 if cells and _is_header(cells[0]) else 0
+    item_cells, expert_cells = cells[start::3], cells[start + 1 :: 3]
+    score = _floats(cells[start + 2 :: 3])
+    del cells
+    if score is None:
+        return None
+    items, item = _codes(item_cells)
+    experts, expert = _codes(expert_cells)
+    if "" in items or "" in experts:
+        return None
+    pair = np.sort(item * len(experts) + expert)
+    if pair.size and (pair[1:] == pair[:-1]).any():
+        return None
+    return AffinityTable(items, experts, item, expert, score)
+
+
+def _row_scores(path: Path, text: str) -> AffinityTable:
+    """Read the scores row by row; the first bad row raises with its line."""
     rows: list[tuple[str, str, float]] = []
     where: dict[tuple[str, str], int] = {}
     first = True
-    for line, cells in _rows(path, (3,)):
-        if first and _is_header(cells):
+    for line, cells in _csv_rows(path, text, (3,)):
+        if first and _is_header(cells[0]):
             first = False
             continue
         first = False
@@ -142,19 +266,73 @@ def read_scores_csv(path: str | Path) -> AffinityTable:
     return AffinityTable.from_rows(rows)
 
 
-def read_conflicts_csv(path: str | Path) -> set[tuple[str, str]]:
-    """Read ``item,expert,-1`` (or ``item,expert``) conflict rows into a set of pairs.
+def read_scores_csv(path: str | Path, *, bulk: bool = True) -> AffinityTable:
+    """Read ``item,expert,score`` rows (an optional header row is skipped).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, UTF-8 with or without a BOM.
+    bulk : bool
+        Read a plain file in bulk (the default). False reads every file row by row, as
+        Counsel did before the bulk reader; the result is the same, only slower.
+
+    Returns
+    -------
+    AffinityTable
+        Items and experts in the order they first appear.
 
     Raises
     ------
     InvalidAffinity
-        For a row with the wrong number of cells or a third cell other than ``-1``.
+        For a file that is not UTF-8 text, a row with the wrong number of cells, an empty
+        label, a score that is not a finite number, or a pair scored twice (with file and
+        line).
+    OSError
+        If the file cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
+    >>> _ = p.write_text("item,expert,score\\nbid-1,E1,0.9\\nbid-1,E2,0.5\\n")
+    >>> t = read_scores_csv(p)
+    >>> t.items, t.experts, t.score.tolist()
+    (('bid-1',), ('E1', 'E2'), [0.9, 0.5])
     """
     path = Path(path)
+    data, text = _file_text(path)
+    table = _bulk_scores(data, text) if bulk else None
+    del data
+    return table if table is not None else _row_scores(path, text)
+
+
+# -- conflicts -----------------------------------------------------------------------------
+
+
+def _bulk_conflicts(data: bytes, text: str) -> set[tuple[str, str]] | None:
+    """The pairs of a plain conflicts file, or None if the row reader must look at it."""
+    bulk = _bulk_cells(data, text, (3, 2))
+    if bulk is None:
+        return None
+    width, cells = bulk
+    start = width if cells and _is_header(cells[0]) else 0
+    items, experts = cells[start::width], cells[start + 1 :: width]
+    if "" in items or "" in experts:
+        return None
+    if width == 3:
+        flags = _floats(cells[start + 2 :: 3])
+        if flags is None or (flags != -1).any():
+            return None
+    return set(zip(items, experts, strict=True))
+
+
+def _row_conflicts(path: Path, text: str) -> set[tuple[str, str]]:
+    """Read the conflicts row by row; the first bad row raises with its line."""
     out: set[tuple[str, str]] = set()
     first = True
-    for line, cells in _rows(path, (2, 3)):
-        if first and _is_header(cells):
+    for line, cells in _csv_rows(path, text, (2, 3)):
+        if first and _is_header(cells[0]):
             first = False
             continue
         first = False
@@ -175,3 +353,23 @@ def read_conflicts_csv(path: str | Path) -> set[tuple[str, str]]:
                 )
         out.add((cells[0], cells[1]))
     return out
+
+
+def read_conflicts_csv(path: str | Path, *, bulk: bool = True) -> set[tuple[str, str]]:
+    """Read ``item,expert,-1`` (or ``item,expert``) conflict rows into a set of pairs.
+
+    ``bulk`` is as for :func:`read_scores_csv`.
+
+    Raises
+    ------
+    InvalidAffinity
+        For a file that is not UTF-8 text, a row with the wrong number of cells or a third
+        cell other than ``-1``.
+    OSError
+        If the file cannot be read.
+    """
+    path = Path(path)
+    data, text = _file_text(path)
+    pairs = _bulk_conflicts(data, text) if bulk else None
+    del data
+    return pairs if pairs is not None else _row_conflicts(path, text)

@@ -5,20 +5,21 @@ catches what counting shows (an item with too few candidates, too little total c
 expert who cannot reach the minimum load). What counting cannot show, a group of items whose
 candidates cannot take them all, :func:`explain_infeasible` finds as a minimum cut of the
 flow network source -> items -> experts -> sink (:func:`scipy.sparse.csgraph.maximum_flow`),
-and names the items of the group.
+and names the items of the group. SciPy is imported only then, so that solving a feasible
+instance does not load it.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NoReturn
+
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
-from scipy.sparse.csgraph import (  # type: ignore[import-untyped]
-    breadth_first_order,
-    maximum_flow,
-)
 
 from experts.assignment.affinity import AffinityTable, IntArray
 from experts.exceptions import InfeasibleAssignment
+
+if TYPE_CHECKING:
+    from experts.assignment.instance import Instance
 
 __all__ = ["check_counts", "explain_infeasible"]
 
@@ -74,26 +75,36 @@ def check_counts(
 
 
 def explain_infeasible(
-    table: AffinityTable,
-    item: IntArray,
-    expert: IntArray,
-    need: IntArray,
-    cap: IntArray,
-    floor: IntArray,
-) -> None:
-    """Find which constraint fails (a minimum cut) and raise with that sentence."""
+    instance: Instance, *, unit: int = 1, pair_capacity: int = 1, why: str = ""
+) -> NoReturn:
+    """Find which constraint fails (a minimum cut) and raise with that sentence.
+
+    ``unit`` and ``pair_capacity`` are those of :func:`~experts.assignment.network.solve_flow`
+    (each pair carries at most ``pair_capacity / unit`` of an expert); ``why`` names what
+    else limits the pairs in the sentence (e.g. the cap on probabilities).
+    """
+    import scipy.sparse as sp  # type: ignore[import-untyped]
+    from scipy.sparse.csgraph import (  # type: ignore[import-untyped]
+        breadth_first_order,
+        maximum_flow,
+    )
+
+    table, item, expert = instance.table, instance.item, instance.expert
+    need, cap = instance.need, instance.cap
     n_items, n_experts = len(table.items), len(table.experts)
     source, sink = 0, n_items + n_experts + 1
     rows = np.concatenate(
         [np.zeros(n_items, np.int64), 1 + item, 1 + n_items + np.arange(n_experts)]
     )
     cols = np.concatenate([1 + np.arange(n_items), 1 + n_items + expert, np.full(n_experts, sink)])
-    caps = np.concatenate([need, np.ones(item.size, np.int64), cap]).astype(np.int32)
+    caps = np.concatenate(
+        [need * unit, np.full(item.size, pair_capacity, np.int64), cap * unit]
+    ).astype(np.int32)
     size = sink + 1
     graph = sp.csr_array((caps, (rows, cols)), shape=(size, size))
     flow = maximum_flow(sp.csr_matrix(graph), source, sink)
     demand = int(need.sum())
-    if flow.flow_value >= demand:
+    if flow.flow_value >= demand * unit:
         raise InfeasibleAssignment(
             "Every item can get its experts within the max load, but not while every expert "
             "also gets their min load; lower the min load or raise the max load.",
@@ -108,15 +119,18 @@ def explain_infeasible(
     group = np.array([i for i in range(n_items) if 1 + i in reached], np.int64)
     inside = np.zeros(n_experts, bool)
     inside[[e for e in range(n_experts) if 1 + n_items + e in reached]] = True
-    # What the group can get: the full capacity of its saturated candidates plus one per
-    # edge to a candidate outside the cut (the min cut's capacity restricted to the group).
+    # What the group can get: the full capacity of its saturated candidates plus what the
+    # edges to candidates outside the cut carry (the min cut's capacity restricted to it).
     in_group = np.isin(item, group)
-    can = int(cap[inside].sum()) + int(np.count_nonzero(in_group & ~inside[expert]))
+    can = int(cap[inside].sum()) * unit + int(np.count_nonzero(in_group & ~inside[expert])) * (
+        pair_capacity
+    )
     names = ", ".join(repr(table.items[i]) for i in group[:5])
     more = f" and {_plural(len(group) - 5, 'more item')}" if len(group) > 5 else ""
     wanted = int(need[group].sum())
+    amount = f"{can // unit:,}" if can % unit == 0 else f"{can / unit:,.2f}"
     raise InfeasibleAssignment(
         f"Items {names}{more} need {wanted:,} assignments between them but their candidates "
-        f"can take only {can:,} of them under the max load and conflicts.",
+        f"can take only {amount} of them under the max load{why} and conflicts.",
         constraint="max_load",
     )
