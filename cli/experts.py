@@ -350,6 +350,10 @@ def match(
         )
 
 
+#: The assignment modes ``assign`` offers, and what each one means (for refusals).
+ASSIGN_MODES = ("optimal", "fair", "random")
+
+
 @app.command("assign")
 def assign(
     scores: Annotated[Path, typer.Option(help="CSV of item,expert,score rows.")],
@@ -358,22 +362,101 @@ def assign(
     per_item: Annotated[int, typer.Option(min=0, help="Experts per item.")] = 3,
     max_load: Annotated[int, typer.Option(min=0, help="Most items per expert.")] = 3,
     min_load: Annotated[int, typer.Option(min=0, help="Fewest items per expert.")] = 0,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="optimal: the greatest total score; fair: the worst-served item as well "
+            "as possible first, then the greatest total; random: a seeded draw in which no "
+            "expert lands on an item with a probability above --max-probability."
+        ),
+    ] = "optimal",
+    seed: Annotated[
+        str | None,
+        typer.Option(
+            help="The random mode's seed (any text, e.g. a notary's number); the same "
+            "files, options and seed give the same assignment."
+        ),
+    ] = None,
+    max_probability: Annotated[
+        float | None,
+        typer.Option(
+            help="The random mode's cap on any expert's probability of landing on a given "
+            "item, above 0 and at most 1.",
+            show_default="0.5",
+        ),
+    ] = None,
+    solver: Annotated[
+        str,
+        typer.Option(
+            hidden=True,
+            help="lp: the optimal mode as Counsel ran it before OR-Tools (the row-by-row CSV "
+            "reader and SciPy's HiGHS linear programme), kept for bench/assignment.py.",
+        ),
+    ] = "flow",
 ) -> None:
-    """Assign experts to many items at once with the greatest total score (min-cost flow)."""
-    from experts.assignment import assign_experts, read_conflicts_csv, read_scores_csv  # SciPy
+    """Assign experts to many items at once: the greatest total score, fair, or random.
 
-    table = read_scores_csv(scores)
-    forbidden = read_conflicts_csv(conflicts) if conflicts is not None else set()
-    result = assign_experts(
-        table, per_item=per_item, max_load=max_load, min_load=min_load, conflicts=forbidden
+    The optimal mode (the default) maximises the total score as a min-cost flow. --mode fair
+    serves the worst-served item as well as possible first. --mode random --seed S draws an
+    assignment in which no expert lands on a given item with a probability above
+    --max-probability (default 0.5), with the best expected total; the same seed gives the
+    same draw.
+    """
+    if mode not in ASSIGN_MODES:
+        refuse(f"Unknown mode {mode!r}; give --mode optimal, fair or random.")
+    if mode == "random" and seed is None:
+        refuse("Give --seed with --mode random, so that the draw can be replayed.")
+    if mode != "random" and (seed is not None or max_probability is not None):
+        refuse("--seed and --max-probability belong to --mode random; leave them out.")
+    cap = 0.5 if max_probability is None else max_probability
+    if not (0 < cap <= 1):
+        refuse(f"--max-probability must be above 0 and at most 1, not {cap:g}.")
+    if solver not in ("flow", "lp") or (solver == "lp" and mode != "optimal"):
+        refuse("--solver is flow, or lp with --mode optimal.")
+    # NumPy and pydantic only; OR-Tools (and SciPy for --solver lp) load when solving.
+    from experts.assignment import (
+        assign_experts,
+        assign_fair,
+        assign_random,
+        read_conflicts_csv,
+        read_scores_csv,
     )
+
+    bulk = solver == "flow"
+    table = read_scores_csv(scores, bulk=bulk)
+    forbidden = read_conflicts_csv(conflicts, bulk=bulk) if conflicts is not None else set()
+    counts = {"per_item": per_item, "max_load": max_load, "min_load": min_load}
+    if mode == "fair":
+        result = assign_fair(table, conflicts=forbidden, **counts)
+    elif mode == "random":
+        assert seed is not None
+        result = assign_random(table, seed=seed, max_probability=cap, conflicts=forbidden, **counts)
+    else:
+        result = assign_experts(
+            table, conflicts=forbidden, solver="lp" if solver == "lp" else "flow", **counts
+        )
     out.write_text(
         json.dumps(result.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
-    console.print(
-        f"Assigned {sum(len(v) for v in result.by_item.values()):,} pairs to "
-        f"{len(result.by_item):,} items (total score {result.total_score:.4f}); "
-        f"wrote {out}.",
-        markup=False,
-        highlight=False,
-    )
+    pairs = f"{sum(len(v) for v in result.by_item.values()):,} pairs"
+    items = f"{len(result.by_item):,} items"
+    if result.mode == "random":
+        head = (
+            f"Drew {pairs} for {items} with seed {result.seed!r} (total score "
+            f"{result.total_score:.4f}, expected {result.expected_total:.4f}; no expert "
+            f"above probability {result.max_probability:g} for an item)"
+        )
+    elif result.mode == "fair":
+        bound = result.worst_item_bound
+        best = (
+            "the best possible"
+            if bound is not None and bound - result.worst_item_score <= 1e-9 * max(1.0, bound)
+            else f"none can be served above {bound:.4f}"
+        )
+        head = (
+            f"Assigned {pairs} to {items} (worst-served item {result.worst_item_score:.4f}, "
+            f"{best}; total score {result.total_score:.4f})"
+        )
+    else:
+        head = f"Assigned {pairs} to {items} (total score {result.total_score:.4f})"
+    console.print(f"{head}; wrote {out}.", markup=False, highlight=False)
