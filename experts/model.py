@@ -11,9 +11,10 @@ trailing blanks; names are what people read.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeVar
+import re
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
 __all__ = [
     "Id",
@@ -110,6 +111,28 @@ class LocalKnowledge(BaseModel, frozen=True):
     weight: float = Field(gt=0.0, le=1.0)
 
 
+_ADDRESS = re.compile(r"^[a-z][a-z0-9+.-]{1,31}://\S+$")
+
+
+def _addresses(value: Any) -> Any:
+    """``notify`` as a list, or as one cell of addresses separated by spaces (CSV)."""
+    if isinstance(value, str):
+        value = value.split()
+    if isinstance(value, list | tuple):
+        for address in value:
+            if not isinstance(address, str) or not _ADDRESS.match(address) or len(address) > 1000:
+                raise ValueError(
+                    "a notification address is an Apprise URL such as mailto://wang@example.cn "
+                    "or wecombot://KEY"
+                )
+    return value
+
+
+#: Where an expert is told of the tasks routing gives them (Apprise URLs; the same check as
+#: an actor's addresses in ``decisions.model.actors``, which this package does not import).
+Addresses = Annotated[tuple[str, ...], BeforeValidator(_addresses), Field(max_length=8)]
+
+
 class Expert(BaseModel, frozen=True):
     """A person who can be consulted.
 
@@ -126,6 +149,9 @@ class Expert(BaseModel, frozen=True):
     affiliations: tuple[Affiliation, ...] = ()
     proficiencies: tuple[Proficiency, ...] = ()
     districts: tuple[LocalKnowledge, ...] = ()
+    #: where and in which language the expert is told of their tasks
+    notify: Addresses = ()
+    lang: Literal["zh", "en"] = "zh"
 
 
 class ExpertiseData(BaseModel, frozen=True):

@@ -173,6 +173,8 @@ def save_expertise(db: Session | Connection, data: ExpertiseData, *, replace: bo
                 "workload_cap": e.workload_cap,
                 "active_assignments": e.active_assignments,
                 "position": i,
+                "notify": list(e.notify),
+                "lang": e.lang,
             }
             for i, e in enumerate(data.experts)
         ),
@@ -285,6 +287,8 @@ def load_expertise(db: Session | Connection) -> ExpertiseData:
             affiliations=tuple(affiliations.get(r.id, ())),
             proficiencies=tuple(proficiencies.get(r.id, ())),
             districts=tuple(knowledge.get(r.id, ())),
+            notify=tuple(r.notify or ()),
+            lang=r.lang or "zh",
         )
         for r in rows(ExpertRow, "position")
     )

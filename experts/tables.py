@@ -112,6 +112,8 @@ class ExpertRow(ExpertsBase):
     workload_cap: Mapped[int] = mapped_column(Integer, default=3)
     active_assignments: Mapped[int] = mapped_column(Integer, default=0)
     position: Mapped[int] = mapped_column(Integer)
+    notify: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lang: Mapped[str] = mapped_column(String(8), default="zh")
 
 
 class AffiliationRow(ExpertsBase):

@@ -54,6 +54,8 @@ def _ensure(engine: Engine, expert: Expert, actor_id: str) -> str:
         name=expert.name[:200],  # actor names are shorter than the expertise database's
         roles=["expert"],
         affiliations=[a.organisation for a in expert.affiliations if a.current],
+        notify=expert.notify,
+        lang=expert.lang,
     )
     return actor.id
 

@@ -60,7 +60,7 @@ def add_actor(
             affiliations=tuple(affiliations),
             bodies=tuple(bodies),
             notify=tuple(notify),
-            lang=lang,  # type: ignore[arg-type]
+            lang=lang,
         )
     except ValueError as err:
         raise ActorError(first_error(err)) from err
@@ -120,6 +120,8 @@ def ensure_actor(
     name: str,
     roles: list[str],
     affiliations: list[str],
+    notify: tuple[str, ...] = (),
+    lang: str = "zh",
     by: str = SYSTEM,
 ) -> Actor:
     """The actor with this id, created (without a usable token) if it does not exist yet.
@@ -128,7 +130,9 @@ def ensure_actor(
     Counsel: they answer through the UI form with their task's code; a manager can give them
     a token later. An existing actor's affiliations are set to ``affiliations`` (the
     expertise database's current ones) when they differ, with an ``actor.affiliations_changed``
-    event, so the separation of powers never judges stale ties.
+    event, so the separation of powers never judges stale ties. When the expertise database
+    lists addresses for the expert (``notify``, with ``lang``), they become the actor's
+    contacts (``actor.contacts_changed``); when it lists none, the actor's own stand.
 
     Raises
     ------
@@ -142,6 +146,8 @@ def ensure_actor(
             name=name,
             roles=frozenset(Role(r) for r in roles),
             affiliations=tuple(affiliations),
+            notify=notify,
+            lang=lang,
         )
     except ValueError as err:
         raise ActorError(first_error(err)) from err
@@ -155,15 +161,27 @@ def ensure_actor(
                 name=name,
                 roles=roles,
                 affiliations=affiliations,
+                notify=notify,
+                lang=lang,
                 by=by,
             )
             return actor
         except ActorError:
             pass  # checked above, so only "already exists": another run made it meanwhile
-    elif existing.affiliations == tuple(affiliations):
+    elif existing.affiliations == tuple(affiliations) and not _new_contacts(existing, notify, lang):
         return existing
     with UnitOfWork(engine) as uow:
-        if uow.actors.get(actor_id).affiliations != tuple(affiliations):  # re-read, locked
+        current = uow.actors.get(actor_id)  # re-read, locked
+        if _new_contacts(current, notify, lang):
+            uow.actors.set_contacts(actor_id, list(notify), lang)
+            uow.record(
+                NewEvent(
+                    actor=by,
+                    action="actor.contacts_changed",
+                    payload={"id": actor_id, "channels": channels(notify), "lang": lang},
+                )
+            )
+        if current.affiliations != tuple(affiliations):
             before = uow.actors.set_affiliations(actor_id, list(affiliations))
             uow.record(
                 NewEvent(
@@ -173,6 +191,12 @@ def ensure_actor(
                 )
             )
         return uow.actors.get(actor_id)
+
+
+def _new_contacts(actor: Actor, notify: tuple[str, ...], lang: str) -> bool:
+    """Whether the expertise database's contacts differ from the actor's (none listed
+    there leaves the actor's own)."""
+    return bool(notify) and (actor.notify, actor.lang) != (tuple(notify), lang)
 
 
 def issue_token(engine: Engine, actor_id: str, *, by: str = SYSTEM) -> str:

@@ -94,5 +94,5 @@ class ActorRepository:
             affiliations=tuple(row.affiliations),
             bodies=tuple(row.bodies),
             notify=tuple(row.notify or ()),
-            lang=row.lang or "zh",  # type: ignore[arg-type]
+            lang=row.lang or "zh",
         )

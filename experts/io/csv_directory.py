@@ -6,7 +6,8 @@ files of their own, which is what a spreadsheet exports. Each file is UTF-8 (a B
 accepted) with a header row: ``topics.csv`` (id,name,parent), ``topic_aliases.csv``
 (topic,alias), ``districts.csv`` (id,name,kind,parent,profile), ``organisations.csv``
 (id,name,kind,district), ``organisation_interests.csv`` (organisation,topic),
-``experts.csv`` (id,name,title,available,workload_cap,active_assignments),
+``experts.csv`` (id,name,title,available,workload_cap,active_assignments,lang,notify — the
+expert's Apprise addresses, separated by spaces),
 ``affiliations.csv`` (expert,organisation,role,current), ``proficiencies.csv``
 (expert,topic,weight,last_active) and ``local_knowledge.csv`` (expert,district,weight).
 Only ``topics.csv`` and ``experts.csv`` are required; an empty cell is a field left out.
@@ -44,7 +45,16 @@ CSV_FILES: dict[str, tuple[str, ...]] = {
     "districts.csv": ("id", "name", "kind", "parent", "profile"),
     "organisations.csv": ("id", "name", "kind", "district"),
     "organisation_interests.csv": ("organisation", "topic"),
-    "experts.csv": ("id", "name", "title", "available", "workload_cap", "active_assignments"),
+    "experts.csv": (
+        "id",
+        "name",
+        "title",
+        "available",
+        "workload_cap",
+        "active_assignments",
+        "lang",
+        "notify",
+    ),
     "affiliations.csv": ("expert", "organisation", "role", "current"),
     "proficiencies.csv": ("expert", "topic", "weight", "last_active"),
     "local_knowledge.csv": ("expert", "district", "weight"),
@@ -197,7 +207,16 @@ def _csv_tables(data: ExpertiseData) -> dict[str, Iterable[tuple[object, ...]]]:
         "organisations.csv": ((o.id, o.name, o.kind, o.district) for o in data.organisations),
         "organisation_interests.csv": ((o.id, t) for o in data.organisations for t in o.interests),
         "experts.csv": (
-            (e.id, e.name, e.title, e.available, e.workload_cap, e.active_assignments)
+            (
+                e.id,
+                e.name,
+                e.title,
+                e.available,
+                e.workload_cap,
+                e.active_assignments,
+                e.lang,
+                " ".join(e.notify),
+            )
             for e in data.experts
         ),
         "affiliations.csv": (

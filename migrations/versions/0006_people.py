@@ -4,7 +4,9 @@ Revision ID: 0006_people
 Revises: 0005_progress
 Create Date: 2026-11-30
 
-Existing actors get no addresses (they are told nothing until a manager adds some) and
+The expertise database carries experts' addresses and language too (``experts.csv``'s
+``notify`` and ``lang`` columns), which routing gives the actors it makes. Existing actors
+and experts get no addresses (they are told nothing until a manager adds some) and
 Chinese as their language. The outbox (``notifications``) starts empty: nothing that
 happened before this revision is announced after it.
 """
@@ -22,6 +24,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("actors") as batch:
+        batch.add_column(sa.Column("notify", sa.JSON, nullable=False, server_default="[]"))
+        batch.add_column(sa.Column("lang", sa.String(8), nullable=False, server_default="zh"))
+    with op.batch_alter_table("expertise_experts") as batch:
         batch.add_column(sa.Column("notify", sa.JSON, nullable=False, server_default="[]"))
         batch.add_column(sa.Column("lang", sa.String(8), nullable=False, server_default="zh"))
     op.create_table(
@@ -54,5 +59,6 @@ def downgrade() -> None:
     op.drop_table("notifications")
     # plain DROP COLUMN (SQLite 3.35+): a batch copy of `actors` would trip the foreign keys
     # that tasks and answers hold on it
-    op.execute("ALTER TABLE actors DROP COLUMN lang")
-    op.execute("ALTER TABLE actors DROP COLUMN notify")
+    for table in ("expertise_experts", "actors"):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN lang")
+        op.execute(f"ALTER TABLE {table} DROP COLUMN notify")

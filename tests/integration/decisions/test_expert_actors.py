@@ -181,3 +181,34 @@ def test_a_major_decision_reports_a_shortfall_in_its_history(world: World) -> No
     report = routing_markdown(record).replace("\\", "")  # as rendered: escapes removed
     assert "asked for 9 experts, found 8: organisation diversity" in report
     assert "王建国01 (`王01`), organisation: shares 单位0" in report
+
+
+def test_routing_gives_experts_their_contacts_from_the_expertise_database(world: World) -> None:
+    """Routed experts become actors with the database's addresses and language; an expert
+    the database lists none for keeps what a manager gave them."""
+    sample = load_sample()
+    addresses = {e.id: f"mailto://expert{i}@example.cn" for i, e in enumerate(sample.experts)}
+    data = sample.model_copy(
+        update={
+            "experts": tuple(
+                e.model_copy(update={"notify": (addresses[e.id],), "lang": "en"})
+                for e in sample.experts
+            )
+        }
+    )
+    with world.engine.begin() as conn:
+        save_expertise(conn, data)
+    routed, _routing = route_consultation(
+        world.engine, world.decision, load_classes().get("major", "east")
+    )
+    with world.engine.connect() as conn:
+        experts = experts_of_actors(conn)
+    for r in routed:
+        actor = services.get_actor(world.engine, r.actor_id)
+        assert (actor.notify, actor.lang) == ((addresses[experts[r.actor_id]],), "en")
+    manual = routed[0].actor_id
+    services.set_contacts(world.engine, manual, notify=["json://10.0.0.1/x"], lang="zh")
+    services.ensure_actor(
+        world.engine, actor_id=manual, name="x", roles=["expert"], affiliations=[], notify=()
+    )
+    assert services.get_actor(world.engine, manual).notify == ("json://10.0.0.1/x",)

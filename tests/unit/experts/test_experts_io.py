@@ -307,3 +307,42 @@ def test_rows_may_refer_to_known_records_when_merging(sample: ExpertiseData) -> 
     merged = sample.merged_with(extra)
     assert merged.experts[-1].id == "N1"
     assert len(merged.experts) == len(sample.experts) + 1
+
+
+def _with_contacts(sample: ExpertiseData) -> ExpertiseData:
+    first, second, *rest = sample.experts
+    return sample.model_copy(
+        update={
+            "experts": (
+                first.model_copy(
+                    update={"notify": ("mailto://a@example.cn", "wecombot://KEY1"), "lang": "en"}
+                ),
+                second.model_copy(update={"notify": ("dingtalk://TOKEN",)}),
+                *rest,
+            )
+        }
+    )
+
+
+def test_experts_contacts_round_trip_through_both_formats(
+    sample: ExpertiseData, tmp_path: Path
+) -> None:
+    """An expert's addresses (one space-separated CSV cell) and language survive export."""
+    data = _with_contacts(sample)
+    assert parse_yaml_text(dump_yaml_text(data)) == data
+    write_csv_dir(data, tmp_path / "csv")
+    assert read_csv_dir(tmp_path / "csv") == data
+    header, row, *_ = _read(tmp_path / "csv" / "experts.csv")
+    assert row[header.index("notify")] == "mailto://a@example.cn wecombot://KEY1"
+
+
+def test_a_bad_address_is_reported_with_its_line(sample: ExpertiseData, tmp_path: Path) -> None:
+    write_csv_dir(_with_contacts(sample), tmp_path)
+    path = tmp_path / "experts.csv"
+    rows = _read(path)
+    rows[2][rows[0].index("notify")] = "wang at example dot cn"
+    _write(path, rows)
+    with pytest.raises(ExpertiseImportError) as info:
+        read_csv_dir(tmp_path)
+    (problem,) = [p for p in info.value.problems if p.file == str(path)]
+    assert problem.line == 3 and "Apprise URL" in problem.reason
