@@ -1,10 +1,14 @@
-"""One answer path for every channel: the CLI, the demo's participants, and the UI form.
+"""One answer path for every channel: the CLI, the answer page, the demo's participants,
+and the UI form.
 
 ``submit_answer`` checks the form, records the answer through the store's service (which
 applies the separation of powers and audits refusals), closes the task's suspended form in
 Prefect and, when it was the last answer its step waited for, starts the decision's next
 step. The ``answer-task`` flow records what the UI form brings with the same idempotency
 key, so one answer is recorded once whichever channel delivers it.
+
+Who answers is the channel's to say (the CLI's token, the answer page's link), never the
+form's: a ``your_id`` an older answer file still carries is ignored, as it always was.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ def parse_form(task: Task, data: dict[str, Any], criteria: tuple[str, ...]) -> A
     """Validate ``data`` against the task's form, or raise :class:`InvalidAnswer`."""
     form_class = form_for(task.kind, criteria)
     try:
-        form = form_class.model_validate(data)
+        form = form_class.model_validate({k: v for k, v in data.items() if k != "your_id"})
         form.to_answer()  # the lines of a list field are checked one by one here
     except ValidationError as err:
         raise InvalidAnswer(
@@ -73,18 +77,20 @@ def submit_answer(
     actor: Actor,
     classes: ClassBook,
     notify_prefect: bool = True,
+    channel: str = "the CLI",
 ) -> Submitted:
     """Record ``actor``'s answer to a task, close its form, and continue the decision.
 
     The store comes first: once this returns, the answer is kept whatever Prefect does. Then
     the person's suspended run is marked answered and, if this was the last answer the
     decision's step waited for, its next step is started. When Prefect cannot be reached,
-    the deadline sweep continues the decision later; ``follow_up`` says so.
+    the deadline sweep continues the decision later; ``follow_up`` says so. ``channel``
+    names the way the answer came in the person's run's final message.
     """
     task = services.get_task(engine, task_id)
     decision = services.get_decision(engine, task.decision_id)
     criteria = classes.get(decision.class_name, decision.district_type).criteria
-    form = parse_form(task, {**data, "your_id": actor.id}, criteria)
+    form = parse_form(task, data, criteria)
     answer = form.to_answer()
     recorded = services.record_answer(
         engine,
@@ -103,7 +109,7 @@ def submit_answer(
             close_person_run(
                 client,
                 recorded.task.flow_run_id or task.flow_run_id,
-                f"Answered by {actor.id} through the CLI.",
+                f"Answered by {actor.id} through {channel}.",
                 answered=True,
             )
             outcome.continued = continue_if_ready(client, engine, task.decision_id)

@@ -3,17 +3,26 @@
 Each form is a ``RunInput`` whose constraints live in ``Field``/``Literal``, so Prefect's
 server refuses malformed input (a rating of 12, a missing rationale, a badly shaped answer
 code, text too long or holding control characters — :mod:`decisions.text`) before the
-run resumes. Business checks — right person, task still open, code valid,
-the powers policy — happen in the flow, which reopens the form with the reason.
+run resumes. Business checks — task still open, code valid, the powers policy — happen in
+the flow, which reopens the form with the reason.
+
+A form never asks who answers: the person's run knows its assignee, the CLI its token's
+actor, the answer page its link's. :func:`personal_form` is the form as its person sees it
+in the Prefect UI, in their language, with the decision class's labels for criteria and
+choices (:class:`decisions.classes.Labels`); :data:`FIELD_TEXTS` names every field for both
+that form and the answer page (:mod:`flows.web`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from copy import copy
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, cast
 
 from prefect.input import RunInput
 from pydantic import Field, create_model
 
+from decisions.classes import CHOICES, Labels
 from decisions.model import (
     Acceptance,
     Answer,
@@ -25,6 +34,7 @@ from decisions.model import (
     Vote,
 )
 from decisions.text import LongText, Reason
+from flows.web.catalogue import text
 
 __all__ = [
     "AnswerForm",
@@ -35,6 +45,8 @@ __all__ = [
     "AcceptanceForm",
     "form_for",
     "ANSWER_CODE_PATTERN",
+    "FieldText",
+    "FIELD_TEXTS",
     "personal_form",
 ]
 
@@ -46,11 +58,11 @@ def _lines(text: str) -> tuple[str, ...]:
 
 
 class AnswerForm(RunInput):
-    """What every answer carries: who answers and the task's answer code."""
+    """What every answer carries: the task's answer code (who answers, the channel knows)."""
 
-    your_id: str = Field(
-        min_length=2, max_length=63, title="Your Counsel id", description="e.g. wang-fang"
-    )
+    #: whose form this is (:func:`personal_form`); never asked
+    person: ClassVar[str | None] = None
+
     answer_code: str = Field(
         pattern=ANSWER_CODE_PATTERN,
         title="Answer code",
@@ -163,22 +175,86 @@ def form_for(kind: TaskKind, criteria: tuple[str, ...] = ()) -> type[AnswerForm]
     return forms[kind]
 
 
-def personal_form(kind: TaskKind, criteria: tuple[str, ...], person: str) -> type[AnswerForm]:
-    """The task's form with ``your_id`` filled in for ``person`` and its constraints kept
-    (``with_initial_data`` would replace the field with a bare default)."""
+@dataclass(frozen=True)
+class FieldText:
+    """What a field is called: catalogue keys of its title and hint, and the group of
+    :data:`decisions.classes.CHOICES` whose labels its choices take."""
+
+    title: str
+    hint: str | None = None
+    choices: str | None = None
+
+
+#: Every field of every form, by kind of task, in the order people fill them in (the
+#: ratings of an opinion come first, one per criterion of the class).
+FIELD_TEXTS: dict[TaskKind, dict[str, FieldText]] = {
+    TaskKind.CONSULT: {
+        "recommendation": FieldText("field_recommendation", choices="recommendation"),
+        "conditions": FieldText("field_conditions", "hint_conditions"),
+        "rationale": FieldText("field_rationale"),
+    },
+    TaskKind.DISCUSS: {
+        "stance": FieldText("field_stance", choices="stance"),
+        "text": FieldText("field_comments"),
+    },
+    TaskKind.VOTE: {
+        "choice": FieldText("field_vote", choices="vote"),
+        "rationale": FieldText("field_rationale", "hint_vote_rationale"),
+        "justification": FieldText("field_justification", "hint_justification"),
+    },
+    TaskKind.EXECUTE: {
+        "percent_complete": FieldText("field_percent", "hint_percent"),
+        "text": FieldText("field_progress"),
+        "measures_done": FieldText("field_measures_done", "hint_measures_done"),
+    },
+    TaskKind.INSPECT: {
+        "verdict": FieldText("field_verdict", choices="verdict"),
+        "findings": FieldText("field_findings"),
+    },
+}
+_ANSWER_CODE = FieldText("field_answer_code", "hint_answer_code")
+
+
+def _titled(kind: TaskKind, name: str, labels: Labels, lang: str) -> tuple[str, str | None] | None:
+    """A field's title and description in the Prefect form, in ``lang``."""
+    if name.startswith("rating_"):
+        return labels.criterion(name.removeprefix("rating_"), lang), text("rating_scale", lang)
+    spec = _ANSWER_CODE if name == "answer_code" else FIELD_TEXTS[kind].get(name)
+    if spec is None:
+        return None
+    hint = text(spec.hint, lang) if spec.hint else None
+    if spec.choices:
+        # Prefect's UI lists a choice by its value, so the description says what each means
+        options = ("; " if lang == "en" else "；").join(
+            f"{value} = {labels.choice(spec.choices, value, lang)}"
+            for value in CHOICES[spec.choices]
+        )
+        hint = text("choices_are", lang, choices=options)
+    return text(spec.title, lang), hint
+
+
+def personal_form(
+    kind: TaskKind,
+    criteria: tuple[str, ...],
+    person: str,
+    *,
+    labels: Labels | None = None,
+    lang: str = "zh",
+) -> type[AnswerForm]:
+    """The task's form as ``person`` sees it in the Prefect UI: every field titled in their
+    language (``lang``), criteria and choices with the class's ``labels``, and its
+    constraints kept. Without ``labels`` the fields keep their English names."""
     form_class = form_for(kind, criteria)
-    personal = create_model(
-        form_class.__name__,
-        __base__=form_class,
-        your_id=(
-            str,
-            Field(
-                default=person,
-                min_length=2,
-                max_length=63,
-                title="Your Counsel id",
-                description="e.g. wang-fang",
-            ),
-        ),
+    fields: dict[str, Any] = {}
+    for name, info in form_class.model_fields.items():
+        titled = None if labels is None else _titled(kind, name, labels, lang)
+        if titled is None:
+            continue
+        field = copy(info)  # its constraints and checks stay; only what it is called changes
+        field.title, field.description = titled
+        fields[name] = (info.annotation, field)
+    personal = cast(  # create_model's type is its own, a subclass
+        type[AnswerForm], create_model(form_class.__name__, __base__=form_class, **fields)
     )
-    return cast(type[AnswerForm], personal)  # create_model's type is its own, a subclass
+    personal.person = person
+    return personal

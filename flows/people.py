@@ -2,12 +2,13 @@
 
 The run is created suspended by the stage that assigned the task (:mod:`flows.runs`), named
 ``<stage> · <decision id> · <person>`` and tagged ``actor:<id>``, with the task's form as
-its Resume dialog. Prefect's server refuses malformed input; valid input reschedules the
-run, and a worker executes this flow, which checks the rest through the store (right
-person, task open, code valid, powers). A refused answer suspends the run again with the
-reason above the form and never fails it; a recorded one continues the decision if it was
-the last one its step waited for. The flow runs only for the moments it takes to record:
-before and after, no process holds it.
+its Resume dialog, in the person's language. Prefect's server refuses malformed input;
+valid input reschedules the run, and a worker executes this flow, which checks the rest
+through the store (task open, code valid, powers); who answers is the run's person, never
+asked. A refused answer suspends the run again with the reason above the form and never
+fails it; a recorded one continues the decision if it was the last one its step waited
+for. The flow runs only for the moments it takes to record: before and after, no process
+holds it.
 """
 
 from __future__ import annotations
@@ -48,11 +49,9 @@ def answer_task(
     engine = make_engine(settings.resolved_database_url())
     try:
         decision = services.get_decision(engine, decision_id)
-        criteria = (
-            load_classes(settings.classes_file)
-            .get(decision.class_name, decision.district_type)
-            .criteria
-        )
+        book = load_classes(settings.classes_file)
+        criteria = book.get(decision.class_name, decision.district_type).criteria
+        lang = services.get_actor(engine, person).lang
         problem: str | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
             stored = services.answer_for(engine, task_id)
@@ -64,7 +63,7 @@ def answer_task(
             if task.status is not TaskStatus.OPEN:
                 logger.info("Task %s is %s; nothing to wait for.", task_id, task.status.value)
                 return None
-            form_class = personal_form(task.kind, criteria, person)
+            form_class = personal_form(task.kind, criteria, person, labels=book.labels, lang=lang)
             # The first suspension was made when the task was assigned; on every run this
             # returns the inputs already given, in order, and suspends at the first new one.
             form: AnswerForm = suspend_flow_run(
@@ -87,9 +86,10 @@ def _continue(engine: Any, decision_id: str) -> None:
 
 
 def _record(engine: Any, task: Task, form: AnswerForm, criteria: tuple[str, ...]) -> str | None:
-    """Record what the form brought; the refusal's sentence, or None when recorded."""
+    """Record what the form brought, as the task's person; the refusal's sentence, or None
+    when recorded."""
     try:
-        who = services.get_actor(engine, form.your_id)
+        who = services.get_actor(engine, task.assignee_id)
         answer = form.to_answer()
         services.record_answer(
             engine,

@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +32,9 @@ from prefect.states import Cancelled, Completed, Running, Suspended
 from sqlalchemy import Engine
 
 from decisions import services
+from decisions.classes import Labels, load_classes
 from decisions.model import Task, utcnow
+from decisions.settings import load_settings
 from flows.forms import AnswerForm, personal_form
 
 __all__ = [
@@ -55,6 +59,19 @@ def describe(intro: str, problem: str | None) -> str:
     return intro
 
 
+@lru_cache(maxsize=4)
+def _labels_of(path: str | None, _changed: int) -> Labels:
+    return load_classes(path).labels
+
+
+def settings_labels() -> Labels:
+    """The labels of the classes file the settings name, read again when the file changes
+    (a step opens many forms; reading the file for each would cost more than the rest)."""
+    path = load_settings().classes_file
+    changed = Path(path).stat().st_mtime_ns if path and Path(path).exists() else 0
+    return _labels_of(str(path) if path else None, changed)
+
+
 def form_timeout_s(task: Task, now: datetime | None = None) -> int:
     until = (task.deadline or utcnow()) + FORM_GRACE
     return max(60, int((until - (now or utcnow())).total_seconds()))
@@ -70,12 +87,17 @@ async def open_person_run(
     intro: str,
     criteria: tuple[str, ...],
     tags: list[str],
+    labels: Labels | None = None,
 ) -> UUID:
     """Create the person's suspended run of the ``answer-task`` deployment for an open
-    task, once; returns its id. Several may open at once (the store calls run in threads)."""
+    task, once; returns its id. Several may open at once (the store calls run in threads).
+
+    The form is in the person's language with the class's ``labels`` (by default those of
+    the classes file the settings name)."""
     if task.flow_run_id:
         return UUID(task.flow_run_id)
     key = await asyncio.to_thread(services.person_run_key, engine, task.id)
+    person = await asyncio.to_thread(services.get_actor, engine, task.assignee_id)
     run = await client.create_flow_run_from_deployment(
         deployment_id,
         parameters={
@@ -90,7 +112,9 @@ async def open_person_run(
         tags=[f"actor:{task.assignee_id}", f"task:{task.id}", *tags],
         idempotency_key=key,
     )
-    form = personal_form(task.kind, criteria, task.assignee_id)
+    form = personal_form(
+        task.kind, criteria, person.id, labels=labels or settings_labels(), lang=person.lang
+    )
     await suspend_for_answer(
         client,
         run,
