@@ -2,7 +2,10 @@
 
 Both come from settings (``COUNSEL_DATABASE_URL``, ``COUNSEL_CLASSES_FILE``) in the process
 that runs the flow, so a worker on another machine finds the same store. Nothing is opened
-at import: each flow run opens its engine when it starts and disposes of it when it ends.
+at import. A process keeps one engine per store (:func:`store_engine`), so the runs of a
+long-lived task worker — a step's decision run and its stage runs, step after step — share
+its pooled connections instead of each opening its own (on PostgreSQL a new connection is a
+new server process, a TLS handshake and cold catalogue caches).
 The classes are read when a stage first needs them, so a broken classes file fails that
 stage — and stalls the decision with the file's error — rather than the run around it.
 """
@@ -10,6 +13,8 @@ stage — and stalls the decision with the file's error — rather than the run 
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,7 +28,12 @@ from decisions.classes import ClassBook, load_classes
 from decisions.db import make_engine
 from decisions.settings import load_settings
 
-__all__ = ["FlowContext", "flow_context", "off_loop"]
+__all__ = ["FlowContext", "flow_context", "off_loop", "store_engine"]
+
+#: Stores a process keeps engines for at once: one in production, a few in a test session.
+KEPT_ENGINES = 4
+_engines: OrderedDict[str, Engine] = OrderedDict()
+_engines_lock = threading.Lock()
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,15 +49,26 @@ class FlowContext:
         return load_classes(self.classes_file)
 
 
+def store_engine(url: str) -> Engine:
+    """This process's engine for the store at ``url``, made on first use; the least
+    recently used beyond :data:`KEPT_ENGINES` stores is disposed of."""
+    with _engines_lock:
+        engine = _engines.pop(url, None) or make_engine(url)
+        _engines[url] = engine
+        while len(_engines) > KEPT_ENGINES:
+            _url, oldest = _engines.popitem(last=False)
+            oldest.dispose()
+        return engine
+
+
 @asynccontextmanager
 async def flow_context() -> AsyncIterator[FlowContext]:
     """The store and classes for one flow run."""
     settings = load_settings()
-    engine = make_engine(settings.resolved_database_url())
-    try:
-        yield FlowContext(engine=engine, classes_file=settings.classes_file)
-    finally:
-        engine.dispose()
+    yield FlowContext(
+        engine=store_engine(settings.resolved_database_url()),
+        classes_file=settings.classes_file,
+    )
 
 
 async def off_loop(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

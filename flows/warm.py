@@ -42,9 +42,9 @@ from prefect.states import Scheduled
 from sqlalchemy import Engine
 
 from decisions import procedure, services
-from decisions.db import make_engine
 from decisions.model import Decision
 from decisions.settings import load_settings
+from flows.context import store_engine
 from flows.decision import decision_flow
 
 __all__ = [
@@ -98,11 +98,8 @@ def continue_decision() -> str:
     if context is None:
         raise RuntimeError("continue-decision runs only as a Prefect task run.")
     decision_id = decision_of(context.task_run.name)
-    engine = make_engine(load_settings().resolved_database_url())
-    try:
-        decision = services.get_decision(engine, decision_id)
-    finally:
-        engine.dispose()
+    engine = store_engine(load_settings().resolved_database_url())
+    decision = services.get_decision(engine, decision_id)
     with tags(*decision_tags(decision)):
         return outside_task_run(lambda: asyncio.run(_take_step(decision)))
 
