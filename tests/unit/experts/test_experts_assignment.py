@@ -1,8 +1,15 @@
-"""Batch assignment: every constraint holds, the total equals the exact optimum, clear refusals."""
+"""Batch assignment: every constraint holds, the total equals the exact optimum, clear refusals.
+
+Also the CSV readers: the bulk reader and the row-by-row reader agree on any file, and a bad
+file is refused with its line.
+"""
 
 from __future__ import annotations
 
 import itertools
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +26,7 @@ from experts.assignment import (
     read_conflicts_csv,
     read_scores_csv,
 )
+from experts.assignment.affinity import HEADER_CELLS
 from experts.exceptions import InfeasibleAssignment, InvalidAffinity
 
 
@@ -211,3 +219,163 @@ def test_conflict_rows_must_end_in_minus_one(tmp_path: Path) -> None:
     path.write_text("a,E1,-1\na,E2,0.4\n", encoding="utf-8")
     with pytest.raises(InvalidAffinity, match="ends in -1"):
         read_conflicts_csv(path)
+
+
+@st.composite
+def float_instances(
+    draw: st.DrawFn,
+) -> tuple[list[tuple[str, str, float]], set[tuple[str, str]], int, int, int]:
+    """A random instance with arbitrary float scores (negative, tiny and large ones too)."""
+    rows, conflicts, per_item, max_load, min_load = draw(instances())
+    scale = draw(st.sampled_from([1e-6, 1.0, 1e6]))
+    floats = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
+    return (
+        [(i, e, draw(floats) * scale) for i, e, _ in rows],
+        conflicts,
+        per_item,
+        max_load,
+        min_load,
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(float_instances())
+def test_flow_total_equals_the_linear_programme(
+    instance: tuple[list[tuple[str, str, float]], set[tuple[str, str]], int, int, int],
+) -> None:
+    """OR-Tools' flow on 40-bit integer costs reaches the LP's optimum, at any magnitude."""
+    rows, conflicts, per_item, max_load, min_load = instance
+    counts = {"per_item": per_item, "max_load": max_load, "min_load": min_load}
+    try:
+        exact = assign_experts(rows, conflicts=conflicts, solver="lp", **counts)
+    except InfeasibleAssignment as err:
+        with pytest.raises(InfeasibleAssignment, match=re.escape(str(err))):
+            assign_experts(rows, conflicts=conflicts, **counts)
+        return
+    flow = assign_experts(rows, conflicts=conflicts, **counts)
+    check_constraints(flow, rows, conflicts, per_item, max_load, min_load)
+    top = max((abs(s) for _, _, s in rows), default=1.0)
+    # Never below the LP (beyond the flow's rounding bound, 2**-40 of the top score per
+    # pair); above it only by HiGHS's own tolerance, which is absolute (about 1e-7).
+    assert flow.total_score >= exact.total_score - 1e-9 * top
+    assert flow.total_score == pytest.approx(exact.total_score, rel=1e-6, abs=1e-6)
+
+
+def test_worst_item_score_is_reported() -> None:
+    """The optimal mode reports its worst-served item's score (here below the fair 0.4)."""
+    rows = [("a", "E1", 0.9), ("a", "E2", 0.4), ("b", "E1", 0.5), ("b", "E2", 0.3)]
+    result = assign_experts(rows, per_item=1, max_load=1)
+    assert result.mode == "optimal"
+    assert (result.total_score, result.worst_item_score) == pytest.approx((1.2, 0.3))
+
+
+def test_importing_the_package_loads_neither_scipy_nor_ortools() -> None:
+    """The CLI starts without SciPy or OR-Tools: they load when a solve needs them."""
+    code = (
+        "import sys, experts.assignment as a; "
+        "print(sorted(m for m in ('scipy', 'ortools') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+# -- the readers -------------------------------------------------------------------------
+
+labels = st.sampled_from(["bid-1", "bid-2", "E1", "E2", "张伟", "Street office 3", " E1 "])
+scores = st.sampled_from(["0.5", "-1", "1e-3", " 2 ", "1_0", "-1.0"])
+minus_ones = st.sampled_from(["-1", " -1 ", "-1.0", "-1e0"])
+odd_cells = st.sampled_from(["", "#x", '"q,uoted"', "high", "nan", "inf", "item", "\u3000E2"])
+
+
+@st.composite
+def csv_texts(
+    draw: st.DrawFn, widths: tuple[int, ...] = (3,), numbers: st.SearchStrategy[str] = scores
+) -> str:
+    """Files in the matcher form, mostly plain, with every irregularity a file can have."""
+    rows = []
+    for _ in range(draw(st.integers(0, 6))):
+        width = (
+            draw(st.sampled_from(widths)) if draw(st.integers(0, 15)) else draw(st.integers(1, 4))
+        )
+        cells = [draw(labels), draw(labels), draw(numbers), draw(numbers)][:width]
+        if not draw(st.integers(0, 5)):
+            cells[draw(st.integers(0, width - 1))] = draw(odd_cells)
+        rows.append(",".join(cells))
+        if not draw(st.integers(0, 15)):
+            rows.append(draw(st.sampled_from(["", "   ", "# note,a,b", ",,"])))
+    if rows and draw(st.booleans()):
+        rows.insert(0, draw(st.sampled_from(HEADER_CELLS)) + ",expert,score")
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    text = end.join(rows) + (end if draw(st.booleans()) else "")
+    return ("\ufeff" if draw(st.booleans()) else "") + text
+
+
+def read_both(reader: object, path: Path) -> tuple[object, object]:
+    """What the bulk reader and the row reader make of ``path`` (a result or the error)."""
+    out = []
+    for bulk in (True, False):
+        try:
+            got = reader(path, bulk=bulk)  # type: ignore[operator]
+        except InvalidAffinity as err:
+            got = ("refused", str(err))
+        if hasattr(got, "score"):
+            got = (
+                got.items,
+                got.experts,
+                got.item.tolist(),
+                got.expert.tolist(),
+                got.score.tolist(),
+            )
+        out.append(got)
+    return out[0], out[1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=csv_texts())
+def test_bulk_scores_reader_agrees_with_row_reader(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    """Any scores file gives the same table, or the same refusal, read in bulk or by rows."""
+    path = tmp_path_factory.mktemp("csv") / "s.csv"
+    path.write_bytes(text.encode("utf-8"))
+    bulk, rows = read_both(read_scores_csv, path)
+    assert bulk == rows
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=csv_texts(widths=(2, 3), numbers=minus_ones))
+def test_bulk_conflicts_reader_agrees_with_row_reader(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    """Any conflicts file gives the same pairs, or the same refusal, read either way."""
+    path = tmp_path_factory.mktemp("csv") / "c.csv"
+    path.write_bytes(text.encode("utf-8"))
+    bulk, rows = read_both(read_conflicts_csv, path)
+    assert bulk == rows
+
+
+def test_bulk_reader_reads_a_large_plain_file(tmp_path: Path) -> None:
+    """A plain file of many rows reads in bulk to the same table as row by row."""
+    rng = np.random.default_rng(3)
+    lines = ["item,expert,score"] + [
+        f"bid-{i},E{e},{s!r}"
+        for i in range(200)
+        for e, s in zip(
+            rng.choice(300, 20, replace=False).tolist(), rng.random(20).tolist(), strict=True
+        )
+    ]
+    path = tmp_path / "s.csv"
+    path.write_text("\r\n".join(lines), encoding="utf-8")
+    bulk, rows = read_both(read_scores_csv, path)
+    assert bulk == rows and len(bulk[4]) == 4_000  # type: ignore[index]
+
+
+def test_gbk_scores_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    """A scores file saved as GBK is refused with the line of its first bad byte."""
+    path = tmp_path / "s.csv"
+    path.write_bytes("bid-1,E1,0.5\nbid-2,张伟,0.7\n".encode("gb18030"))
+    with pytest.raises(InvalidAffinity, match="is not UTF-8; save the file as UTF-8") as info:
+        read_scores_csv(path)
+    assert info.value.line == 2
