@@ -15,6 +15,11 @@ it wrote and still raises: an audited refusal.
 Writes carry an idempotency key; :meth:`UnitOfWork.recorded` is the one place that asks
 whether a key is already in the chain, so a retried call returns what it recorded then.
 
+Every event the unit appends queues the messages it causes in the outbox, in the same
+transaction (:mod:`decisions.notifications`): a task given to someone, a reminder, a
+decision moving on. The message commits with its cause or not at all, and a re-run step,
+whose events are never written twice, queues nothing twice. Sending is the notifier's.
+
 >>> from decisions.db import make_engine, migrate
 >>> engine = make_engine("sqlite://")
 >>> migrate(engine)
@@ -29,8 +34,9 @@ whether a key is already in the chain, so a retried call returns what it recorde
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -39,13 +45,16 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from decisions.audit import AuditEvent
 from decisions.db import READ_ONLY, take_write_lock
-from decisions.exceptions import StoreNotReady
+from decisions.exceptions import ActorNotFound, DecisionNotFound, StoreNotReady, TaskNotFound
+from decisions.model import Decision, Task
+from decisions.notifications import CAUSES, notices_for
 from decisions.store import (
     ActorRepository,
     AnswerRepository,
     AuditLog,
     DecisionRepository,
     NewEvent,
+    NotificationRepository,
     ProgressRepository,
     TaskRepository,
     store_secret,
@@ -82,8 +91,9 @@ class UnitOfWork:
     ----------
     session : Session
         The unit's session, for the rare query no repository has.
-    decisions, tasks, answers, actors, log, progress
-        The repositories of :mod:`decisions.store` on that session.
+    decisions, tasks, answers, actors, log, progress, notifications
+        The repositories of :mod:`decisions.store` on that session; ``log`` queues the
+        messages each event it appends causes.
 
     Raises
     ------
@@ -98,6 +108,7 @@ class UnitOfWork:
     actors: ActorRepository
     log: AuditLog
     progress: ProgressRepository
+    notifications: NotificationRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
@@ -118,8 +129,9 @@ class UnitOfWork:
         self.tasks = TaskRepository(self.session)
         self.answers = AnswerRepository(self.session)
         self.actors = ActorRepository(self.session)
-        self.log = AuditLog(self.session)
         self.progress = ProgressRepository(self.session)
+        self.notifications = NotificationRepository(self.session)
+        self.log = _AnnouncingLog(self.session, self._announce)
         return self
 
     def __exit__(
@@ -168,12 +180,68 @@ class UnitOfWork:
         return True
 
     def record(self, event: NewEvent) -> AuditEvent:
-        """Append one event to the chain in this transaction."""
+        """Append one event to the chain in this transaction, queueing the messages it
+        causes (one per address of each person it concerns) in the same transaction."""
         return self.log.append(event)
+
+    def _announce(self, events: Sequence[AuditEvent]) -> None:
+        """Queue the messages ``events`` cause; a person without addresses gets none."""
+        facts = _StoreFacts(self)
+        for event in events:
+            if event.action not in CAUSES:
+                continue
+            for notice in notices_for(event, facts):
+                try:
+                    recipient = self.actors.get(notice.recipient)
+                except ActorNotFound:
+                    continue
+                self.notifications.queue(
+                    notice,
+                    recipient,
+                    cause=event.idempotency_key or f"seq:{event.seq}",
+                    seq=event.seq,
+                    now=datetime.fromisoformat(event.recorded_at),
+                )
 
     def secret(self) -> str:
         """The store's secret that answer codes are derived from."""
         return store_secret(self.session)
+
+
+class _AnnouncingLog(AuditLog):
+    """The chain as a unit of work extends it: whichever way an event is appended
+    (:meth:`UnitOfWork.record`, or a decision's domain events in one batch), the unit
+    queues the messages it causes."""
+
+    def __init__(self, session: Session, announce: Callable[[Sequence[AuditEvent]], None]):
+        super().__init__(session)
+        self._announce = announce
+
+    def append_many(
+        self, events: Sequence[NewEvent], *, at: datetime | None = None
+    ) -> list[AuditEvent]:
+        written = super().append_many(events, at=at)
+        self._announce(written)
+        return written
+
+
+class _StoreFacts:
+    """What the notification rules read, from the unit's own transaction."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    def task(self, task_id: str) -> Task | None:
+        try:
+            return self.uow.tasks.get(task_id)
+        except TaskNotFound:
+            return None
+
+    def decision(self, decision_id: str) -> Decision | None:
+        try:
+            return self.uow.decisions.get(decision_id)
+        except DecisionNotFound:
+            return None
 
 
 @contextmanager

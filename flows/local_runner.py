@@ -2,10 +2,11 @@
 
 On a real stack task workers take decisions' steps and sweeps (:mod:`flows.task_worker`)
 and a Prefect worker executes the runs of the ``answer-task`` deployment when a person
-submits a form. Here one loop serves both: a task worker for ``continue-decision``, and a
-Prefect ``Runner`` for the ``decision`` and ``answer-task`` deployments (each run in its own
-subprocess, as a process worker would start it); a thread sweeps deadlines every few
-seconds. Between steps no run of a decision is alive.
+submits a form. Here one loop serves both: a task worker for ``continue-decision`` with its
+notifier (the outbox's messages, every ``COUNSEL_NOTIFY_EVERY_S`` unless ``notify_every_s``
+says otherwise), and a Prefect ``Runner`` for the ``decision`` and ``answer-task``
+deployments (each run in its own subprocess, as a process worker would start it); a thread
+sweeps deadlines every few seconds. Between steps no run of a decision is alive.
 """
 
 from __future__ import annotations
@@ -31,10 +32,15 @@ class LocalRunner:
 
 @contextmanager
 def local_runner(
-    *, sweep_every_s: float | None = 2.0, stale_after_s: float = 30.0, limit: int = 4
+    *,
+    sweep_every_s: float | None = 2.0,
+    stale_after_s: float = 30.0,
+    limit: int = 4,
+    notify_every_s: float | None = None,
 ) -> Iterator[LocalRunner]:
     """Serve steps (at most ``limit`` at once), ``decision`` and ``answer-task`` from this
-    process until the block ends."""
+    process, and send notifications every ``notify_every_s`` (the settings' interval when
+    None), until the block ends."""
     import os
 
     from prefect import get_client
@@ -49,6 +55,7 @@ def local_runner(
     from flows.task_worker import aserve_warm
 
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
+    notify_every = notify_every_s or load_settings().notify_every_s
     state = LocalRunner()
     runner = Runner(name="counsel-local", query_seconds=1, limit=None)
     runner.add_flow(decision_flow, name="decision")
@@ -59,7 +66,10 @@ def local_runner(
         async def main() -> None:
             state._loop = asyncio.get_running_loop()
             started.set()
-            await asyncio.gather(runner.start(), aserve_warm(limit=limit, sweep_every_s=None))
+            await asyncio.gather(
+                runner.start(),
+                aserve_warm(limit=limit, sweep_every_s=None, notify_every_s=notify_every),
+            )
 
         try:
             asyncio.run(main())

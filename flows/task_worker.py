@@ -8,6 +8,10 @@ interval is the sweep run's key, so however many workers ask, on however many ma
 sweep runs per interval. Run as many workers as the machines allow: each one is a Prefect
 client of the one server, and needs only ``PREFECT_API_URL`` and the store's
 ``COUNSEL_DATABASE_URL``.
+
+Beside its tasks every worker runs a notifier (:mod:`flows.notifier`) that sends the
+outbox's due messages every ``COUNSEL_NOTIFY_EVERY_S``; the notifiers of all workers share
+the outbox through leases, so each message is sent once.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from prefect.context import SyncClientContext
 from prefect.task_worker import StopTaskWorker, TaskWorker
 
 from decisions.settings import load_settings
+from flows.notifier import notify_forever
 from flows.sweep import deadline_sweep
 from flows.warm import continue_decision, deferred, outside_task_run
 
@@ -87,11 +92,15 @@ async def _queue_sweeps(every_s: float) -> None:
         await asyncio.sleep(every_s - (time.time() % every_s) + jitter)
 
 
-async def aserve_warm(*, limit: int, sweep_every_s: float | None) -> None:
+async def aserve_warm(
+    *, limit: int, sweep_every_s: float | None, notify_every_s: float | None = None
+) -> None:
     """Serve ``continue-decision`` and ``sweep-deadlines`` until cancelled; with
-    ``sweep_every_s``, also ask for a sweep every interval. A lost connection to the
-    Prefect server (a restart) is taken up again; steps it cut short are the sweep's."""
+    ``sweep_every_s``, also ask for a sweep every interval, and with ``notify_every_s``
+    send the outbox's due messages that often. A lost connection to the Prefect server (a
+    restart) is taken up again; steps it cut short are the sweep's."""
     asker = asyncio.create_task(_queue_sweeps(sweep_every_s)) if sweep_every_s else None
+    notifier = asyncio.create_task(notify_forever(notify_every_s)) if notify_every_s else None
     try:
         while True:
             worker = TaskWorker(continue_decision, sweep_deadlines, limit=limit)
@@ -106,13 +115,16 @@ async def aserve_warm(*, limit: int, sweep_every_s: float | None) -> None:
                 logger.warning("Lost the Prefect server (%s); connecting again.", err)
                 await asyncio.sleep(RECONNECT_S)
     finally:
-        if asker is not None:
-            asker.cancel()
+        for helper in (asker, notifier):
+            if helper is not None:
+                helper.cancel()
 
 
 def serve_warm(*, limit: int, sweep_every_s: float | None) -> None:
-    """The task worker's main: serve until SIGTERM or Ctrl-C."""
+    """The task worker's main: serve, and notify every ``COUNSEL_NOTIFY_EVERY_S``, until
+    SIGTERM or Ctrl-C."""
+    every = load_settings().notify_every_s
     try:
-        asyncio.run(aserve_warm(limit=limit, sweep_every_s=sweep_every_s))
+        asyncio.run(aserve_warm(limit=limit, sweep_every_s=sweep_every_s, notify_every_s=every))
     except KeyboardInterrupt:
         pass

@@ -166,4 +166,7 @@ __all__ = [
     "EventsCheck",
     "decision_record",
     "check_decision_events",
+    "Delivery",
+    "deliver_due",
+    "list_notifications",
 ]

@@ -12,6 +12,7 @@ The surface (import from here; the modules are how it is kept), one repository p
 :mod:`.tasks`             ``TaskRepository``
 :mod:`.answers`           ``AnswerRepository``, ``StoredAnswer``
 :mod:`.progress`          ``ProgressRepository``: routing and slots, rounds, execution cycles
+:mod:`.notifications`     ``NotificationRepository``: the outbox of messages to people
 :mod:`.audit_log`         ``AuditLog``, ``to_event``: the chain inside the caller's transaction
 :mod:`.secret`            ``store_secret``: what answer codes are derived from
 :mod:`decisions.ledger`   ``NewEvent``: an event about to be appended
@@ -25,6 +26,7 @@ from decisions.store.actors import ActorRepository
 from decisions.store.answers import AnswerRepository, StoredAnswer
 from decisions.store.audit_log import AuditLog, to_event
 from decisions.store.decisions import DecisionRepository
+from decisions.store.notifications import NotificationRepository
 from decisions.store.progress import ProgressRepository
 from decisions.store.secret import store_secret
 from decisions.store.tasks import TaskRepository
@@ -36,6 +38,7 @@ __all__ = [
     "AnswerRepository",
     "StoredAnswer",
     "ProgressRepository",
+    "NotificationRepository",
     "AuditLog",
     "NewEvent",
     "store_secret",
