@@ -85,6 +85,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "left_hours": ("还剩 {hours} 小时 {minutes} 分钟", "{hours} h {minutes} min left"),
     "left_minutes": ("还剩 {minutes} 分钟", "{minutes} min left"),
     "overdue": ("已过截止时间", "past the deadline"),
+    "in_brackets": ("（{what}）", "({what})"),
     # -- what the member reads before voting -------------------------------------------------
     "experts_said": ("专家咨询意见", "What the experts recommended"),
     "count_of": ("{label}：{count} 人", "{label}: {count}"),
@@ -103,6 +104,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "consensus_rule": (
         "四分位距不超过 {max_iqr} 视为意见一致。",
         "Opinions agree on a criterion when its IQR is at most {max_iqr}.",
+    ),
+    "chart_legend": (
+        "图中虚线为中位数，浅蓝色区域为四分位区间，深蓝色柱为您上一轮的评分，柱上数字为人数。",
+        "In the charts the dashed line is the median, the light band the interquartile range, "
+        "the dark bar your own rating last round; the number on a bar is how many gave it.",
     ),
     "your_rating": ("您上一轮：{rating} 分", "You last round: {rating}"),
     "chart_label": ("“{criterion}”评分分布：{parts}", "Ratings of {criterion}: {parts}"),
@@ -156,6 +162,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "choices_are": ("选项含义：{choices}", "What the choices mean: {choices}"),
     "optional": ("选填", "optional"),
+    "required_mark": ("必填", "required"),
     "submit": ("提交答复", "Send my answer"),
     # -- what is wrong with an answer --------------------------------------------------------
     "problem_heading": ("您的答复尚未提交：", "Your answer was not recorded:"),

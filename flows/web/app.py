@@ -1,0 +1,444 @@
+"""The answer page as a Starlette application (:func:`create_app`).
+
+Routes:
+
+- ``GET /t/<token>`` — a person's task: the decision, what is asked and by when, in a
+  Delphi round after the first the previous round beside their own answer, then the form
+  (or, once the task is closed, what became of it);
+- ``POST /t/<token>`` — the answer, as an HTML form posts it: recorded through
+  :func:`flows.answering.submit_answer` with the answer code the store derives, then a
+  redirect to the task, which now says what happens next; a refused answer comes back
+  with the reason above the form and what was typed kept;
+- ``GET /me/<token>`` — the person's open and recent tasks, each with its link;
+- ``GET /healthz`` — ``ok``, for a load balancer.
+
+A token that does not open (forged, cut, expired, another store's, another person's task,
+an inbox token used for a task) gets the one sentence :data:`decisions.links.REFUSAL` with
+status 404, never a hint of which tasks exist; a client with more than ``refusals_per_minute``
+of them gets 429 on every link for the rest of its minute. Pages are never cached, send no
+referrer, load nothing from elsewhere and run no script. The log names a link's path as
+``/t/…``: a token is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from decisions import services
+from decisions.classes import ClassBook, load_classes
+from decisions.clock import utcnow
+from decisions.db import make_engine
+from decisions.exceptions import ActorNotFound, CounselError, PermissionDenied
+from decisions.links import REFUSAL, BadLink, Grant, read_link
+from decisions.model import TaskKind, TaskStatus
+from decisions.services.personal import store_secret
+from decisions.settings import CounselSettings, load_settings
+from flows.answering import submit_answer
+from flows.web.catalogue import REFUSAL_ZH, text
+from flows.web.fields import form_fields, problems, read_answer
+from flows.web.limiter import RefusalLimiter
+from flows.web.pages import OpenedTask, inbox_page, open_task, task_page
+
+__all__ = ["create_app", "redact", "MAX_BODY", "REFUSALS_PER_MINUTE"]
+
+log = logging.getLogger("counsel.web")
+
+#: The largest answer taken, in bytes of form body (a long rationale in Chinese, encoded,
+#: is a few hundred kilobytes).
+MAX_BODY = 1_000_000
+#: Refused links a client may have per minute before it is answered 429.
+REFUSALS_PER_MINUTE = 10
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+_LINK = re.compile(r"^/(t|me)/[^/]*")
+_HEADERS = {
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "x-robots-tag": "noindex, nofollow",
+    "content-security-policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+def redact(path: str) -> str:
+    """A request path as the log may show it: a link's token left out.
+
+    >>> redact("/t/eyJhIjoid2FuZyJ9.c2ln"), redact("/me/abc/x"), redact("/healthz")
+    ('/t/…', '/me/…/x', '/healthz')
+    """
+    return _LINK.sub(lambda match: f"/{match.group(1)}/…", path)
+
+
+class _Guard:
+    """Every response's safety headers, and one log line per request without its token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                for name, value in _HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            log.info(
+                '%s "%s %s" %s %.0f ms',
+                client[0],
+                scope["method"],
+                redact(scope["path"]),
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _prefect_named() -> bool:
+    """Whether a Prefect server is named, so an answer can close its run and continue the
+    decision at once (otherwise the deadline sweep continues it)."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
+class AnswerPage:
+    """The page's handlers over one store: everything they show comes from the store, the
+    link and the classes; the only memory is the refusal count and the store's secret."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        classes: ClassBook,
+        settings: CounselSettings,
+        *,
+        notify_prefect: bool,
+        limiter: RefusalLimiter,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.engine = engine
+        self.classes = classes
+        self.settings = settings
+        self.notify_prefect = notify_prefect
+        self.limiter = limiter
+        self.clock = clock
+        self._secret: str | None = None
+        self.templates = Environment(
+            loader=FileSystemLoader(_TEMPLATES),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    # -- shared parts ---------------------------------------------------------------------
+
+    async def secret(self) -> str:
+        if self._secret is None:
+            self._secret = await run_in_threadpool(store_secret, self.engine)
+        return self._secret
+
+    def render(self, name: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
+        def t(key: str, **values: object) -> str:
+            return text(key, lang, **values)
+
+        html = self.templates.get_template(name).render(t=t, brand=text("brand", lang), **context)
+        return HTMLResponse(html, status_code=status)
+
+    def refused(self, request: Request) -> Response:
+        """The one answer for every link that does not open."""
+        self.limiter.refused(_client(request))
+        return self.render(
+            "refused.html",
+            "zh",
+            404,
+            html_lang="zh-CN",
+            heading=REFUSAL_ZH,
+            lines=[{"lang": "zh-CN", "text": REFUSAL_ZH}, {"lang": "en", "text": REFUSAL}],
+        )
+
+    def too_many(self) -> Response:
+        lines = [
+            {"lang": "zh-CN", "text": text("too_many", "zh")},
+            {"lang": "en", "text": text("too_many", "en")},
+        ]
+        response = self.render(
+            "refused.html", "zh", 429, html_lang="zh-CN", heading=lines[0]["text"], lines=lines
+        )
+        response.headers["retry-after"] = str(int(self.limiter.window_s))
+        return response
+
+    def failed(self) -> Response:
+        lines = [
+            {"lang": "zh-CN", "text": text("error", "zh")},
+            {"lang": "en", "text": text("error", "en")},
+        ]
+        return self.render(
+            "refused.html", "zh", 500, html_lang="zh-CN", heading=lines[0]["text"], lines=lines
+        )
+
+    async def grant(self, request: Request, scope: str) -> Grant | None:
+        try:
+            found = read_link(await self.secret(), request.path_params["token"], now=self.clock())
+        except BadLink:
+            return None
+        return found if found.scope == scope else None
+
+    # -- routes ---------------------------------------------------------------------------
+
+    async def health(self, request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def task(self, request: Request) -> Response:
+        if self.limiter.blocked(_client(request)):
+            return self.too_many()
+        try:
+            grant = await self.grant(request, "task")
+            opened = None
+            if grant is not None:
+                opened = await run_in_threadpool(open_task, self.engine, self.classes, grant)
+            if grant is None or opened is None:
+                return self.refused(request)
+            if request.method == "POST" and opened.task.status is TaskStatus.OPEN:
+                return await self.answer(request, grant, opened)
+            return self.task_view(opened)
+        except Exception:
+            log.exception("The page of %s failed.", redact(request.url.path))
+            return self.failed()
+
+    async def inbox(self, request: Request) -> Response:
+        if self.limiter.blocked(_client(request)):
+            return self.too_many()
+        try:
+            grant = await self.grant(request, "inbox")
+            if grant is None:
+                return self.refused(request)
+            try:
+                actor = await run_in_threadpool(services.get_actor, self.engine, grant.actor_id)
+            except ActorNotFound:
+                return self.refused(request)
+            now = self.clock()
+            page = await run_in_threadpool(
+                inbox_page,
+                self.engine,
+                actor,
+                self.classes.labels,
+                secret=await self.secret(),
+                zone=self.settings.timezone,
+                now=now,
+                link_until=datetime.fromtimestamp(grant.expires_at, now.tzinfo),
+            )
+            return self.render("inbox.html", actor.lang, html_lang=page.html_lang, page=page)
+        except Exception:
+            log.exception("The page of %s failed.", redact(request.url.path))
+            return self.failed()
+
+    # -- the task -------------------------------------------------------------------------
+
+    def task_view(
+        self,
+        opened: OpenedTask,
+        *,
+        typed: dict[str, list[str]] | None = None,
+        wrong: tuple[str, ...] = (),
+        said: tuple[str, ...] = (),
+        status: int = 200,
+    ) -> Response:
+        task, lang = opened.task, opened.actor.lang
+        fields = form_fields(
+            task.kind,
+            opened.view.decision_class.criteria,
+            self.classes.labels,
+            lang,
+            measures=task.measures,
+            typed=typed,
+            wrong=wrong,
+        )
+        page = task_page(
+            opened,
+            self.classes.labels,
+            zone=self.settings.timezone,
+            now=self.clock(),
+            fields=fields,
+            problems=said,
+        )
+        return self.render("task.html", lang, status, html_lang=page.html_lang, page=page)
+
+    async def answer(self, request: Request, grant: Grant, opened: OpenedTask) -> Response:
+        task, lang = opened.task, opened.actor.lang
+        criteria = opened.view.decision_class.criteria
+        body = await _read_body(request)
+        if body is None:
+            return self.task_view(opened, said=(text("too_large", lang),), status=413)
+        sent = _parse_form(body, request.headers.get("content-type", ""))
+        if sent is None:
+            return self.task_view(opened, said=(text("unreadable", lang),), status=422)
+        data, typed = read_answer(task.kind, criteria, sent, measures=task.measures)
+        wrong = problems(
+            task.kind,
+            criteria,
+            data,
+            self.classes.labels,
+            lang,
+            recommendations=(opened.view.recommendations() if task.kind is TaskKind.VOTE else None),
+        )
+        if wrong:
+            return self.task_view(
+                opened,
+                typed=typed,
+                wrong=tuple(name for name, _ in wrong),
+                said=tuple(sentence for _, sentence in wrong),
+                status=422,
+            )
+        try:
+            await run_in_threadpool(self.submit, opened, data)
+        except CounselError as refusal:
+            again = await run_in_threadpool(open_task, self.engine, self.classes, grant)
+            if again is None:
+                return self.refused(request)
+            if again.task.status is not TaskStatus.OPEN:
+                return self.task_view(again)
+            key = "powers_refused" if isinstance(refusal, PermissionDenied) else "store_refused"
+            said = (text(key, lang, reason=str(refusal)),)
+            return self.task_view(again, typed=typed, said=said, status=422)
+        # the task now shows what was recorded and what happens next (reloading it is a GET)
+        return RedirectResponse(request.path_params["token"], status_code=303)
+
+    def submit(self, opened: OpenedTask, data: dict[str, Any]) -> None:
+        """Record the answer through the one answer path, with the task's own code."""
+        code = services.answer_code_for(self.engine, opened.task.id)
+        submit_answer(
+            self.engine,
+            opened.task.id,
+            {**data, "answer_code": code},
+            actor=opened.actor,
+            classes=self.classes,
+            notify_prefect=self.notify_prefect,
+            channel="the answer page",
+        )
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The request's body, or None when it is larger than :data:`MAX_BODY`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_form(body: bytes, content_type: str) -> dict[str, list[str]] | None:
+    """An ``application/x-www-form-urlencoded`` body as field -> values, or None when it is
+    not one, or not UTF-8."""
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return None
+    try:
+        return parse_qs(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=500,
+        )
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def create_app(
+    engine: Engine | None = None,
+    *,
+    classes: ClassBook | None = None,
+    settings: CounselSettings | None = None,
+    notify_prefect: bool | None = None,
+    refusals_per_minute: int = REFUSALS_PER_MINUTE,
+    clock: Callable[[], datetime] = utcnow,
+) -> Starlette:
+    """The answer page for the store of ``engine`` (by default the settings' store, opened
+    here and closed when the application stops).
+
+    Parameters
+    ----------
+    classes
+        The decision classes (default: the settings' file, read once at start).
+    settings
+        Where the time zone comes from (default: :func:`decisions.settings.load_settings`).
+    notify_prefect
+        Whether a recorded answer closes the person's Prefect run and continues the
+        decision at once; by default, when a Prefect server is named. Without it the
+        deadline sweep continues the decision.
+    refusals_per_minute
+        Links that do not open, per client and minute, before it is answered 429.
+    clock
+        The current moment (UTC), for tests.
+    """
+    settings = settings or load_settings()
+    owned = engine is None
+    engine = engine or make_engine(settings.resolved_database_url())
+    page = AnswerPage(
+        engine,
+        classes or load_classes(settings.classes_file),
+        settings,
+        notify_prefect=_prefect_named() if notify_prefect is None else notify_prefect,
+        limiter=RefusalLimiter(per_minute=refusals_per_minute),
+        clock=clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if owned:
+            engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/t/{token}", page.task, methods=["GET", "POST"]),
+            Route("/me/{token}", page.inbox, methods=["GET"]),
+            Route("/healthz", page.health, methods=["GET"]),
+        ],
+        middleware=[Middleware(_Guard)],
+        lifespan=lifespan,
+    )
+    app.state.page = page
+    return app
