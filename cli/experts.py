@@ -451,7 +451,7 @@ def assign(
         best = (
             "the best possible"
             if bound is not None and bound - result.worst_item_score <= 1e-9 * max(1.0, bound)
-            else f"none can be served above {bound:.4f}"
+            else f"no assignment serves its worst item above {bound:.4f}"
         )
         head = (
             f"Assigned {pairs} to {items} (worst-served item {result.worst_item_score:.4f}, "

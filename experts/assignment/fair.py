@@ -44,7 +44,6 @@ import numpy as np
 import numpy.typing as npt
 
 from experts.assignment.affinity import AffinityTable, FloatArray
-from experts.assignment.infeasible import explain_infeasible
 from experts.assignment.instance import Assignment, Instance, assignment_of, prepare
 from experts.assignment.network import solve_flow
 
@@ -165,7 +164,7 @@ def _exact_search(search: _Search, bound: float, time_limit: float) -> float:
         ],
         integrality=np.r_[np.ones(n), 0],
         bounds=Bounds(np.r_[np.zeros(n), search.best_worst - tol], np.r_[np.ones(n), bound]),
-        options={"time_limit": time_limit},
+        options={"time_limit": time_limit, "mip_rel_gap": 0.0},
     )
     if first.x is None:
         return bound
@@ -182,7 +181,7 @@ def _exact_search(search: _Search, bound: float, time_limit: float) -> float:
         constraints=[*counts, LinearConstraint(a_service, search.best_worst - tol, np.inf)],
         integrality=np.ones(n),
         bounds=Bounds(0, 1),
-        options={"time_limit": time_limit},
+        options={"time_limit": time_limit, "mip_rel_gap": 0.0},
     )
     if second.x is not None:
         search.offer(np.asarray(second.x > 0.5))
@@ -239,7 +238,7 @@ def assign_fair(
     )
     flow = solve_flow(instance)
     if flow is None:
-        explain_infeasible(instance)
+        instance.explain_infeasible()
     assert flow is not None
     scale = float(np.abs(instance.score).max(initial=0.0))
     search = _Search(instance, tolerance=1e-9 * max(scale, 1e-300))

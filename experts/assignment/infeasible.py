@@ -11,15 +11,12 @@ instance does not load it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 import numpy as np
 
 from experts.assignment.affinity import AffinityTable, IntArray
 from experts.exceptions import InfeasibleAssignment
-
-if TYPE_CHECKING:
-    from experts.assignment.instance import Instance
 
 __all__ = ["check_counts", "explain_infeasible"]
 
@@ -75,7 +72,15 @@ def check_counts(
 
 
 def explain_infeasible(
-    instance: Instance, *, unit: int = 1, pair_capacity: int = 1, why: str = ""
+    table: AffinityTable,
+    item: IntArray,
+    expert: IntArray,
+    need: IntArray,
+    cap: IntArray,
+    *,
+    unit: int = 1,
+    pair_capacity: int = 1,
+    why: str = "",
 ) -> NoReturn:
     """Find which constraint fails (a minimum cut) and raise with that sentence.
 
@@ -89,8 +94,6 @@ def explain_infeasible(
         maximum_flow,
     )
 
-    table, item, expert = instance.table, instance.item, instance.expert
-    need, cap = instance.need, instance.cap
     n_items, n_experts = len(table.items), len(table.experts)
     source, sink = 0, n_items + n_experts + 1
     rows = np.concatenate(

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel
 
 from experts.assignment.affinity import AffinityTable, FloatArray, IntArray
-from experts.assignment.infeasible import check_counts
+from experts.assignment.infeasible import check_counts, explain_infeasible
 from experts.exceptions import InfeasibleAssignment
 
 __all__ = ["Mode", "AssignedExpert", "Assignment", "Instance", "prepare", "assignment_of"]
@@ -84,6 +84,25 @@ class Instance:
                 self.item[chosen], weights=self.score[chosen], minlength=len(self.table.items)
             ),
             np.float64,
+        )
+
+    def explain_infeasible(
+        self, *, unit: int = 1, pair_capacity: int = 1, why: str = ""
+    ) -> NoReturn:
+        """Raise the sentence that says which constraint cannot be met (a minimum cut).
+
+        ``unit`` and ``pair_capacity`` are those of the flow that found no solution (see
+        :func:`~experts.assignment.network.solve_flow`); ``why`` names what else limits it.
+        """
+        explain_infeasible(
+            self.table,
+            self.item,
+            self.expert,
+            self.need,
+            self.cap,
+            unit=unit,
+            pair_capacity=pair_capacity,
+            why=why,
         )
 
     def worst(self, chosen: npt.NDArray[np.bool_]) -> float:

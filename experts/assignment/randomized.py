@@ -48,7 +48,6 @@ from fractions import Fraction
 import numpy as np
 
 from experts.assignment.affinity import AffinityTable, FloatArray, IntArray
-from experts.assignment.infeasible import explain_infeasible
 from experts.assignment.instance import Assignment, Instance, assignment_of, prepare
 from experts.assignment.network import solve_flow
 from experts.exceptions import InfeasibleAssignment
@@ -222,9 +221,9 @@ def assignment_probabilities(
     flow = solve_flow(instance, unit=q, pair_capacity=p)
     if flow is None:
         if solve_flow(instance) is None:
-            explain_infeasible(instance)
-        explain_infeasible(
-            instance, unit=q, pair_capacity=p, why=f", the max probability of {float(cap):g}"
+            instance.explain_infeasible()
+        instance.explain_infeasible(
+            unit=q, pair_capacity=p, why=f", the max probability of {float(cap):g}"
         )
     assert flow is not None
     return PairProbabilities(instance, flow, q, cap)

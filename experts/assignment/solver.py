@@ -28,7 +28,6 @@ import numpy as np
 import numpy.typing as npt
 
 from experts.assignment.affinity import AffinityTable
-from experts.assignment.infeasible import explain_infeasible
 from experts.assignment.instance import Assignment, Instance, assignment_of, prepare
 from experts.assignment.network import solve_flow
 from experts.exceptions import ExpertsError
@@ -46,7 +45,7 @@ def optimal_pairs(instance: Instance) -> npt.NDArray[np.bool_]:
     """
     flow = solve_flow(instance)
     if flow is None:
-        explain_infeasible(instance)
+        instance.explain_infeasible()
     assert flow is not None
     return flow > 0
 
@@ -84,7 +83,7 @@ def _lp_pairs(instance: Instance) -> npt.NDArray[np.bool_]:
         method="highs-ds",
     )
     if result.status == 2:
-        explain_infeasible(instance)
+        instance.explain_infeasible()
     if result.status != 0 or result.x is None:
         raise ExpertsError(f"The assignment solver stopped: {result.message}")
     x = np.asarray(result.x)

@@ -337,3 +337,17 @@ def test_item_short_of_candidates_under_the_cap_is_named() -> None:
     ) as info:
         assign_random(rows, seed=1, per_item=3, max_load=3)
     assert info.value.constraint == "max_probability"
+
+
+def test_group_short_under_the_cap_is_named() -> None:
+    """Items that an assignment can serve but not under the cap are named as a group."""
+    rows = [(i, e, 1.0) for i in ("a", "b") for e in ("E1", "E2")] + [
+        ("c", e, 1.0) for e in ("E1", "E2", "E3")
+    ]
+    assert assign_experts(rows, per_item=1, max_load=1).total_score == 3.0
+    with pytest.raises(
+        InfeasibleAssignment,
+        match=r"Items 'a', 'b', 'c' need 3 assignments between them but their candidates can "
+        r"take only 2.50 of them under the max load, the max probability of 0.5 and conflicts",
+    ):
+        assign_random(rows, seed=1, per_item=1, max_load=1)
