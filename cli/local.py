@@ -1,7 +1,9 @@
-"""Counsel on this machine: ``counsel init``, ``up``, ``down``, ``task-worker`` and ``demo``.
+"""Counsel on this machine: ``counsel init``, ``up``, ``down``, ``task-worker``, ``serve``
+and ``demo``.
 
-``up`` and ``down`` load :mod:`flows.stack` (and httpx), ``task-worker`` and ``demo`` load
-Prefect, only when they run, so that the other commands start without them.
+``up`` and ``down`` load :mod:`flows.stack` (and httpx), ``task-worker``, ``serve`` and
+``demo`` load Prefect (``serve`` also Starlette and uvicorn), only when they run, so that
+the other commands start without them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import typer
 from cli.common import console, open_engine, prefect_configured
 from cli.errors import RefusingGroup
 from decisions import services
-from decisions.exceptions import CounselError
+from decisions.exceptions import CounselError, StoreNotReady
 from decisions.settings import load_settings
 
 __all__ = ["app"]
@@ -64,9 +66,13 @@ def up(
             min=1, help="Task workers to start (default: one per core).", show_default=False
         ),
     ] = None,
+    page_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the personal answer page.")
+    ] = 8400,
 ) -> None:
-    """Start a local stack: Prefect server, the counsel work pool and deployments, a
-    process worker for people's forms and task workers for decisions' steps."""
+    """Start a local stack: Prefect server, the counsel work pool and deployments, the
+    personal answer page, a process worker for people's forms and task workers for
+    decisions' steps."""
     from flows.stack import start_stack
 
     stack = start_stack(
@@ -75,8 +81,13 @@ def up(
         prefect_database=prefect_database,
         sweep_every_s=sweep_every,
         task_workers=task_workers,
+        page_port=page_port,
     )
     console.print(f"Prefect UI: {stack.ui_url}  (logs in {stack.folder})")
+    console.print(
+        f"Answer page: {stack.page_url}; people's links point to "
+        f"{stack.env.get('COUNSEL_PUBLIC_URL', stack.page_url)}"
+    )
     console.print(
         f"Deployments of prefect.yaml registered; a worker polls the counsel pool and "
         f"{len(stack.task_worker_pids)} task workers take decisions' steps."
@@ -113,12 +124,43 @@ def task_worker(
 
 
 @app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8400,
+) -> None:
+    """Serve the personal answer page: people's task links (/t/…) and inbox links (/me/…).
+
+    Several may serve one store behind a load balancer; links point to COUNSEL_PUBLIC_URL."""
+    settings = load_settings()
+    engine = open_engine(require_ready=False)
+    try:
+        services.check_ready(engine)
+    except StoreNotReady as not_yet:  # `counsel up` may start the page before `counsel init`
+        console.print(f"{not_yet} Links open once it is done.")
+    from flows.web.server import serve as serve_page  # loads Starlette, uvicorn and Prefect
+
+    console.print(
+        f"Answer page on http://{host}:{port}; people's links point to {settings.public_url}. "
+        "Ctrl+C stops it."
+    )
+    if not prefect_configured():
+        console.print(
+            "PREFECT_API_URL is not set: answers are recorded and the deadline sweep "
+            "continues the decisions."
+        )
+    serve_page(engine, settings, host=host, port=port)
+
+
+@app.command()
 def down() -> None:
-    """Stop the workers and the Prefect server that `counsel up` started."""
+    """Stop the workers, the answer page and the Prefect server that `counsel up` started."""
     from flows.stack import stop_stack
 
     stack = stop_stack(load_settings().home)
-    console.print(f"Stopped the workers and the Prefect server at {stack.ui_url}.")
+    page = f", the answer page at {stack.page_url}" if stack.page_url else ""
+    console.print(f"Stopped the workers{page} and the Prefect server at {stack.ui_url}.")
 
 
 @app.command()

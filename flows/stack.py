@@ -1,7 +1,9 @@
 """``counsel up`` / ``counsel down``: a local Prefect stack for Counsel on this machine.
 
 ``up`` starts ``prefect server start`` (UI and API), creates the ``counsel`` process work
-pool, registers the deployments of ``prefect.yaml``, starts a process worker (it runs
+pool, registers the deployments of ``prefect.yaml``, starts the personal answer page
+(``counsel serve``, on port 8400 unless ``page_port`` says otherwise; people's links point
+to it unless ``COUNSEL_PUBLIC_URL`` names another address), a process worker (it runs
 people's forms, ``answer-task``, when they are submitted) and task workers (``counsel
 task-worker``, one per core: decisions' steps and the deadline sweeps), each as its own
 process group with its log under ``$COUNSEL_HOME/stack``; it records what it started in
@@ -37,6 +39,8 @@ __all__ = [
 ]
 
 HEALTH_TIMEOUT_S = 60.0
+#: The answer page's port on a local stack (``counsel serve``'s default too).
+PAGE_PORT = 8400
 
 
 class StackError(CounselError, RuntimeError):
@@ -53,6 +57,9 @@ class Stack:
     #: what the workers' environment adds to the caller's (Prefect and Counsel settings)
     env: dict[str, str] = field(default_factory=dict)
     task_worker_pids: list[int] = field(default_factory=list)
+    #: the answer page (``counsel serve``); None in a record of an older ``counsel up``
+    page_pid: int | None = None
+    page_url: str | None = None
 
 
 def project_dir() -> Path:
@@ -73,18 +80,25 @@ def _prefect(*args: str) -> list[str]:
     return [sys.executable, "-m", "prefect", *args]
 
 
-def _wait_healthy(api_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_healthy(
+    api_url: str,
+    server: subprocess.Popen[bytes],
+    log: Path,
+    *,
+    what: str = "prefect server",
+    path: str = "/health",
+) -> None:
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise StackError(f"prefect server stopped at start; see {log}.")
+            raise StackError(f"{what} stopped at start; see {log}.")
         try:
-            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{api_url}{path}", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise StackError(f"prefect server did not answer within {HEALTH_TIMEOUT_S:.0f} s; see {log}.")
+    raise StackError(f"{what} did not answer within {HEALTH_TIMEOUT_S:.0f} s; see {log}.")
 
 
 def start_stack(
@@ -94,8 +108,10 @@ def start_stack(
     prefect_database: str | None = None,
     sweep_every_s: float | None = None,
     task_workers: int | None = None,
+    page_port: int = PAGE_PORT,
 ) -> Stack:
-    """Start server, work pool, deployments and workers; refuse if a stack is already up.
+    """Start server, work pool, deployments, the answer page and workers; refuse if a stack
+    is already up.
 
     ``sweep_every_s`` (default ``COUNSEL_SWEEP_EVERY_S``, or a minute) is how often the task
     workers sweep deadlines; a decision is then continued after twice that of quiet, and a
@@ -122,9 +138,13 @@ def start_stack(
         overrides["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database
     if sweep_every_s:
         overrides["COUNSEL_SWEEP_EVERY_S"] = str(sweep_every_s)
+    page_url = f"http://127.0.0.1:{page_port}"
+    # people's links point to this page unless the settings name the address they reach
+    overrides.setdefault("COUNSEL_PUBLIC_URL", page_url)
     env = {**os.environ, **overrides}
     server_log = folder / "server.log"
     started: list[int] = []  # the workers, process worker first
+    page: subprocess.Popen[bytes] | None = None
     server = _spawn(
         _prefect("server", "start", "--host", "127.0.0.1", "--port", str(port)),
         env=env,
@@ -150,15 +170,29 @@ def start_stack(
                 )
             if done.returncode != 0:
                 raise StackError(f"`{' '.join(step[2:])}` failed; see {setup_log}.")
+        page = _spawn_page(folder, env, page_port)
+        _wait_healthy(
+            page_url, page, folder / "answer-page.log", what="the answer page", path="/healthz"
+        )
         worker = _spawn_worker(folder, env)
         started.append(worker.pid)
         for n in range(task_workers or os.cpu_count() or 1):
             started.append(_spawn_task_worker(folder, env, n).pid)
     except BaseException:
-        for pid in [*started, server.pid]:
+        for pid in [*started, *([page.pid] if page else []), server.pid]:
             _stop_group(pid)
         raise
-    stack = Stack(str(folder), api_url, ui_url, server.pid, worker.pid, overrides, started[1:])
+    stack = Stack(
+        str(folder),
+        api_url,
+        ui_url,
+        server.pid,
+        worker.pid,
+        overrides,
+        started[1:],
+        page_pid=page.pid,
+        page_url=page_url,
+    )
     _write(record, stack)
     return stack
 
@@ -168,6 +202,15 @@ def _spawn_worker(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
         _prefect("worker", "start", "--pool", "counsel"),
         env=env,
         log=folder / "worker.log",
+        cwd=project_dir(),
+    )
+
+
+def _spawn_page(folder: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    return _spawn(
+        [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        log=folder / "answer-page.log",
         cwd=project_dir(),
     )
 
@@ -269,11 +312,13 @@ def _stop_group(pid: int, timeout: float = 20.0) -> bool:
 
 
 def stop_stack(home: Path) -> Stack:
-    """Stop the workers and the server that ``start_stack`` recorded."""
+    """Stop the workers, the answer page and the server that ``start_stack`` recorded."""
     stack = read_stack(home)
     for pid in stack.task_worker_pids:
         _stop_group(pid)
     _stop_group(stack.worker_pid)
+    if stack.page_pid:
+        _stop_group(stack.page_pid)
     _stop_group(stack.server_pid)
     (home / "stack" / "stack.json").unlink()
     return stack
