@@ -25,6 +25,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from decisions.clock import as_utc
+
 __all__ = ["Message", "render", "local_time", "KINDS"]
 
 
@@ -215,7 +217,8 @@ KINDS = frozenset({*_TASK_WORDS, *_PLANNER})
 
 
 def local_time(moment: str | datetime | None, zone: str, *, lang: str = "en") -> str:
-    """A stored UTC moment as people read it: ``2026-12-03 17:00 (Asia/Shanghai)``.
+    """A stored UTC moment (naive ones are UTC too) as people read it:
+    ``2026-12-03 17:00 (Asia/Shanghai)``.
 
     >>> local_time("2026-12-03T09:00:00+00:00", "Asia/Shanghai")
     '2026-12-03 17:00 (Asia/Shanghai)'
@@ -224,7 +227,7 @@ def local_time(moment: str | datetime | None, zone: str, *, lang: str = "en") ->
     """
     if moment is None:
         return "无" if lang == "zh" else "none"
-    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    when = as_utc(datetime.fromisoformat(moment) if isinstance(moment, str) else moment)
     return f"{when.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
 
 
