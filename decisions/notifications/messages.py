@@ -1,7 +1,7 @@
 """What a message says, in the person's language: Chinese first, English on request.
 
 Every message names what is asked (or what happened), of which decision (its id and title),
-by when in local time, and ends with the person's link. It is rendered when it is sent, from
+by when in local time, and carries the person's link. It is rendered when it is sent, from
 the facts the outbox row keeps (:mod:`decisions.notifications.rules`) and a link made at that
 moment, so the outbox and the audit chain never hold a link. The texts are plain: e-mail
 shows them as written and chat bots (WeCom, DingTalk, Feishu) do not garble them.
@@ -39,7 +39,7 @@ class Message:
 #: What each kind of task is called, as a noun phrase: (zh, en).
 _TASK_NAMES = {
     "consult": ("第 {round} 轮专家咨询", "consultation round {round}"),
-    "discuss": ("讨论意见", "discussion position"),
+    "discuss": ("讨论发言", "discussion position"),
     "vote": ("表决", "vote"),
     "execute": ("执行情况报告", "execution report"),
     "inspect": ("验收检查", "inspection"),

@@ -26,6 +26,7 @@ from aiosmtpd.smtp import AuthResult
 from sqlalchemy import Engine, func, select
 
 from decisions import services
+from decisions.db import make_engine
 from decisions.links import Grant, read_link
 from decisions.model import TaskKind, TaskStatus
 from decisions.notifications import CAUSES, Notification
@@ -249,8 +250,8 @@ def full_decision(world: World, deadline: datetime) -> list[Callable[[], object]
 
 @pytest.fixture
 def people(world: World, mail: MailServer, webhook: Webhook) -> dict[str, tuple[str, ...]]:
-    """Everyone reachable: Chinese readers by mail and webhook, English ones by webhook, a
-    member at both, and one expert (expert-2) with no address at all."""
+    """Everyone reachable, readers of Chinese and of English, by mail (one with a password
+    in the address), by webhook, or both (member-0); one expert (expert-2) has no address."""
     e = world.engine
     services.add_actor(e, actor_id="expert-3", name="孙丽", roles=["expert"], affiliations=["i-3"])
     contacts = {
@@ -439,8 +440,6 @@ def test_a_message_that_cannot_go_is_failed_and_audited(world: World, mail: Mail
 def test_two_notifiers_racing_send_each_message_once(world: World, db_url: str) -> None:
     """Two notifiers, each with its own engine, emptying one outbox at the same moment
     against a slow webhook: every message is sent once and recorded sent once."""
-    from decisions.db import make_engine
-
     hook = Webhook(delay_s=0.05)
     try:
         for member in world.members:

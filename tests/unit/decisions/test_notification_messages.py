@@ -82,7 +82,7 @@ def test_chinese_messages_are_written_in_chinese(kind: str) -> None:
     ("task", "zh", "en"),
     [
         ("consult", "第 2 轮专家咨询", "consultation round 2"),
-        ("discuss", "讨论意见", "discussion position"),
+        ("discuss", "讨论发言", "discussion position"),
         ("vote", "表决", "vote"),
         ("execute", "执行情况报告", "execution report"),
         ("inspect", "验收检查", "inspection"),
@@ -126,6 +126,7 @@ def test_what_people_typed_is_never_a_template(title: str) -> None:
 
 
 def test_a_kind_without_words_is_refused() -> None:
+    """A kind of message, or of task, with no words is a bug, said as such."""
     with pytest.raises(ValueError, match="no words"):
         render("vote.tallied", "zh", params(), link=LINK, zone=ZONE)
     with pytest.raises(ValueError, match="no words"):
@@ -133,6 +134,7 @@ def test_a_kind_without_words_is_refused() -> None:
 
 
 def test_local_time_reads_naive_or_aware_moments_and_none() -> None:
+    """Deadlines are written in the configured zone; a naive moment is UTC; none is none."""
     assert local_time(DEADLINE, "UTC") == "2026-12-03 09:00 (UTC)"
     assert local_time("2026-12-03T09:00:00", ZONE) == "2026-12-03 17:00 (Asia/Shanghai)"
     assert local_time(None, ZONE) == "none"
@@ -200,6 +202,7 @@ def test_task_events_tell_the_tasks_person(action: str) -> None:
 
 @pytest.mark.parametrize("action", sorted(STAGE_CHANGES | STALLS | ENDINGS))
 def test_decision_events_tell_the_planner_who_filed_it(action: str) -> None:
+    """Stage changes, a stall and the endings tell the planner, with the stages and reason."""
     payload = '{"from": "consulting", "to": "stalled", "reason": "r"}'
     [notice] = notices_for(event(action, payload), Facts())
     assert (notice.recipient, notice.kind, notice.task_id) == ("li-wei", action, None)
@@ -218,10 +221,12 @@ def test_decision_events_tell_the_planner_who_filed_it(action: str) -> None:
     ],
 )
 def test_other_events_tell_nobody(action: str, payload: str, decision_id: str) -> None:
+    """Other events, and events whose task or decision cannot be read, tell nobody."""
     assert notices_for(event(action, payload, decision_id), Facts()) == []
 
 
 def test_a_planners_notice_reads_the_state_it_reached() -> None:
+    """An event without a ``to`` (a resumption) names the state the decision reached."""
     facts = Facts()
     facts.decision_.state = State.CONSULTING
     [notice] = notices_for(event("decision.resumed", '{"from": "stalled"}'), facts)
@@ -229,12 +234,14 @@ def test_a_planners_notice_reads_the_state_it_reached() -> None:
 
 
 def test_retries_back_off_from_thirty_seconds_to_an_hour() -> None:
+    """Retries wait 30 s, 1 min, 2 min … doubling, never more than an hour apart."""
     delays = [retry_delay(n) for n in range(1, 10)]
     assert delays[:4] == [FIRST_RETRY, 2 * FIRST_RETRY, 4 * FIRST_RETRY, 8 * FIRST_RETRY]
     assert delays == sorted(delays) and delays[-1] == MAX_RETRY
 
 
 def test_a_message_is_given_up_after_its_attempts_or_two_days() -> None:
+    """A message fails for good after MAX_ATTEMPTS attempts or GIVE_UP_AFTER, not before."""
     queued = datetime(2026, 11, 30, tzinfo=UTC)
     assert not gives_up(MAX_ATTEMPTS - 1, queued, queued + timedelta(hours=1))
     assert gives_up(MAX_ATTEMPTS, queued, queued + timedelta(hours=1))
@@ -251,6 +258,7 @@ def test_a_message_is_given_up_after_its_attempts_or_two_days() -> None:
     ],
 )
 def test_an_error_never_repeats_an_addresss_secret_parts(address: str, secret: str) -> None:
+    """A last error keeps the channel's kind but drops passwords, keys and tokens."""
     said = scrub(f"Failed to reach {address} ({secret}) for {secret}", address)
     assert secret not in said and "Failed to reach" in said
     assert outbox.channel_of(address) in said
