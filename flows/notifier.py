@@ -22,10 +22,10 @@ from prefect.events import emit_event
 from sqlalchemy import Engine
 
 from decisions import services
-from decisions.db import make_engine
 from decisions.notifications.delivery import BATCH, send
 from decisions.services import Delivery
 from decisions.settings import CounselSettings, load_settings
+from flows.context import store_engine
 
 __all__ = ["notify_once", "notify_forever", "emit_delivery"]
 
@@ -97,15 +97,13 @@ def emit_delivery(delivery: Delivery) -> None:
 
 async def notify_forever(every_s: float, *, settings: CounselSettings | None = None) -> None:
     """Send what is due every ``every_s`` seconds until cancelled; a pass that fails (the
-    store restarting) is logged and the next one tries again."""
+    store restarting) is logged and the next one tries again. An idle pass is one read that
+    takes no lock."""
     settings = settings or load_settings()
-    engine = make_engine(settings.resolved_database_url())
-    try:
-        while True:
-            try:
-                await asyncio.to_thread(notify_once, engine, settings)
-            except Exception as err:  # noqa: BLE001 - keep notifying; the next pass retries
-                logger.warning("Could not send notifications (%s); trying again.", err)
-            await asyncio.sleep(every_s)
-    finally:
-        engine.dispose()
+    engine = store_engine(settings.resolved_database_url())  # the worker's own, shared
+    while True:
+        try:
+            await asyncio.to_thread(notify_once, engine, settings)
+        except Exception as err:  # noqa: BLE001 - keep notifying; the next pass retries
+            logger.warning("Could not send notifications (%s); trying again.", err)
+        await asyncio.sleep(every_s)

@@ -66,6 +66,9 @@ def deliver_due(
     """
     now = (now or utcnow()).astimezone(UTC)
     lease_until = now + lease
+    with UnitOfWork(engine, read_only=True) as uow:
+        if not uow.notifications.any_due(now):
+            return []
     with UnitOfWork(engine) as uow:
         claimed = uow.notifications.claim(now=now, lease_until=lease_until, limit=limit)
         secret = uow.secret() if claimed else ""

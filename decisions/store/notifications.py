@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from decisions.clock import as_utc
@@ -52,16 +52,18 @@ class NotificationRepository:
             )
         return len(recipient.notify)
 
+    def any_due(self, now: datetime) -> bool:
+        """Whether a message is due and free at ``now``: one indexed read, so an idle
+        notifier never takes the write lock every writer of the store shares."""
+        found = self.session.scalar(select(NotificationRow.id).where(*_due(now)).limit(1))
+        return found is not None
+
     def claim(self, *, now: datetime, lease_until: datetime, limit: int) -> list[Notification]:
         """Lease up to ``limit`` due messages, oldest first, counting an attempt for each
         (the caller holds the write lock, so no other claimer sees them due)."""
         rows = self.session.scalars(
             select(NotificationRow)
-            .where(
-                NotificationRow.status == PENDING,
-                NotificationRow.next_attempt_at <= now,
-                or_(NotificationRow.lease_until.is_(None), NotificationRow.lease_until <= now),
-            )
+            .where(*_due(now))
             .order_by(NotificationRow.next_attempt_at, NotificationRow.id)
             .limit(limit)
         ).all()
@@ -109,6 +111,15 @@ class NotificationRepository:
         if decision_id is not None:
             query = query.where(NotificationRow.decision_id == decision_id)
         return [_to_model(row) for row in self.session.scalars(query)]
+
+
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Pending, its time come, and leased to nobody (or the lease ran out)."""
+    return (
+        NotificationRow.status == PENDING,
+        NotificationRow.next_attempt_at <= now,
+        or_(NotificationRow.lease_until.is_(None), NotificationRow.lease_until <= now),
+    )
 
 
 def _to_model(row: NotificationRow) -> Notification:
