@@ -11,7 +11,9 @@ Writes seeded synthetic matcher CSV files — 2,000 items x 3,000 experts and 5,
 in-process, drawn the same way from the same seed — and runs the console script on them as a
 user does: a fresh process each time, so the figures include process start, reading the CSV
 files, solving and writing the JSON. Each run is timed by wall clock and its peak resident
-memory read from the kernel (``os.wait4`` of that child). Runs alternate between:
+memory and CPU time (user + system) read from the kernel (``os.wait4`` of that child); on a
+busy machine the wall time grows with the load and the CPU time much less, so both are
+printed. Runs alternate between:
 
 * **flow** — the command as it is: the bulk CSV reader and OR-Tools' min-cost flow;
 * **lp** — the command before OR-Tools (``--solver lp``, hidden): the row-by-row CSV reader
@@ -93,8 +95,8 @@ def write_instance(
     return scores_csv, conflicts_csv
 
 
-def run(command: list[str]) -> tuple[float, float]:
-    """Run ``command`` to completion: its wall time in seconds and peak RSS in MB."""
+def run(command: list[str]) -> tuple[float, float, float]:
+    """Run ``command`` to completion: its wall time and CPU time in seconds, peak RSS in MB."""
     start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
@@ -103,7 +105,8 @@ def run(command: list[str]) -> tuple[float, float]:
     err = child.stderr.read().decode() if child.stderr else ""
     if child.returncode != 0:
         sys.exit(f"{' '.join(command)} failed with status {child.returncode}: {err}")
-    return elapsed, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return elapsed, cpu, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
 def total_score(path: Path) -> float:
@@ -139,11 +142,13 @@ def bench_size(
     ]
     engines = {"flow": [], "lp": ["--solver", "lp"]}
     times: dict[str, list[float]] = {name: [] for name in engines}
+    cpus: dict[str, list[float]] = {name: [] for name in engines}
     peaks: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(runs):
         for name, extra in engines.items():
-            elapsed, peak = run([*base, "--out", str(sub / f"{name}.json"), *extra])
+            elapsed, cpu, peak = run([*base, "--out", str(sub / f"{name}.json"), *extra])
             times[name].append(elapsed)
+            cpus[name].append(cpu)
             peaks[name].append(peak)
     totals = {name: total_score(sub / f"{name}.json") for name in engines}
     gap = abs(totals["flow"] - totals["lp"]) / max(abs(totals["lp"]), 1e-300)
@@ -154,8 +159,9 @@ def bench_size(
     for name, label in (("flow", "now (flow)"), ("lp", "before (--solver lp)")):
         t = times[name]
         lines.append(
-            f"  {label:<21} {median[name]:5.2f} s (runs {min(t):.2f}-{max(t):.2f}), "
-            f"peak RSS {max(peaks[name]):4.0f} MB, total score {totals[name]:.6f}"
+            f"  {label:<21} {median[name]:5.2f} s (runs {min(t):.2f}-{max(t):.2f}; CPU "
+            f"{statistics.median(cpus[name]):.2f} s), peak RSS {max(peaks[name]):4.0f} MB, "
+            f"total score {totals[name]:.6f}"
         )
     target = ""
     if limit_s is not None:
@@ -188,9 +194,9 @@ def bench_modes(folder: Path, n_items: int, n_experts: int, seed: int) -> list[s
         ("--mode random --seed 1", ["--mode", "random", "--seed", str(seed + 1)]),
     ):
         out = sub / "mode.json"
-        elapsed, peak = run([*base, "--out", str(out), *extra])
+        elapsed, cpu, peak = run([*base, "--out", str(out), *extra])
         lines.append(
-            f"  {label:<23} {elapsed:5.2f} s, peak RSS {peak:4.0f} MB, "
+            f"  {label:<23} {elapsed:5.2f} s (CPU {cpu:.2f} s), peak RSS {peak:4.0f} MB, "
             f"total score {total_score(out):.6f}"
         )
     return lines
@@ -215,8 +221,12 @@ def main() -> None:
         f"{version('ortools')}, SciPy {version('scipy')}; PYTHONDONTWRITEBYTECODE="
         f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')}"
     )
-    starts = [run([*counsel_command(), "experts", "--help"])[0] for _ in range(max(runs, 3))]
-    print(f"process start alone (counsel experts --help): {statistics.median(starts):.2f} s")
+    starts = [run([*counsel_command(), "experts", "--help"]) for _ in range(max(runs, 3))]
+    print(
+        f"process start alone (counsel experts --help): "
+        f"{statistics.median(s[0] for s in starts):.2f} s (CPU "
+        f"{statistics.median(s[1] for s in starts):.2f} s)"
+    )
     ok = True
     with tempfile.TemporaryDirectory(prefix="counsel-bench-") as tmp:
         folder = Path(tmp)
