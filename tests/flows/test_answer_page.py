@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -222,7 +223,7 @@ def test_the_task_page_says_what_is_asked_and_by_when_in_chinese(
     assert TITLE in html and f"{world.decision.id} · 方案第 1 版" in html
     assert "第 1 轮专家咨询：请按 1–9 分为各项指标评分" in html
     assert task.deadline is not None
-    local = task.deadline.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+    local = task.deadline.astimezone(ZoneInfo("Asia/Shanghai"))
     assert f"请于 {local.year}年{local.month}月{local.day}日" in html
     assert f"{local:%H:%M}（北京时间）前提交" in html
     form = form_html(html)
@@ -612,3 +613,107 @@ def test_pages_are_plain_private_and_the_log_never_holds_a_token(
         assert line in logged, logged
     token = link.removeprefix("/t/")
     assert token not in logged and token[:20] not in logged and "forged" not in logged
+
+
+# -- with Prefect: the page is one channel of the answer path -----------------------------
+
+
+def page_answer(task: Task, html: str) -> dict[str, Any]:
+    """What a person fills in on their task's page in the whole-decision test."""
+    number = int(task.id.rsplit("-", 1)[1][1:])
+    if task.kind is TaskKind.CONSULT:
+        ratings = re.findall(r'name="(rating_[a-z_]+)" value="1"', html)
+        cost = {1: 4, 2: 6, 3: 7, 4: 5, 5: 8}.get(number, 6) if task.round == 1 else 6
+        form: dict[str, Any] = {name: "7" for name in ratings} | {"rating_cost": str(cost)}
+        return form | {
+            "recommendation": "approve_with_conditions",
+            "conditions": "保留人民菜场周边夜班保洁",
+            "rationale": f"第 {task.round} 轮意见：总体可行。",
+        }
+    if task.kind is TaskKind.DISCUSS:
+        return {"stance": "support", "text": "支持，按专家条件实施。"}
+    if task.kind is TaskKind.VOTE:
+        if "回避" in html and task.assignee_id == "feng-yan":
+            return {"choice": "recuse", "rationale": "本人亲属在投标单位任职。"}
+        return {"choice": "approve", "rationale": "与专家意见一致。"}
+    if task.kind is TaskKind.EXECUTE:
+        ticks = re.findall(r'name="measures_done" value="(\d+)"', html)
+        return {"percent_complete": "100", "text": "已全部完成。", "measures_done": ticks}
+    return {"verdict": "accept", "findings": "抽查四次，符合标准。"}
+
+
+@pytest.mark.slow
+def test_a_whole_decision_is_answered_through_the_page(stage: Any) -> None:
+    """Every person of a decision answers only through their link on the page — experts in
+    two Delphi rounds (round 2 shows round 1 beside their own answer), the discussion, the
+    members' votes, the executor's report, the inspector's acceptance: each answer is
+    recorded once, closes the person's Prefect run, and the last of each step continues the
+    decision, which closes."""
+    import gc
+    import threading
+    import uuid
+
+    from prefect import get_client
+
+    from tests.flows.conftest import proposal, run_to_the_end
+
+    engine, classes = stage.engine, stage.classes
+    planner = services.get_actor(engine, "li-wei")
+    decision = services.submit_proposal(engine, proposal(), planner=planner, classes=classes)
+    secret = store_secret(engine)
+    seen: dict[str, str] = {}
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def people() -> None:
+        app = create_app(engine, classes=classes)  # Prefect is named: answers continue it
+        with TestClient(app) as http:
+            while not stop.wait(0.5):
+                for task in services.open_tasks(engine):
+                    if task.flow_run_id is None or task.id in seen or task.deadline is None:
+                        continue
+                    link = f"/t/{task_token(secret, task.id, task.assignee_id, task.deadline)}"
+                    html = http.get(link).text
+                    response = http.post(link, data=page_answer(task, html))
+                    seen[task.id] = html
+                    if response.status_code != 200 or "<form" in response.text:
+                        errors.append(f"{task.id}: {response.status_code} {response.text[-600:]}")
+
+    thread = threading.Thread(target=people, daemon=True)
+    thread.start()
+    try:
+        final = run_to_the_end(engine, decision.id)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        # the page's Prefect clients leave keep-alive sockets to the garbage collector: let
+        # it take them now, while this test ignores their ResourceWarnings
+        gc.collect()
+    assert not errors, errors
+    assert final == "closed"
+    tasks = services.tasks_of(engine, decision.id)
+    events = services.history(engine, decision.id)
+    answered = [e.data["task_id"] for e in events if e.action.startswith("task.answered")]
+    assert (
+        len(answered)
+        == len(set(answered))
+        == sum(1 for t in tasks if t.status is TaskStatus.ANSWERED)
+    )
+    assert {t.kind for t in tasks if t.status is TaskStatus.ANSWERED} == set(TaskKind)
+    rounds = [e.data for e in events if e.action == "consultation.round_aggregated"]
+    assert [(r["round"], r["consensus"]) for r in rounds] == [(1, False), (2, True)]
+    second = [t for t in tasks if t.kind is TaskKind.CONSULT and t.round == 2]
+    assert second and all("第 1 轮汇总结果" in seen[t.id] for t in second)
+    assert all(
+        "您上一轮" in seen[t.id]
+        for t in second
+        if t.assignee_id
+        in {u.assignee_id for u in tasks if u.kind is TaskKind.CONSULT and u.round == 1}
+    )
+    with get_client(sync_client=True) as client:
+        for task in tasks:
+            if task.status is TaskStatus.ANSWERED and task.flow_run_id:
+                state = client.read_flow_run(uuid.UUID(task.flow_run_id)).state
+                assert state is not None and state.is_completed(), task.id
+                assert state.message and "through the answer page" in state.message, task.id
+    assert services.verify(engine).ok
