@@ -80,6 +80,7 @@ from decisions.services.lifecycle import (
     apply_transition_once,
     submit_proposal,
 )
+from decisions.services.notifications import Delivery, deliver_due, list_notifications
 from decisions.services.progress import (
     conclude_consultation,
     load_view,
@@ -98,7 +99,6 @@ from decisions.services.queries import (
     open_tasks_for,
     tasks_of,
 )
-from decisions.services.notifications import Delivery, deliver_due, list_notifications
 from decisions.services.schema import check_ready, init_store
 from decisions.services.tasks import (
     AssignedTask,
