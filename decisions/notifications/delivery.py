@@ -9,8 +9,10 @@ A failure is retried after :data:`FIRST_RETRY`, then twice as long each time up 
 :data:`MAX_RETRY` apart, until :data:`MAX_ATTEMPTS` attempts or :data:`GIVE_UP_AFTER` since
 the message was queued, whichever comes first; then it is failed for good. An address
 Apprise does not accept at all is failed at once: no retry would change it. A notifier
-holds a message it is sending for :data:`LEASE`, longer than any one send takes, so a
-second notifier leaves it alone; if the first dies, the message is sent after the lease.
+holds the messages it claimed for :data:`LEASE` and starts sending none of them after half
+of it (the rest it hands back), so each send ends inside the lease and a second notifier
+never takes a message the first is still sending; if the first dies, its messages go out
+after the lease.
 
 >>> [retry_delay(n).total_seconds() for n in (1, 2, 3, 8, 20)]
 [30.0, 60.0, 120.0, 3600.0, 3600.0]
@@ -46,7 +48,7 @@ MAX_RETRY = timedelta(hours=1)
 #: About a day of attempts: seven within the first hour, then one an hour.
 MAX_ATTEMPTS = 30
 GIVE_UP_AFTER = timedelta(hours=48)
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(minutes=5)
 #: How many due messages one notifier takes at a time.
 BATCH = 20
 #: How much of Apprise's explanation is kept as a message's last error.

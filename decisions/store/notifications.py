@@ -97,6 +97,15 @@ class NotificationRepository:
         self.session.flush()
         return _to_model(row)
 
+    def release(self, notification_id: int, *, lease_until: datetime) -> None:
+        """Hand back a claimed message unsent, its attempt uncounted, if still leased as
+        ``lease_until``: any notifier may take it at once."""
+        row = self.session.get(NotificationRow, notification_id)
+        if row is not None and row.status == PENDING and as_utc(row.lease_until) == lease_until:
+            row.lease_until = None
+            row.attempts -= 1
+            self.session.flush()
+
     def listing(
         self,
         *,

@@ -30,7 +30,7 @@ from decisions.db import make_engine
 from decisions.links import Grant, read_link
 from decisions.model import TaskKind, TaskStatus
 from decisions.notifications import CAUSES, Notification
-from decisions.notifications.delivery import FIRST_RETRY, GIVE_UP_AFTER, send
+from decisions.notifications.delivery import FIRST_RETRY, GIVE_UP_AFTER, Outcome, send
 from decisions.tables import AuditEventRow, NotificationRow
 from tests.integration.decisions.conftest import World
 from tests.integration.decisions.test_cli import assert_refused, counsel, url_of
@@ -487,6 +487,46 @@ def test_two_notifiers_racing_send_each_message_once(world: World, db_url: str) 
         assert audited == 12
     finally:
         hook.close()
+
+
+def test_a_hanging_server_cannot_make_a_message_go_twice(world: World, webhook: Webhook) -> None:
+    """A pass starts sending only in the first half of its lease and hands the rest back
+    unsent and uncounted, so a second notifier that claims them after the lease never
+    sends a message the first is still sending."""
+    services.set_contacts(world.engine, "expert-0", notify=[webhook.address("expert-0")], lang="zh")
+    for n in range(3):
+        services.assign_task(
+            world.engine,
+            world.decision.id,
+            "consult",
+            "expert-0",
+            deadline=in_three_days(),
+            idempotency_key=f"slow:{n}",
+        )
+    calls: list[str] = []
+
+    def hanging(address: str, subject: str, body: str) -> Outcome:
+        calls.append(subject)
+        time.sleep(0.3)
+        return Outcome(True)
+
+    now = datetime.now(UTC)
+    first = services.deliver_due(
+        world.engine,
+        send=hanging,
+        public_url=PUBLIC_URL,
+        zone=ZONE,
+        now=now,
+        lease=timedelta(seconds=0.4),
+    )
+    assert [d.status for d in first] == ["sent"] and len(calls) == 1
+    handed_back = [n for n in outbox(world.engine) if n.status == "pending"]
+    assert len(handed_back) == 2
+    assert all(n.attempts == 0 and n.lease_until is None for n in handed_back)
+    rest = services.deliver_due(
+        world.engine, send=hanging, public_url=PUBLIC_URL, zone=ZONE, now=now
+    )
+    assert [d.status for d in rest] == ["sent", "sent"] and len(calls) == 3
 
 
 def test_counsel_notifications_lists_them_without_addresses_or_links(
