@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,11 +45,12 @@ __all__ = ["app"]
 app = typer.Typer(cls=RefusingGroup, pretty_exceptions_enable=False)
 
 
-def _task_run_url(run_id: str) -> str:
-    from prefect.settings import PREFECT_UI_URL
+def _ui_links(decision_id: str, run_id: str) -> tuple[str, str]:
+    """The queued step's task run and the decision's dossier, in the UI the README documents
+    (Prefect 3.9's new UI, under ``/v2``)."""
+    from flows.publishing import artifact_url, dossier_key, ui_url  # loads Prefect
 
-    base = PREFECT_UI_URL.value() or os.environ.get("PREFECT_API_URL", "").removesuffix("/api")
-    return f"{base}/runs/task-run/{run_id}" if base else run_id
+    return ui_url(f"/runs/task-run/{run_id}"), artifact_url(dossier_key(decision_id))
 
 
 @app.command()
@@ -110,7 +110,9 @@ def _start_flow(engine: Engine, decision_id: str, *, done: str) -> None:
             f"{err}. The deadline sweep starts it once the stack is up, or start it yourself "
             f"with {by_hand}."
         ) from err
-    console.print(f"Its next step, queued for a task worker: {_task_run_url(str(run_id))}")
+    step, dossier = _ui_links(decision_id, str(run_id))
+    console.print(f"Its next step, queued for a task worker: {step}", markup=False)
+    console.print(f"Its dossier, after each step: {dossier}", markup=False)
 
 
 #: Besides the lifecycle's own events, the steps ``status`` tells: why a round followed

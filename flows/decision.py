@@ -5,8 +5,11 @@ It reads the decision's state and runs the stage flow that state calls for
 goes back to consultation. When a stage must wait for people it returns ``waiting`` and this
 run ends: no process holds the decision while it waits. The last answer of the step (or the
 deadline sweep) starts the next run of this flow, which picks up where the store says the
-decision is. Every run publishes the history artifact with the chain's head, so the UI's
-record grows with the decision.
+decision is. Every run publishes the decision's dossier and its history with the chain's
+head (:mod:`flows.dossier`), so the UI's record grows with the decision, and ends in a
+``Completed`` state named for what the decision does next ("Waiting for 3 of 5 answers",
+"Closed: approved", "Stalled"), so the list of a decision's runs tells its story; the run's
+result stays ``waiting`` or the final state.
 
 A stage whose run fails (a bug, a lost database, a broken classes file) never strands its
 decision: the procedure stalls it with a sentence naming the stage and the cause
@@ -18,6 +21,9 @@ does this run fail; the deadline sweep continues the decision when they are back
 
 from __future__ import annotations
 
+from typing import cast
+from zoneinfo import ZoneInfo
+
 import httpx
 from prefect import flow, get_client, get_run_logger, tags
 from prefect.context import get_run_context
@@ -26,8 +32,9 @@ from prefect.exceptions import PrefectHTTPStatusError
 from decisions import procedure, services
 from decisions.exceptions import CounselError
 from decisions.model import State
+from decisions.settings import load_settings
 from flows.context import FlowContext, flow_context, off_loop
-from flows.publishing import publish_history
+from flows.dossier import publish_dossier, step_state
 from flows.stages import STAGE_FLOWS, WAITING, run_tags
 
 __all__ = ["decision_flow", "prefect_unreachable", "failure_cause"]
@@ -109,15 +116,25 @@ async def decision_flow(decision_id: str, title: str = "") -> str:
                 break
             if outcome == WAITING:
                 break
-        decision = await off_loop(services.get_decision, ctx.engine, decision_id)
-        head = publish_history(ctx.engine, decision_id)
+        zone = ZoneInfo(load_settings().timezone)
+        record = publish_dossier(ctx.engine, decision_id, zone)
+        decision = record.decision
+        count, head_hash = record.head
         logger.info(
             "%s is %s; chain head %s events, %s.",
             decision_id,
             decision.state.value,
-            head["count"],
-            head["head_hash"][:16],
+            count,
+            head_hash[:16],
         )
         if decision.state is State.STALLED:
             logger.warning("%s stalled: %s", decision_id, decision.state_reason)
-        return WAITING if procedure.is_active(decision) else decision.state.value
+        result = WAITING if procedure.is_active(decision) else decision.state.value
+        return _ends_in(step_state(record, zone, result))
+
+
+def _ends_in(state: object) -> str:
+    """Prefect makes a state a flow returns the run's final state and gives the flow's
+    caller that state's data, so the step's callers still receive ``waiting`` or the final
+    state (a string) while the run is named for what the decision does next."""
+    return cast(str, state)

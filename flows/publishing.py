@@ -2,35 +2,45 @@
 
 Markdown artifacts keyed ``decision-<id>-<stage>`` (one version per publication, so the UI
 shows a timeline), a table artifact ``decision-<id>-history`` listing the audit events with
-the chain's head (count and hash) so the UI record anchors the store's chain, and events
-``counsel.decision.<transition>`` at each transition. Events expire after a few days in
-Prefect; the audit chain in the store is the record.
+the chain's head (count and hash) so the UI record anchors the store's chain, the dossier
+``decision-<id>`` (:mod:`flows.dossier`), and events named as the history names what they
+report (``counsel.decision.approved`` for the audit action ``decision.approved``), with the
+actor and the decision as related resources. Events expire after a few days in Prefect;
+the audit chain in the store is the record. Links point into the UI Prefect 3.9 serves by
+default, under ``/v2`` (:func:`ui_url`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TagsContext
 from prefect.events import emit_event
-from sqlalchemy import Engine
+from prefect.settings import PREFECT_UI_URL
 
-from decisions import services
+from decisions.audit import AuditEvent
 from decisions.consensus import RoundAggregate
-from decisions.model import Decision
+from decisions.model import EVENT_NAMES, Decision
 from flows.summaries import summarise_event
 
 __all__ = [
     "artifact_key",
+    "dossier_key",
+    "ui_url",
+    "artifact_url",
     "publish_markdown",
-    "publish_history",
+    "history_rows",
+    "history_description",
+    "emit_counsel_event",
     "emit_transition",
+    "transition_action",
     "aggregate_markdown",
     "md_inline",
     "md_block",
@@ -41,6 +51,37 @@ __all__ = [
 def artifact_key(decision_id: str, stage: str) -> str:
     """``decision-d-2026-0001-consult``: Prefect keys are lowercase, digits and dashes."""
     return f"decision-{decision_id.lower()}-{stage}"
+
+
+def dossier_key(decision_id: str) -> str:
+    """``decision-d-2026-0001``: the one artifact a manager or planner opens first."""
+    return f"decision-{decision_id.lower()}"
+
+
+#: Prefect 3.9's server serves its new UI under this segment of the UI's address (the old
+#: one stays at the root, where only the root itself redirects to the new one).
+UI_V2 = "/v2"
+
+
+def ui_url(path: str) -> str:
+    """An address in the Prefect UI that the README documents: ``path`` (``/runs/flow-run/…``,
+    ``/artifacts/key/…``) under the new UI of Prefect 3.9 (``PREFECT_UI_URL/v2``); relative
+    (``/v2/…``) when no UI address is configured. Prefect Cloud's UI has no ``/v2``.
+
+    >>> from prefect.settings import PREFECT_UI_URL, temporary_settings
+    >>> with temporary_settings({PREFECT_UI_URL: "http://127.0.0.1:4200"}):
+    ...     print(ui_url("/artifacts/key/decision-d-2026-0001"))
+    http://127.0.0.1:4200/v2/artifacts/key/decision-d-2026-0001
+    """
+    base = (PREFECT_UI_URL.value() or "").rstrip("/")
+    if not base.endswith(UI_V2) and "/workspace/" not in base:
+        base += UI_V2
+    return base + path
+
+
+def artifact_url(key: str) -> str:
+    """The UI page of an artifact key: its latest version and its history of versions."""
+    return ui_url(f"/artifacts/key/{quote(key)}")
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~&=^$:])")
@@ -80,12 +121,6 @@ def publish_markdown(decision_id: str, stage: str, markdown: str, description: s
         _publish_markdown(decision_id, stage, markdown, description)
 
 
-def publish_history(engine: Engine, decision_id: str) -> dict[str, Any]:
-    """Publish the decision's audit events and the chain's head as a table artifact."""
-    with untagged():
-        return _publish_history(engine, decision_id)
-
-
 @task(name="publish-stage-report", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def _publish_markdown(decision_id: str, stage: str, markdown: str, description: str) -> None:
     create_markdown_artifact(
@@ -93,13 +128,9 @@ def _publish_markdown(decision_id: str, stage: str, markdown: str, description: 
     )
 
 
-@task(name="publish-history", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def _publish_history(engine: Engine, decision_id: str) -> dict[str, Any]:
-    # The head (count and hash) anchors the UI's record in the store's chain; checking the
-    # whole chain, every event of every decision, is `counsel audit verify`'s work.
-    events = services.history(engine, decision_id)
-    count, head_hash = services.chain_head(engine)
-    rows = [
+def history_rows(events: Iterable[AuditEvent]) -> list[dict[str, Any]]:
+    """The history artifact's table: one row per audit event."""
+    return [
         {
             "seq": e.seq,
             "time (UTC)": e.recorded_at[:19].replace("T", " "),
@@ -110,25 +141,66 @@ def _publish_history(engine: Engine, decision_id: str) -> dict[str, Any]:
         }
         for e in events
     ]
-    head = f"chain head: {count} events, hash {head_hash}"
-    create_table_artifact(
-        key=artifact_key(decision_id, "history"),
-        table=rows,
-        description=f"Audit history of {decision_id}; {head}.",
-    )
-    return {"count": count, "head_hash": head_hash}
 
 
-def emit_transition(decision: Decision, transition: str, **payload: Any) -> None:
-    """Emit ``counsel.decision.<transition>`` for the Event Feed and automations."""
+def history_description(decision_id: str, head: tuple[int, str]) -> str:
+    """The history artifact's description, with the chain's head (count and hash) that
+    anchors the UI's record in the store's chain."""
+    count, head_hash = head
+    return f"Audit history of {decision_id}; chain head: {count} events, hash {head_hash}."
+
+
+def emit_counsel_event(
+    action: str,
+    *,
+    resource: dict[str, str],
+    actor: str,
+    decision: Decision,
+    related: Iterable[dict[str, str]] = (),
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Emit ``counsel.<action>`` for the Event Feed and automations, named as the history
+    names the audit event it reports, with the actor who did it and the decision as
+    related resources (roles ``actor`` and ``decision``); Prefect adds the run's own."""
     emit_event(
-        event=f"counsel.decision.{transition}",
+        event=f"counsel.{action}",
+        resource=resource,
+        related=[
+            {"prefect.resource.id": f"counsel.actor.{actor}", "prefect.resource.role": "actor"},
+            {
+                "prefect.resource.id": f"counsel.decision.{decision.id}",
+                "prefect.resource.role": "decision",
+                "prefect.resource.name": decision.title,
+            },
+            *related,
+        ],
+        payload={"actor": actor, "decision": decision.id, **(payload or {})},
+    )
+
+
+def transition_action(transition: str) -> str:
+    """The audit action a lifecycle transition is recorded as (``approve`` →
+    ``decision.approved``).
+
+    >>> transition_action("start_consultation")
+    'decision.consultation_started'
+    """
+    return f"decision.{EVENT_NAMES[transition]}"
+
+
+def emit_transition(decision: Decision, transition: str, *, actor: str, **payload: Any) -> None:
+    """Emit ``counsel.decision.<event>`` for a transition, as the history names it
+    (``counsel.decision.approved``), with its actor and the decision."""
+    emit_counsel_event(
+        transition_action(transition),
         resource={
             "prefect.resource.id": f"counsel.decision.{decision.id}",
             "prefect.resource.name": decision.title,
             "counsel.class": decision.class_name,
             "counsel.district": decision.district,
         },
+        actor=actor,
+        decision=decision,
         payload={"state": decision.state.value, "round": decision.round, **payload},
     )
 

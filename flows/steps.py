@@ -87,6 +87,7 @@ class StageStep:
         emit_transition(
             decision,
             command.action,
+            actor=services.SYSTEM,
             **{k: v for k, v in command.params.items() if isinstance(v, str | bool | int)},
         )
         if command.action == "stall" and command.reason:

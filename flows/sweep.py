@@ -4,7 +4,8 @@ Each run looks at every open task in the store once and does what the procedure'
 deadline rules (:mod:`decisions.procedure.deadlines`) say:
 
 - past the class's reminder time: the assignee is reminded (an audit event
-  ``task.reminded`` and a Prefect event ``counsel.task.reminded`` an automation can mail);
+  ``task.reminded`` and a Prefect event ``counsel.task.reminded`` an automation can mail,
+  naming the decision and the person reminded as related resources);
 - past its deadline: a consultation task passes to the next routed alternate the powers
   allow (``task.reassigned``), any other task is cancelled (``task.cancelled``); the
   person's suspended run is closed with the reason.
@@ -40,7 +41,6 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext
-from prefect.events import emit_event
 from prefect.states import Crashed
 from sqlalchemy import Engine
 
@@ -48,9 +48,10 @@ from decisions import procedure, services
 from decisions.classes import ClassBook, load_classes
 from decisions.db import make_engine
 from decisions.exceptions import PermissionDenied, TaskError
-from decisions.model import Task, TaskKind, TaskStatus, utcnow
+from decisions.model import Decision, Task, TaskKind, TaskStatus, utcnow
 from decisions.progress import Routing, routing_of_round
 from decisions.settings import load_settings
+from flows.publishing import emit_counsel_event
 from flows.runs import close_person_run
 from flows.warm import CONTINUE_RUN_NAME, continue_run_name, start_decision_run
 
@@ -109,7 +110,7 @@ def sweep(
             _expire(engine, client, command, report)
             expired.add(decision.id)
         elif isinstance(command, procedure.Remind):
-            _remind(engine, command, report)
+            _remind(engine, command, decision, report)
     # Read after the deadlines' writes: a decision that moved since the reads above (a
     # continuation that ran meanwhile) has recorded something since ``quiet_since``.
     last_activity = services.last_activity(engine)
@@ -129,8 +130,12 @@ def sweep(
     return report
 
 
-def _remind(engine: Engine, command: procedure.Remind, report: SweepReport) -> None:
-    """Remind once per task: the one sweep that records the reminder sends the event."""
+def _remind(
+    engine: Engine, command: procedure.Remind, decision: Decision, report: SweepReport
+) -> None:
+    """Remind once per task: the one sweep that records the reminder sends the event,
+    ``counsel.task.reminded`` as the history names it, with the actor who recorded it, the
+    decision and the person reminded (role ``assignee``) as related resources."""
     task = command.task
     if services.append_event_once(
         engine,
@@ -141,10 +146,25 @@ def _remind(engine: Engine, command: procedure.Remind, report: SweepReport) -> N
         idempotency_key=command.key,
     ):
         report.reminded.append(task.id)
-        emit_event(
-            event="counsel.task.reminded",
-            resource={"prefect.resource.id": f"counsel.task.{task.id}"},
-            payload={"assignee": task.assignee_id, "deadline": command.deadline.isoformat()},
+        emit_counsel_event(
+            "task.reminded",
+            resource={
+                "prefect.resource.id": f"counsel.task.{task.id}",
+                "counsel.kind": task.kind.value,
+            },
+            actor=services.SYSTEM,
+            decision=decision,
+            related=[
+                {
+                    "prefect.resource.id": f"counsel.actor.{task.assignee_id}",
+                    "prefect.resource.role": "assignee",
+                }
+            ],
+            payload={
+                "task_id": task.id,
+                "assignee": task.assignee_id,
+                "deadline": command.deadline.isoformat(),
+            },
         )
 
 
