@@ -47,13 +47,16 @@ __all__ = [
     "ANSWER_CODE_PATTERN",
     "FieldText",
     "FIELD_TEXTS",
+    "LIST_FIELDS",
+    "split_lines",
     "personal_form",
 ]
 
 ANSWER_CODE_PATTERN = r"^[A-Z2-9]{5}-[A-Z2-9]{5}$"
 
 
-def _lines(text: str) -> tuple[str, ...]:
+def split_lines(text: str) -> tuple[str, ...]:
+    """A list field's items: one per line (or per ``;``), blank ones left out."""
     return tuple(part.strip() for part in text.replace(";", "\n").splitlines() if part.strip())
 
 
@@ -89,7 +92,7 @@ class ExpertOpinionForm(AnswerForm):
         return Opinion(
             recommendation=self.recommendation,
             ratings=ratings,
-            conditions=_lines(self.conditions),
+            conditions=split_lines(self.conditions),
             rationale=self.rationale,
         )
 
@@ -134,7 +137,7 @@ class ProgressForm(AnswerForm):
         return ProgressReport(
             percent_complete=self.percent_complete,
             text=self.text,
-            measures_done=_lines(self.measures_done),
+            measures_done=split_lines(self.measures_done),
         )
 
 
@@ -212,6 +215,8 @@ FIELD_TEXTS: dict[TaskKind, dict[str, FieldText]] = {
         "findings": FieldText("field_findings"),
     },
 }
+#: The fields whose text becomes a list, one item per line (of at most 100 items).
+LIST_FIELDS = ("conditions", "measures_done")
 _ANSWER_CODE = FieldText("field_answer_code", "hint_answer_code")
 
 

@@ -19,7 +19,15 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-__all__ = ["TEXTS", "REFUSAL_ZH", "text", "local_time", "time_left", "html_lang"]
+__all__ = [
+    "TEXTS",
+    "REFUSAL_ZH",
+    "text",
+    "local_time",
+    "short_time",
+    "time_left",
+    "html_lang",
+]
 
 #: :data:`decisions.links.REFUSAL` in Chinese, shown beside it.
 REFUSAL_ZH = "此链接无效或已过期。"
@@ -85,7 +93,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "left_hours": ("还剩 {hours} 小时 {minutes} 分钟", "{hours} h {minutes} min left"),
     "left_minutes": ("还剩 {minutes} 分钟", "{minutes} min left"),
     "overdue": ("已过截止时间", "past the deadline"),
-    "in_brackets": ("（{what}）", "({what})"),
+    "in_brackets": ("（{what}）", " ({what})"),
     # -- what the member reads before voting -------------------------------------------------
     "experts_said": ("专家咨询意见", "What the experts recommended"),
     "count_of": ("{label}：{count} 人", "{label}: {count}"),
@@ -114,7 +122,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "chart_label": ("“{criterion}”评分分布：{parts}", "Ratings of {criterion}: {parts}"),
     "chart_part": ("{score} 分 {count} 人", "{count} × {score}"),
     "chart_you": ("其中您上一轮评 {rating} 分", "yours was {rating}"),
-    "recommendations_heading": ("建议", "Recommendations"),
+    "recommendations_heading": ("专家建议", "Recommendations"),
     "rationales_heading": (
         "各位专家的理由（匿名，按文字排序）",
         "The experts' reasons (anonymous, sorted)",
@@ -268,11 +276,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "recent_tasks": ("近 {days} 天已结束的任务", "Closed in the last {days} days"),
     "no_open": ("目前没有需要您处理的任务。", "Nothing is waiting for you."),
     "open_link": ("打开", "Open"),
-    "status_open": ("待办", "open"),
+    "see_link": ("查看", "See"),
     "status_answered": ("已作答", "answered"),
     "status_reassigned": ("已转交", "passed on"),
     "status_cancelled": ("已取消", "cancelled"),
-    "closed_on": ("{status}（{when}）", "{status} ({when})"),
+    "your_condition": ("条件：{text}", "Condition: {text}"),
+    "your_measure": ("已落实：{text}", "In place: {text}"),
 }
 
 _ZH_WEEKDAYS = "一二三四五六日"
@@ -298,6 +307,19 @@ def local_time(moment: datetime, lang: str, zone: str) -> str:
     name = _ZONE_NAMES_ZH.get(zone, zone)
     weekday = _ZH_WEEKDAYS[here.weekday()]
     return f"{here.year}年{here.month}月{here.day}日（周{weekday}）{here:%H:%M}（{name}）"
+
+
+def short_time(moment: datetime, lang: str, zone: str) -> str:
+    """A moment in a list, in local time, without the year or the zone.
+
+    >>> from datetime import UTC, datetime
+    >>> short_time(datetime(2026, 12, 3, 10, 5, tzinfo=UTC), "zh", "Asia/Shanghai")
+    '12月3日 18:05'
+    """
+    here = moment.astimezone(ZoneInfo(zone))
+    if lang == "en":
+        return f"{here.day} {here:%b %H:%M}"
+    return f"{here.month}月{here.day}日 {here:%H:%M}"
 
 
 def time_left(deadline: datetime, now: datetime, lang: str) -> str:

@@ -25,13 +25,15 @@ from decisions.classes import CHOICES, Labels
 from decisions.model import TaskKind, Vote
 from decisions.tally import vote_problem
 from decisions.text import LINE_MAX, clean_text
-from flows.forms import FIELD_TEXTS, form_for
+from flows.forms import FIELD_TEXTS, LIST_FIELDS, form_for, split_lines
 from flows.web.catalogue import text
 
 __all__ = ["Option", "HtmlField", "form_fields", "read_answer", "problems", "MEASURES"]
 
 #: The field whose values are ticked from a task's measures (their positions are sent).
 MEASURES = "measures_done"
+#: The items a list field (conditions, measures done) holds at most, as the answers do.
+MAX_ITEMS = 100
 _CODE_FOR_CHECKING = "AAAAA-22222"  # the real code is added by the page when it submits
 
 
@@ -233,6 +235,12 @@ def problems(
                 continue
             if len(typed) > prop["maxLength"]:
                 say(name, "too_long", length=f"{len(typed):,}", limit=f"{prop['maxLength']:,}")
+            elif name in LIST_FIELDS:
+                items = split_lines(typed)
+                if len(items) > MAX_ITEMS:
+                    say(name, "too_many_lines", limit=MAX_ITEMS)
+                elif any(len(item) > LINE_MAX for item in items):
+                    say(name, "line_too_long", limit=f"{LINE_MAX:,}")
     if not found:
         _check_answer(kind, criteria, data, say)
     if not found and kind is TaskKind.VOTE and recommendations is not None:

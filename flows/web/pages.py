@@ -34,7 +34,7 @@ from decisions.model import (
 )
 from decisions.procedure import DecisionView, stage_for
 from decisions.services.personal import tasks_of_person
-from flows.web.catalogue import html_lang, local_time, text, time_left
+from flows.web.catalogue import html_lang, local_time, short_time, text, time_left
 from flows.web.fields import HtmlField
 
 __all__ = [
@@ -178,6 +178,7 @@ class PreviousRound:
     conditions: tuple[str, ...]
     your_answer: tuple[str, ...]
     your_rationale: str | None
+    rationale_label: str
 
 
 def previous_round(
@@ -225,7 +226,7 @@ def previous_round(
                 text("your_rating_now", lang, criterion=labels.criterion(c, lang), rating=r)
                 for c, r in mine.ratings.items()
             ),
-            *mine.conditions,
+            *(text("your_condition", lang, text=c) for c in mine.conditions),
         )
     return PreviousRound(
         heading=text("previous_round", lang, round=aggregate.round, answers=aggregate.answers),
@@ -236,6 +237,7 @@ def previous_round(
         conditions=aggregate.conditions,
         your_answer=your_answer,
         your_rationale=mine.rationale if mine else None,
+        rationale_label=text("field_rationale", lang),
     )
 
 
@@ -267,6 +269,7 @@ class TaskPage:
     outcome: str | None = None
     answer: tuple[str, ...] = ()
     answer_text: str | None = None
+    answer_text_label: str | None = None
     next_steps: tuple[str, ...] = ()
 
 
@@ -288,8 +291,9 @@ def _stage_line(task: Task, labels: Labels, lang: str) -> str:
     return line
 
 
-def _answer_lines(answer: Answer, labels: Labels, lang: str) -> tuple[tuple[str, ...], str]:
-    """What a recorded answer said: its choices and numbers as lines, and its main text."""
+def _answer_lines(answer: Answer, labels: Labels, lang: str) -> tuple[tuple[str, ...], str, str]:
+    """What a recorded answer said: its choices and numbers as lines, its main text, and
+    what that text is called."""
     if isinstance(answer, Opinion):
         lines = (
             text(
@@ -301,26 +305,27 @@ def _answer_lines(answer: Answer, labels: Labels, lang: str) -> tuple[tuple[str,
                 text("your_rating_now", lang, criterion=labels.criterion(c, lang), rating=r)
                 for c, r in answer.ratings.items()
             ),
-            *answer.conditions,
+            *(text("your_condition", lang, text=c) for c in answer.conditions),
         )
-        return lines, answer.rationale
+        return lines, answer.rationale, text("field_rationale", lang)
     if isinstance(answer, Vote):
         lines = (text("your_choice", lang, label=labels.choice("vote", answer.choice, lang)),)
         extra = f"\n\n{answer.justification}" if answer.justification else ""
-        return lines, answer.rationale + extra
+        return lines, answer.rationale + extra, text("field_rationale", lang)
     if isinstance(answer, Recusal):
-        return (text("your_choice", lang, label=labels.choice("vote", "recuse", lang)),), (
-            answer.reason
-        )
+        lines = (text("your_choice", lang, label=labels.choice("vote", "recuse", lang)),)
+        return lines, answer.reason, text("field_rationale", lang)
     if isinstance(answer, Comment):
         label = labels.choice("stance", answer.stance, lang)
-        return (text("your_stance", lang, label=label),), answer.text
+        return (text("your_stance", lang, label=label),), answer.text, text("field_comments", lang)
     if isinstance(answer, ProgressReport):
         lines = (text("your_percent", lang, percent=answer.percent_complete),)
-        return (*lines, *answer.measures_done), answer.text
+        done = (text("your_measure", lang, text=m) for m in answer.measures_done)
+        return (*lines, *done), answer.text, text("field_progress", lang)
     assert isinstance(answer, Acceptance)
     label = labels.choice("verdict", answer.verdict, lang)
-    return (text("your_verdict", lang, label=label),), answer.findings
+    lines = (text("your_verdict", lang, label=label),)
+    return lines, answer.findings, text("field_findings", lang)
 
 
 def _next_steps(opened: OpenedTask, lang: str) -> tuple[str, ...]:
@@ -396,7 +401,9 @@ def task_page(
         page.fields, page.problems = [], []
         answer = view.answers.get(task.id)
         if task.status is TaskStatus.ANSWERED and answer is not None:
-            page.answer, page.answer_text = _answer_lines(answer, labels, lang)
+            page.answer, page.answer_text, page.answer_text_label = _answer_lines(
+                answer, labels, lang
+            )
             page.next_steps = _next_steps(opened, lang)
     return page
 
@@ -412,8 +419,8 @@ class InboxItem:
     decision: str
     title: str
     when: str
-    status: str
     token: str | None
+    link: str
 
 
 @dataclass
@@ -452,12 +459,13 @@ def inbox_page(
             link = None if until <= now else task_token(secret, task.id, actor.id, until)
             when = (
                 text("due", lang, when=local_time(task.deadline, lang, zone))
-                + f" · {time_left(task.deadline, now, lang)}"
+                + text("in_brackets", lang, what=time_left(task.deadline, now, lang))
                 if task.deadline
                 else text("no_deadline", lang)
             )
-            status = text("status_open", lang)
-            open_items.append(InboxItem(what, decision.id, title, when, status, link))
+            open_items.append(
+                InboxItem(what, decision.id, title, when, link, text("open_link", lang))
+            )
         else:
             closed = task.closed_at or now
             # an answered task's link still shows the answer until the deadline
@@ -468,8 +476,8 @@ def inbox_page(
                 else None
             )
             status = text(f"status_{task.status.value}", lang)
-            when = local_time(closed, lang, zone)
-            item = InboxItem(what, decision.id, title, when, status, link)
+            when = f"{status} · {short_time(closed, lang, zone)}"
+            item = InboxItem(what, decision.id, title, when, link, text("see_link", lang))
             recent_items.append((closed, item))
     recent_items.sort(key=lambda pair: pair[0], reverse=True)
     return InboxPage(

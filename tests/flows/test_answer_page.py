@@ -14,7 +14,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -78,6 +78,8 @@ class World:
     classes: ClassBook
     decision: Decision
     secret: str
+    #: when tasks are given (deadlines are 48 hours later); now, unless a test fixes it
+    start: datetime | None = None
 
     def tasks(self, kind: TaskKind | None = None, round: int | None = None) -> list[Task]:
         return [
@@ -104,13 +106,20 @@ class World:
             self.decision.id,
             kind,
             person,
-            deadline=utcnow() + timedelta(hours=48),
+            deadline=(self.start or utcnow()) + timedelta(hours=48),
             **extra,
         ).task
 
 
-def make_world(engine: Engine, *, english: str = "chen-jing") -> World:
-    """The world of these tests (the browser test builds the same one)."""
+def make_world(
+    engine: Engine,
+    *,
+    english: str = "chen-jing",
+    year: int | None = None,
+    start: datetime | None = None,
+) -> World:
+    """The world of these tests (the browser test builds the same one, with its decision's
+    ``year`` and the ``start`` of its tasks fixed)."""
     planner, _ = services.add_actor(
         engine, actor_id="li-wei", name="李伟", roles=["planner"], affiliations=["east-bureau"]
     )
@@ -137,14 +146,18 @@ def make_world(engine: Engine, *, english: str = "chen-jing") -> World:
     services.add_actor(engine, actor_id="zhou-min", name="周敏", roles=["inspector"])
     classes = load_classes()
     decision = services.submit_proposal(
-        engine, services.Proposal.model_validate(PROPOSAL), planner=planner, classes=classes
+        engine,
+        services.Proposal.model_validate(PROPOSAL),
+        planner=planner,
+        classes=classes,
+        year=year,
     )
     decision = services.apply_transition(engine, decision.id, "start_consultation")
     slots = tuple(Slot(number=i, expert=e) for i, e in enumerate(EXPERTS))
     services.record_routing(
         engine, decision.id, Routing(first_round=1, slots=slots), key=f"{decision.id}:route:1"
     )
-    world = World(engine, classes, decision, store_secret(engine))
+    world = World(engine, classes, decision, store_secret(engine), start)
     for person in EXPERTS:
         world.assign(TaskKind.CONSULT, person, round=1)
     return world

@@ -143,6 +143,7 @@ def test_the_form_takes_what_the_page_sent_and_nothing_else() -> None:
             },
             {
                 "rationale": "“理由”有 20,001 个字符，最多 20,000 个。",
+                "conditions": "“附加条件”每条最多 1,000 个字符。",
             },
         ),
         (
@@ -155,6 +156,19 @@ def test_the_form_takes_what_the_page_sent_and_nothing_else() -> None:
                 "conditions": "y" * 1001,
             },
             {"conditions": "“附加条件”每条最多 1,000 个字符。"},
+        ),
+        (
+            TaskKind.CONSULT,
+            {
+                "rating_feasibility": 7,
+                "recommendation": "approve",
+                "rationale": "ok",
+                "conditions": "\n".join(["c"] * 101),
+            },
+            {
+                "rating_cost": "请为“经济性”评分（1–9 分）。",
+                "conditions": "“附加条件”最多 100 条。",
+            },
         ),
         (
             TaskKind.DISCUSS,
