@@ -9,10 +9,12 @@ requests compile templates and queries, as a running page has long done). Three 
 
 - **the answer page**: ``counsel serve`` in a process of its own (``COUNSEL_DATABASE_URL``
   set, ``PREFECT_API_URL`` not, so the page records answers without a Prefect server); each
-  person is an ``httpx.AsyncClient`` of its own that opens their link (GET), and once every
-  page is open all of them post their form at once. The acknowledgement is the time from
-  sending the POST to receiving the page its 303 redirects to (the task, saying what
-  happens next). Then everyone posts the same form again, which must record nothing.
+  person has ``httpx.AsyncClient``\ s of their own: one opens their link (GET), and once every
+  page is open all of them post their form at once, each on a new connection (as after the
+  minutes a person takes, when the page's idle connection is long closed). The
+  acknowledgement is the time from sending the POST (connecting included) to receiving the
+  page its 303 redirects to (the task, saying what happens next). Then everyone posts the
+  same form again, which must record nothing.
 - **the CLI path, in-process**: what ``counsel answer`` does after its start-up (the token
   checked, the task's owner and answer code read, :func:`flows.answering.submit_answer`
   with ``notify_prefect=False``) from one thread per person, all released at once by a
@@ -140,7 +142,9 @@ HEADER = (
 
 
 def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.1f}" if b and a == a and b == b else "n/a"
+    if not b or a != a or b != b:
+        return "n/a"
+    return f"{a / b:.2f}" if a / b < 10 else f"{a / b:.0f}"
 
 
 def _cpu_ticks(pid: int) -> int:
@@ -387,12 +391,15 @@ async def _visits(base: str, people: list[Person], mark: Callable[[str], None]) 
             go[stage].set()
         await go[stage].wait()
 
+    def browser() -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=base, timeout=GUARD_S, follow_redirects=True)
+
     async def one(i: int, person: Person) -> None:
         visit = visits[i]
         sent = form(i)
-        async with httpx.AsyncClient(
-            base_url=base, timeout=GUARD_S, follow_redirects=True
-        ) as client:
+        # made now, so that none is made after a release (each makes an SSL context)
+        opening, answering, again_ = browser(), browser(), browser()
+        async with opening as client:
             try:
                 start = time.perf_counter()
                 page = await client.get(person.link)
@@ -401,7 +408,11 @@ async def _visits(base: str, people: list[Person], mark: Callable[[str], None]) 
                     visit.errors.append(f"{person.task_id}: opened with {page.status_code}")
             except httpx.HTTPError as err:
                 visit.errors.append(f"{person.task_id}: open: {type(err).__name__}: {err}")
-            await gather_at(0)
+        # A new connection for the answer, as a browser opens after the minutes a person
+        # spends on the form (uvicorn closes a connection idle for 5 s; one kept across the
+        # wait for everyone raced that close, and a few POSTs failed with ReadError).
+        await gather_at(0)
+        async with answering as client:
             try:
                 start = time.perf_counter()
                 acked = await client.post(person.link, data=sent)
@@ -421,7 +432,8 @@ async def _visits(base: str, people: list[Person], mark: Callable[[str], None]) 
                     )
             except httpx.HTTPError as err:
                 visit.errors.append(f"{person.task_id}: answer: {type(err).__name__}: {err}")
-            await gather_at(1)
+        await gather_at(1)
+        async with again_ as client:
             try:
                 start = time.perf_counter()
                 again = await client.post(person.link, data=sent)
