@@ -314,10 +314,12 @@ def test_submit_queues_the_first_step_for_a_task_worker_and_one_stack_runs_at_a_
         check=False,
     )
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
-    link = f"http://127.0.0.1:{stack.port}/runs/task-run/"
+    link = f"http://127.0.0.1:{stack.port}/v2/runs/task-run/"
     assert link in submitted.stdout, submitted.stdout
     task_run_id = submitted.stdout.split(link)[1].split()[0]
     decision_id = submitted.stdout.split()[1].rstrip(":")
+    dossier = f"http://127.0.0.1:{stack.port}/v2/artifacts/key/decision-{decision_id.lower()}"
+    assert dossier in submitted.stdout, submitted.stdout
     forms = wait_for(
         "the routed experts have their forms",
         lambda: len(waiting_forms(stack, decision_id, TaskKind.CONSULT)) == 2,
