@@ -350,7 +350,7 @@ def match(
         )
 
 
-#: The assignment modes ``assign`` offers, and what each one means (for refusals).
+#: The assignment modes ``assign`` offers (see :mod:`experts.assignment`).
 ASSIGN_MODES = ("optimal", "fair", "random")
 
 
@@ -421,6 +421,12 @@ def assign(
         read_conflicts_csv,
         read_scores_csv,
     )
+    from experts.assignment.randomized import probability_fraction
+
+    try:
+        probability_fraction(cap)
+    except ValueError as err:  # below 1/1,000
+        refuse(str(err))
 
     bulk = solver == "flow"
     table = read_scores_csv(scores, bulk=bulk)

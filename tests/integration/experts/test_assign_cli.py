@@ -140,6 +140,10 @@ def test_previous_solver_gives_the_same_assignment(
             "--max-probability must be above 0 and at most 1, not -0.2.",
         ),
         (
+            ("--mode", "random", "--seed", "1", "--max-probability", "0.0004"),
+            "The max probability must be at least 1/1,000, not 0.0004.",
+        ),
+        (
             ("--seed", "1"),
             "--seed and --max-probability belong to --mode random; leave them out.",
         ),
