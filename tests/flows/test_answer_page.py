@@ -730,3 +730,52 @@ def test_a_whole_decision_is_answered_through_the_page(stage: Any) -> None:
                 assert state is not None and state.is_completed(), task.id
                 assert state.message and "through the answer page" in state.message, task.id
     assert services.verify(engine).ok
+
+
+def test_counsel_serve_serves_links_and_logs_no_token(world: World, db_url: str) -> None:
+    """`counsel serve` answers a person's link over HTTP, and what it writes (uvicorn's
+    lines and the page's own request log) never holds the link's token."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["COUNSEL_DATABASE_URL"] = db_url
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    link = world.link(world.task_of("wang-fang"))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                    assert response.read() == b"ok"
+                    break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        with urllib.request.urlopen(base + link, timeout=10) as response:
+            assert response.status == 200 and TITLE in response.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + link[:-2] + "xx", timeout=10)
+        assert refused.value.code == 404
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output = process.communicate(timeout=30)[0].decode()
+    assert "Answer page on http://127.0.0.1:" in output
+    assert '"GET /t/…" 200' in output and '"GET /t/…" 404' in output
+    assert link.removeprefix("/t/")[:12] not in output
