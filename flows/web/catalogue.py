@@ -87,6 +87,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "zone": ("责任区域：{zone}", "Zone: {zone}"),
     "measures_heading": ("需落实的措施", "Measures to carry out"),
+    "report_line": ("{zone}：完成 {percent}%", "{zone}: {percent}% done"),
     "due": ("请于 {when}前提交", "Please answer by {when}"),
     "no_deadline": ("本任务没有截止时间", "This task has no deadline"),
     "left_days": ("还剩 {days} 天 {hours} 小时", "{days} d {hours} h left"),

@@ -263,6 +263,9 @@ class TaskPage:
     measures: tuple[str, ...] = ()
     experts_said: tuple[str, ...] = ()
     experts_conditions: tuple[str, ...] = ()
+    #: for an inspection: the heading, then each progress report of the cycle (its line, text)
+    reports_heading: str | None = None
+    reports: tuple[tuple[str, str], ...] = ()
     previous: PreviousRound | None = None
     fields: list[HtmlField] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -380,6 +383,21 @@ def task_page(
     if task.kind in {TaskKind.EXECUTE, TaskKind.INSPECT}:
         page.zone = text("zone", lang, zone=task.zone) if task.zone else None
         page.measures = task.measures
+    if task.kind is TaskKind.INSPECT:
+        page.reports_heading = labels.task(TaskKind.EXECUTE.value, lang)
+        page.reports = tuple(
+            (
+                text(
+                    "report_line",
+                    lang,
+                    zone=done.zone or "—",
+                    percent=report.percent_complete,
+                ),
+                report.text,
+            )
+            for done in view.tasks_of(TaskKind.EXECUTE, task.round)
+            if isinstance(report := view.answers.get(done.id), ProgressReport)
+        )
     if task.kind is TaskKind.VOTE:
         page.experts_said = tuple(
             text("count_of", lang, label=labels.choice("recommendation", r, lang), count=n)

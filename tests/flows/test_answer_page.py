@@ -481,6 +481,12 @@ def test_every_kind_of_task_is_answered_on_its_own_form(
     if kind is TaskKind.EXECUTE:
         assert "责任区域：建设路" in html
         assert 'type="checkbox" name="measures_done" value="1"' in form_html(html)
+    if kind is TaskKind.INSPECT:
+        assert "执行情况报告" not in html  # nothing reported yet in this cycle
+        report = world.assign(TaskKind.EXECUTE, "jianshe-office", zone="建设路")
+        client.post(world.link(report), data={"percent_complete": "80", "text": "夜班已落实。"})
+        html = client.get(world.link(task)).text
+        assert "执行情况报告" in html and "建设路：完成 80%" in html and "夜班已落实。" in html
     response = client.post(world.link(task), data=sent)
     assert response.status_code == 200, response.text
     assert shown in response.text
