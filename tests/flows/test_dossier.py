@@ -194,9 +194,6 @@ def test_a_decisions_dossier_step_states_and_events_show_it_whole(
 
     # -- at the end: stages, kept out, votes, recusals, the chain ---------------------------
     last = versions[-1]
-    import pathlib
-
-    pathlib.Path("/tmp/dossier_versions.md").write_text("\n\n=====\n\n".join(versions))
     assert f"**Closed: approved. {md_inline('The work was executed and accepted.')}**" in last
     for stage_key in ("consult", "discuss", "decide", "execute", "history"):
         key = artifact_key(did, stage_key)
