@@ -3,24 +3,32 @@
 It makes a fresh SQLite store and an embedded Prefect API under ``$COUNSEL_HOME/demo``,
 imports the sample expertise database, registers the people of ``examples/actors.yaml``,
 files ``examples/proposal.yaml`` and queues its first step, taken by a task worker in this
-process (:mod:`flows.local_runner`) as a ``decision`` flow run, as on a stack. Simulated
-participants answer through the real answer path (the answer service, which closes the
-person's suspended form and continues the decision after a step's last answer): one
-expert first sends a wrong answer code and is refused, the panel disagrees on cost in
-round 1 and revises in round 2, a routed expert who also sits on the decision body is
-refused a vote, the street office reports and an independent inspector accepts. Progress
-is printed from the audit chain as it grows; the demo ends with the history, an export
-with the head anchor, and the chain verified against it.
+process (:mod:`flows.local_runner`) as a ``decision`` flow run, as on a stack.
+
+Everyone's notifications go to a local message sink (:mod:`flows.sink`) and are printed
+with their personal links, and the answer page runs in this process. The simulated
+participants walk the path a person walks (:class:`flows.simulate.PageParticipants`): they
+read their message, open its link and post the page's form, which records the answer
+through the answer service, closes the person's suspended form and continues the decision
+after a step's last answer. One expert first sends a rating of 12 and the page refuses it,
+the panel disagrees on cost in round 1 and revises in round 2, a routed expert who also
+sits on the decision body is refused a vote, the street office reports and an independent
+inspector accepts. Progress is printed from the audit chain as it grows; the demo ends with
+the history, an export with the head anchor, and the chain verified against it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from rich.console import Console
@@ -38,7 +46,8 @@ from experts.sample import load_sample
 from experts.store import save_expertise
 from flows.local_prefect import EmbeddedServer
 from flows.publishing import artifact_key, summarise_event
-from flows.simulate import Attempt, Participants, wait_until_settled
+from flows.simulate import Attempt, PageParticipants, wait_until_settled
+from flows.sink import Message, MessageSink
 
 __all__ = ["run_demo", "examples_dir", "demo_script", "prepare_store"]
 
@@ -52,7 +61,7 @@ def demo_script(
     criteria: tuple[str, ...],
 ) -> Callable[[Task, Decision, Actor], dict[str, Any] | None]:
     """What each simulated person answers, deterministic for the demo's story."""
-    state: dict[str, Any] = {"wrong_code_sent": False}
+    state: dict[str, Any] = {"bad_rating_sent": False}
     round1_cost = {1: 4, 2: 6, 3: 7, 4: 5, 5: 8}  # IQR 2 on cost: no consensus in round 1
 
     def script(task: Task, decision: Decision, actor: Actor) -> dict[str, Any] | None:
@@ -75,9 +84,9 @@ def demo_script(
                 "rationale": rationale,
                 **ratings,
             }
-            if not state["wrong_code_sent"]:
-                state["wrong_code_sent"] = True
-                return {**answer, "answer_code": "WRONG-CODES"}
+            if not state["bad_rating_sent"]:
+                state["bad_rating_sent"] = True  # the page refuses it, keeping what was typed
+                return {**answer, "rating_cost": 12}
             return answer
         if task.kind is TaskKind.DISCUSS:
             if actor.id == "zhou-min":
@@ -103,12 +112,24 @@ def demo_script(
     return script
 
 
-def prepare_store(engine: Engine, *, by: str = "demo") -> tuple[int, int]:
+def prepare_store(
+    engine: Engine, *, by: str = "demo", contact: Callable[[str], str] | None = None
+) -> tuple[int, int]:
     """Create the schema, import the sample expertise database and register the people of
     ``examples/actors.yaml``: the stage the demo and the flow and browser tests start from.
+    ``contact`` gives each person and expert (by id) a notification address.
     Returns (experts imported, people registered)."""
     services.init_store(engine)
     sample = load_sample()
+    if contact is not None:
+        sample = sample.model_copy(
+            update={
+                "experts": tuple(
+                    e.model_copy(update={"notify": (contact(quote(e.id, safe="")),)})
+                    for e in sample.experts
+                )
+            }
+        )
     with UnitOfWork(engine) as uow:
         save_expertise(uow.session, sample)
     entries = yaml.safe_load((examples_dir() / "actors.yaml").read_text(encoding="utf-8"))
@@ -120,16 +141,73 @@ def prepare_store(engine: Engine, *, by: str = "demo") -> tuple[int, int]:
             roles=entry["roles"],
             affiliations=entry.get("affiliations", []),
             bodies=entry.get("bodies", []),
+            notify=[contact(entry["id"])] if contact else [],
+            lang=entry.get("lang", "zh"),
             by=by,
         )
     return len(sample.experts), len(entries)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def answer_page(engine: Engine, port: int) -> Iterator[str]:
+    """The answer page on 127.0.0.1:``port`` in a thread of this process (with this
+    thread's Prefect settings, so answers close their forms and continue the decision)."""
+    import uvicorn
+
+    from decisions.settings import load_settings
+    from flows.web.app import create_app
+
+    app = create_app(engine, settings=load_settings(), notify_prefect=True)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+    )
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(server.run,), name="answer-page")
+    thread.start()
+    while not server.started and thread.is_alive():
+        threading.Event().wait(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+class _Inbox:
+    """Prints each message the sink receives, with its personal link, as it arrives."""
+
+    def __init__(self, sink: MessageSink, console: Console) -> None:
+        self.sink, self.console = sink, console
+        self.read = 0
+
+    def flush(self) -> None:
+        for message in self.sink.since(self.read):
+            self.read += 1
+            self._print(message)
+
+    def _print(self, message: Message) -> None:
+        link = message.task_link or next((w for w in message.body.split() if "/me/" in w), "")
+        self.console.print(
+            f"  [cyan]✉ {escape(message.person)}[/cyan]: {escape(message.title)}"
+            + (f"\n      {escape(link)}" if link else ""),
+            highlight=False,
+        )
+
+
 class _ChainTail:
     """Prints each new audit event of the decision as the flows write it."""
 
-    def __init__(self, engine: Engine, decision_id: str, console: Console) -> None:
+    def __init__(
+        self, engine: Engine, decision_id: str, console: Console, inbox: _Inbox | None = None
+    ) -> None:
         self.engine, self.decision_id, self.console = engine, decision_id, console
+        self.inbox = inbox
         self.last = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -152,6 +230,8 @@ class _ChainTail:
             if event.seq > self.last:
                 self.last = event.seq
                 self._print(event)
+        if self.inbox is not None:
+            self.inbox.flush()
 
     def _print(self, event: AuditEvent) -> None:
         style = (
@@ -184,12 +264,18 @@ def run_demo(
     store = folder / "counsel.db"
     url = f"sqlite:///{store}"
     os.environ["COUNSEL_DATABASE_URL"] = url  # the flows open the store from settings
+    page_port = _free_port()
+    os.environ["COUNSEL_PUBLIC_URL"] = f"http://127.0.0.1:{page_port}"  # the links' answer page
     engine = make_engine(url)
     console.rule("Counsel demo")
     console.print(f"Store: {store}")
-    experts, people = prepare_store(engine)
+    sink = MessageSink()
+    experts, people = prepare_store(engine, contact=sink.address)
     console.print(f"Imported the sample expertise database: {experts} experts.")
-    console.print(f"Registered {people} people from examples/actors.yaml.")
+    console.print(
+        f"Registered {people} people from examples/actors.yaml. Everyone's messages go to a "
+        f"local sink (json://127.0.0.1:{sink.port}/<id>), printed below with their links."
+    )
     examples = examples_dir()
     classes = load_classes()
     proposal = services.Proposal.model_validate(
@@ -211,25 +297,28 @@ def run_demo(
     def show(attempt: Attempt) -> None:
         if attempt.outcome != "recorded":
             console.print(
-                f"  [yellow]refused[/yellow] {attempt.actor_id} on {attempt.task_id}: "
-                f"{attempt.outcome}"
+                f"  [yellow]refused on the answer page[/yellow] {attempt.actor_id} on "
+                f"{attempt.task_id}: {escape(attempt.outcome)}"
             )
 
     with (
+        sink,
         embedded_prefect(
             folder / "prefect", template=template_path(home / "cache"), server=server
         ) as api,
-        local_runner(),
+        answer_page(engine, page_port) as page,
+        local_runner(notify_every_s=0.5),
     ):
         console.print(
             f"Prefect API at {api}; a task worker in this process takes each step as a "
-            "decision flow run, which ends when it must wait for people."
+            f"decision flow run, which ends when it must wait for people. The answer page "
+            f"is at {page}; the participants answer there, from the links in their messages."
         )
-        console.rule("The audit chain as it grows")
+        console.rule("The audit chain and the messages as they come")
         script = demo_script(dclass.criteria)
         with (
-            _ChainTail(engine, decision.id, console),
-            Participants(engine, classes, script, on_attempt=show),
+            _ChainTail(engine, decision.id, console, _Inbox(sink, console)),
+            PageParticipants(engine, sink, script, on_attempt=show),
         ):
             with get_client(sync_client=True) as client:
                 start_decision_run(client, engine, decision.id)

@@ -34,6 +34,12 @@ def summarise_event(event: AuditEvent) -> str:
         return f"after {data.get('rounds')} round(s): {verdict}"
     if event.action == "decision.round_started":
         return f"round {data.get('round')}"
+    if event.action in {"notification.sent", "notification.failed"}:
+        about = data.get("task_id") or data.get("kind")
+        line = f"{data.get('recipient')} told of {about} by {data.get('channel')}"
+        if event.action == "notification.failed":
+            line += f" — failed after {data.get('attempts')} attempt(s): {data.get('error')}"
+        return line
     if event.action == "task.answered.progress":
         return f"{data.get('task_id')}: {data['answer'].get('percent_complete')}% done"
     if event.action in {"execution.rework", "execution.cycle_accepted"}:

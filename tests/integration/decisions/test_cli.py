@@ -168,7 +168,11 @@ def test_demo_runs_and_verifies(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "The audit chain verified" in result.stdout
     assert "is closed." in result.stdout
-    assert "refused" in result.stdout  # the conflicted expert, the wrong code, the expert's vote
+    assert "refused" in result.stdout  # the conflicted expert, the bad rating, the expert's vote
+    # people are told, and answer on the answer page from the links in their messages
+    assert "✉ li-wei" in result.stdout and "/t/" in result.stdout
+    assert "refused on the answer page" in result.stdout
+    assert "task.answered.vote" in result.stdout
 
 
 def test_a_task_worker_without_a_prefect_server_says_where_to_find_one(

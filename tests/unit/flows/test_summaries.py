@@ -49,3 +49,39 @@ def test_an_execution_cycle_reads_as_its_outcome(
 ) -> None:
     """A cycle's event is summarised as its outcome and the inspectors' count."""
     assert summarise_event(event(action, payload)) == line
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "line"),
+    [
+        (
+            "notification.sent",
+            {
+                "recipient": "e031",
+                "task_id": "D-2026-0001-C001",
+                "kind": "task.assigned",
+                "channel": "mailto",
+                "attempts": 1,
+                "error": None,
+            },
+            "e031 told of D-2026-0001-C001 by mailto",
+        ),
+        (
+            "notification.failed",
+            {
+                "recipient": "li-wei",
+                "task_id": None,
+                "kind": "decision.stalled",
+                "channel": "wecombot",
+                "attempts": 30,
+                "error": "connection refused",
+            },
+            "li-wei told of decision.stalled by wecombot — failed after 30 attempt(s): "
+            "connection refused",
+        ),
+    ],
+)
+def test_a_delivery_reads_as_who_was_told_of_what_and_how(
+    action: str, payload: dict[str, object], line: str
+) -> None:
+    assert summarise_event(event(action, payload)) == line
