@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from copy import copy
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar, Literal, cast
 
 from prefect.input import RunInput
@@ -151,7 +152,10 @@ class AcceptanceForm(AnswerForm):
         return Acceptance(verdict=self.verdict, findings=self.findings)
 
 
+@lru_cache(maxsize=64)
 def _opinion_form(criteria: tuple[str, ...]) -> type[ExpertOpinionForm]:
+    """The opinion form of a class's criteria (made once per set of criteria: building a
+    model costs more than answering with it)."""
     fields: dict[str, Any] = {
         f"rating_{c}": (
             int,

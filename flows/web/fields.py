@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -69,7 +70,13 @@ class HtmlField:
 
 
 def _schema(kind: TaskKind, criteria: Sequence[str]) -> dict[str, Any]:
-    schema: dict[str, Any] = form_for(kind, tuple(criteria)).model_json_schema()
+    return _schema_of(kind, tuple(criteria))
+
+
+@lru_cache(maxsize=64)
+def _schema_of(kind: TaskKind, criteria: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON Schema of a task's form (read, never changed: made once per form)."""
+    schema: dict[str, Any] = form_for(kind, criteria).model_json_schema()
     return schema
 
 
