@@ -778,6 +778,7 @@ def test_counsel_serve_serves_links_and_logs_no_token(world: World, db_url: str)
             assert response.status == 200 and TITLE in response.read().decode()
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(base + link[:-2] + "xx", timeout=10)
+        refused.value.close()
         assert refused.value.code == 404
     finally:
         os.killpg(process.pid, signal.SIGTERM)
