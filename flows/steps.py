@@ -157,6 +157,7 @@ class StageStep:
                         intro=reports.intro(view, task),
                         criteria=view.decision_class.criteria,
                         tags=run_tags(view.decision, self.stage),
+                        labels=self.ctx.classes.labels,
                     )
                     for task in command.tasks
                 )

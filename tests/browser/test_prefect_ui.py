@@ -6,8 +6,9 @@ Against a real ``prefect server start`` (API and UI), Chromium driven by Playwri
    answer every task except the round-1 consultation task of the first routed expert.
 2. That expert opens the UI, goes to Runs, filters on their tag ``actor:<id>``, opens the
    one run it shows (``consult · <decision> · <id>``), waits for it to be Paused, opens
-   Resume, fills the form (id, answer code, recommendation, ratings, conditions,
-   rationale) and submits it; the run resumes and completes.
+   Resume, fills the form — in the expert's language (Chinese), with the class's labels, and
+   no id to type: answer code, recommendation, ratings, conditions, rationale — and submits
+   it; the run resumes and completes.
 3. The decision runs to ``closed``; the history artifact ``decision-<id>-history`` in the
    Artifacts page shows the expert's ``task.answered.opinion`` row and, in its description,
    the chain head that the store's own verification reports.
@@ -22,6 +23,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from decisions import services
+from decisions.classes import load_classes
+from decisions.model import TaskKind
+from flows.forms import FIELD_TEXTS
+from flows.web.catalogue import text
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -32,7 +37,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 RATING = "7"  # the scripted experts rate 7 too (drive_decision.RATING): consensus in round 1
 RATIONALE = "Answered in the Prefect UI: feasible if the tender caps the price."
-CRITERIA = ("Feasibility", "Cost", "Social impact", "Environmental impact")  # class standard
+# the form speaks the expert's language (zh, the default) with the class's labels
+CRITERIA = tuple(
+    load_classes().labels.criterion(c, "zh")
+    for c in ("feasibility", "cost", "social_impact", "environmental_impact")  # class standard
+)
+CONSULT_FIELDS = FIELD_TEXTS[TaskKind.CONSULT]
+CODE = text("field_answer_code", "zh")
+RECOMMENDATION = text(CONSULT_FIELDS["recommendation"].title, "zh")
+CONDITIONS_LABEL = text(CONSULT_FIELDS["conditions"].title, "zh")
+RATIONALE_LABEL = text(CONSULT_FIELDS["rationale"].title, "zh")
 CONDITIONS = "Cap the price at 4.2 million yuan a year\nNight shift around Renmin market"
 
 
@@ -106,24 +120,23 @@ def test_expert_answers_in_the_ui_and_the_history_artifact_shows_it(
     page.get_by_role("menuitem", name="Resume").click()
     form = page.get_by_role("dialog", name="Resume Flow Run")
     expect(form.get_by_role("heading", name="Consultation round 1")).to_be_visible()
-    your_id = form.get_by_role("textbox", name=re.compile(r"^Your (Counsel )?id", re.I))
-    expect(your_id).to_have_value(expert)  # the flow fills in whom it is waiting for
-    your_id.fill(expert)
-    form.get_by_role("textbox", name="Answer code").fill(answer_code)
-    form.get_by_role("button", name="Select Recommendation").click()
+    # the run knows whom it waits for: nobody types an id
+    expect(form.get_by_role("textbox", name=re.compile(r"id", re.I))).to_have_count(0)
+    form.get_by_role("textbox", name=CODE, exact=True).fill(answer_code)
+    form.get_by_role("button", name=f"Select {RECOMMENDATION}").click()
     page.get_by_role("option", name="approve_with_conditions", exact=True).click()
-    form.get_by_role("textbox", name=re.compile(r"^Conditions")).fill(CONDITIONS)
-    form.get_by_role("textbox", name="Rationale").fill(RATIONALE)
+    conditions = form.get_by_role("textbox", name=re.compile("^" + re.escape(CONDITIONS_LABEL)))
+    conditions.fill(CONDITIONS)
+    form.get_by_role("textbox", name=RATIONALE_LABEL, exact=True).fill(RATIONALE)
     for criterion in CRITERIA:
         form.get_by_role("spinbutton", name=criterion, exact=True).fill(RATING)
     # what the form holds is what the expert typed (no re-render lost a field)
-    expect(your_id).to_have_value(expert)
-    expect(form.get_by_role("textbox", name="Answer code")).to_have_value(answer_code)
-    expect(form.get_by_role("button", name="Select Recommendation")).to_have_text(
+    expect(form.get_by_role("textbox", name=CODE, exact=True)).to_have_value(answer_code)
+    expect(form.get_by_role("button", name=f"Select {RECOMMENDATION}")).to_have_text(
         "approve_with_conditions"
     )
-    expect(form.get_by_role("textbox", name=re.compile(r"^Conditions"))).to_have_value(CONDITIONS)
-    expect(form.get_by_role("textbox", name="Rationale")).to_have_value(RATIONALE)
+    expect(conditions).to_have_value(CONDITIONS)
+    expect(form.get_by_role("textbox", name=RATIONALE_LABEL, exact=True)).to_have_value(RATIONALE)
     for criterion in CRITERIA:
         expect(form.get_by_role("spinbutton", name=criterion, exact=True)).to_have_value(RATING)
     _submit(form)
