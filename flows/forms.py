@@ -51,6 +51,7 @@ __all__ = [
     "LIST_FIELDS",
     "split_lines",
     "personal_form",
+    "with_typed",
 ]
 
 ANSWER_CODE_PATTERN = r"^[A-Z2-9]{5}-[A-Z2-9]{5}$"
@@ -267,3 +268,20 @@ def personal_form(
     )
     personal.person = person
     return personal
+
+
+def with_typed(form_class: type[AnswerForm], typed: dict[str, Any]) -> type[AnswerForm]:
+    """The form again with what the person typed as its fields' defaults, so a refused
+    answer comes back as it was sent. (Prefect's ``with_initial_data`` would replace each
+    field, losing its title, description and constraints; this keeps them.)"""
+    fields: dict[str, Any] = {}
+    for name, value in typed.items():
+        info = form_class.model_fields.get(name)
+        if info is None:
+            continue
+        field = copy(info)
+        field.default, field.default_factory = value, None
+        fields[name] = (info.annotation, field)
+    if not fields:
+        return form_class
+    return cast(type[AnswerForm], create_model(form_class.__name__, __base__=form_class, **fields))

@@ -5,10 +5,10 @@ The run is created suspended by the stage that assigned the task (:mod:`flows.ru
 its Resume dialog, in the person's language. Prefect's server refuses malformed input;
 valid input reschedules the run, and a worker executes this flow, which checks the rest
 through the store (task open, code valid, powers); who answers is the run's person, never
-asked. A refused answer suspends the run again with the reason above the form and never
-fails it; a recorded one continues the decision if it was the last one its step waited
-for. The flow runs only for the moments it takes to record: before and after, no process
-holds it.
+asked. A refused answer suspends the run again with the reason above the form and what was
+typed in it, and never fails it; a recorded one continues the decision if it was the last
+one its step waited for. The flow runs only for the moments it takes to record: before and
+after, no process holds it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from decisions.exceptions import ActorNotFound, PermissionDenied, TaskError, val
 from decisions.model import Task, TaskStatus
 from decisions.settings import load_settings
 from flows.answering import answer_key
-from flows.forms import AnswerForm, personal_form
+from flows.forms import AnswerForm, personal_form, with_typed
 from flows.runs import describe, form_timeout_s
 from flows.warm import continue_if_ready
 
@@ -53,6 +53,7 @@ def answer_task(
         criteria = book.get(decision.class_name, decision.district_type).criteria
         lang = services.get_actor(engine, person).lang
         problem: str | None = None
+        typed: dict[str, Any] = {}
         for attempt in range(1, MAX_ATTEMPTS + 1):
             stored = services.answer_for(engine, task_id)
             if stored is not None:
@@ -63,7 +64,9 @@ def answer_task(
             if task.status is not TaskStatus.OPEN:
                 logger.info("Task %s is %s; nothing to wait for.", task_id, task.status.value)
                 return None
-            form_class = personal_form(task.kind, criteria, person, labels=book.labels, lang=lang)
+            form_class = with_typed(
+                personal_form(task.kind, criteria, person, labels=book.labels, lang=lang), typed
+            )
             # The first suspension was made when the task was assigned; on every run this
             # returns the inputs already given, in order, and suspends at the first new one.
             form: AnswerForm = suspend_flow_run(
@@ -74,6 +77,7 @@ def answer_task(
             problem = _record(engine, task, form, criteria)
             if problem:
                 logger.warning("Answer to %s refused: %s", task_id, problem)
+                typed = {name: getattr(form, name) for name in type(form).model_fields}
         return None
     finally:
         engine.dispose()
