@@ -20,15 +20,24 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
+from prefect.settings import get_current_settings
 from sqlalchemy import Engine
 
 from decisions.classes import ClassBook, load_classes
 from decisions.db import make_engine
 from decisions.settings import load_settings
 
-__all__ = ["FlowContext", "flow_context", "off_loop", "store_engine"]
+__all__ = ["FlowContext", "flow_context", "off_loop", "store_engine", "NO_RESULTS"]
+
+#: How Counsel's flows and tasks keep their results: not at all (nobody reads them back),
+#: in a storage named here, so Prefect does not ask its server for a default result storage
+#: at each flow and task run (an API call apiece, three per step).
+NO_RESULTS: dict[str, Any] = {
+    "persist_result": False,
+    "result_storage": Path(get_current_settings().results.local_storage_path),
+}
 
 #: Stores a process keeps engines for at once: one in production, a few in a test session.
 KEPT_ENGINES = 4

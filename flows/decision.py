@@ -33,7 +33,7 @@ from decisions import procedure, services
 from decisions.exceptions import CounselError
 from decisions.model import State
 from decisions.settings import load_settings
-from flows.context import FlowContext, flow_context, off_loop
+from flows.context import NO_RESULTS, FlowContext, flow_context, off_loop
 from flows.dossier import publish_dossier, step_state
 from flows.stages import STAGE_FLOWS, WAITING, run_tags
 
@@ -92,7 +92,7 @@ async def _tag_own_run(ctx: FlowContext, decision_id: str) -> None:
         await client.update_flow_run(run.id, tags=sorted({*run.tags, *wanted}))
 
 
-@flow(name="decision", flow_run_name="{decision_id} · {title}")
+@flow(name="decision", flow_run_name="{decision_id} · {title}", **NO_RESULTS)
 async def decision_flow(decision_id: str, title: str = "") -> str:
     """Run the decision's stages until it waits for people or is closed, rejected,
     withdrawn or stalled; returns ``waiting`` or the final state."""

@@ -46,6 +46,7 @@ from decisions.model import Recusal, State, Task, TaskKind, TaskStatus, Vote
 from decisions.procedure import STAGE_NAMES, stage_for
 from decisions.services import DecisionRecord
 from decisions.tally import Resolution
+from flows.context import NO_RESULTS
 from flows.publishing import (
     artifact_key,
     artifact_url,
@@ -515,7 +516,7 @@ def publish_dossier(engine: Engine, decision_id: str, zone: ZoneInfo) -> Decisio
         return _publish_dossier(engine, decision_id, zone)
 
 
-@task(name="publish-dossier", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(name="publish-dossier", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE, **NO_RESULTS)
 def _publish_dossier(engine: Engine, decision_id: str, zone: ZoneInfo) -> DecisionRecord:
     record = services.decision_record(engine, decision_id)
     create_table_artifact(

@@ -28,6 +28,7 @@ from prefect.settings import PREFECT_UI_URL
 from decisions.audit import AuditEvent
 from decisions.consensus import RoundAggregate
 from decisions.model import EVENT_NAMES, Decision
+from flows.context import NO_RESULTS
 from flows.summaries import summarise_event
 
 __all__ = [
@@ -121,7 +122,13 @@ def publish_markdown(decision_id: str, stage: str, markdown: str, description: s
         _publish_markdown(decision_id, stage, markdown, description)
 
 
-@task(name="publish-stage-report", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(
+    name="publish-stage-report",
+    retries=2,
+    retry_delay_seconds=1,
+    cache_policy=NO_CACHE,
+    **NO_RESULTS,
+)
 def _publish_markdown(decision_id: str, stage: str, markdown: str, description: str) -> None:
     create_markdown_artifact(
         key=artifact_key(decision_id, stage), markdown=markdown, description=description

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.context import flow_context
+from flows.context import NO_RESULTS, flow_context
 from flows.steps import WAITING, carry_out_stage, run_tags
 
 __all__ = [
@@ -30,28 +30,28 @@ __all__ = [
 ]
 
 
-@flow(name="expert-consultation", flow_run_name="expert-consultation · {decision_id}")
+@flow(name="expert-consultation", flow_run_name="expert-consultation · {decision_id}", **NO_RESULTS)
 async def expert_consultation(decision_id: str) -> str:
     """Consult routed experts in Delphi rounds until consensus or the class's last round."""
     async with flow_context() as ctx:
         return await carry_out_stage(ctx, decision_id, "consult")
 
 
-@flow(name="discussion", flow_run_name="discussion · {decision_id}")
+@flow(name="discussion", flow_run_name="discussion · {decision_id}", **NO_RESULTS)
 async def discussion(decision_id: str) -> str:
     """Collect positions from the consulted experts and stakeholder representatives."""
     async with flow_context() as ctx:
         return await carry_out_stage(ctx, decision_id, "discuss")
 
 
-@flow(name="decision-vote", flow_run_name="decision-vote · {decision_id}")
+@flow(name="decision-vote", flow_run_name="decision-vote · {decision_id}", **NO_RESULTS)
 async def decision_vote(decision_id: str) -> str:
     """The class's decision body votes; the tally decides the resolution."""
     async with flow_context() as ctx:
         return await carry_out_stage(ctx, decision_id, "decide")
 
 
-@flow(name="execution", flow_run_name="execution · {decision_id}")
+@flow(name="execution", flow_run_name="execution · {decision_id}", **NO_RESULTS)
 async def execution(decision_id: str) -> str:
     """Executors report progress; independent inspectors accept or send the work back."""
     async with flow_context() as ctx:

@@ -134,15 +134,14 @@ def _step_runs(decision_id: str) -> list[Any]:
     from prefect.client.schemas.sorting import FlowRunSort
 
     with get_client(sync_client=True) as client:
-        return list(
-            client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=["decision"])),
-                flow_run_filter=FlowRunFilter(
-                    tags=FlowRunFilterTags(all_=[f"decision:{decision_id}"])
-                ),
-                sort=FlowRunSort.START_TIME_ASC,
-            )
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["decision"])),
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"decision:{decision_id}"])),
+            sort=FlowRunSort.START_TIME_ASC,
         )
+    # in the order they were made: a busy server can leave a start time unset for a while,
+    # which the server's sort puts anywhere
+    return sorted(runs, key=lambda r: r.created or r.expected_start_time)
 
 
 def test_a_decisions_dossier_step_states_and_events_show_it_whole(
