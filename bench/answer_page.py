@@ -7,8 +7,10 @@ more, whose experts answer one after another before each measurement (untimed: t
 requests compile templates and queries, as a running page has long done). Three copies of it
 (``CREATE DATABASE … TEMPLATE``) measure three ways in, in this order:
 
-- **the answer page**: ``counsel serve`` in a process of its own (``COUNSEL_DATABASE_URL``
-  set, ``PREFECT_API_URL`` not, so the page records answers without a Prefect server); each
+- **the answer page**: ``counsel serve --workers N`` (N processes on one port, one per core
+  by default, as ``counsel up`` starts it; ``--workers 1`` is ``counsel serve``'s default)
+  in processes of its own (``COUNSEL_DATABASE_URL`` set, ``PREFECT_API_URL`` not, so the
+  page records answers without a Prefect server); each
   person has ``httpx.AsyncClient``\ s of their own: one opens their link (GET), and once every
   page is open all of them post their form at once, each on a new connection (as after the
   minutes a person takes, when the page's idle connection is long closed). The
@@ -25,19 +27,21 @@ requests compile templates and queries, as a running page has long done). Three 
 
 Checks, per store: exactly one answer per task answered, one ``task.answered.opinion``
 audit event per task, no refusal, every task answered, the chain verified. Prints the
-latencies (p50/p95/p99/max), the CPU seconds per answer of the page's process (from
-``/proc/<pid>/stat``) and of the in-process path, PostgreSQL's CPU (all its databases: the
-machine may be shared), and the load average before and after each part. The target (issue
-11) is the page's p99 under 1 s. Nothing here asserts a time.
+latencies (p50/p95/p99/max), the CPU seconds per answer of the page's processes (from
+``/proc/<pid>/stat``: uvicorn's supervisor and its workers) and of the in-process path,
+PostgreSQL's CPU (all its databases: the machine may be shared), and the load average
+before and after each part. The target (issue 11) is the page's p99 under 1 s. Nothing
+here asserts a time.
 
 On a stack (``counsel up``) the page also closes the person's suspended Prefect run and, for
 the last answer a step waits for, queues the decision's next step; those calls are left out
 here, as they are from the CLI path's figures (the load benchmark measures the steps).
 
-    .venv/bin/python bench/answer_page.py                 # 200 people
+    .venv/bin/python bench/answer_page.py                 # 200 people, a page worker per core
+    .venv/bin/python bench/answer_page.py --workers 1     # the page in one process
     .venv/bin/python bench/answer_page.py --quick         # 20 people, 5 commands
     .venv/bin/python bench/answer_page.py [--people 200] [--commands 20] [--at-once 4]
-        [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--workers N] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -68,7 +72,15 @@ import httpx  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from bench.cli_start import counsel_command  # noqa: E402
-from bench.waiting import _database, _drop, _free_port, _load, _outside, _version  # noqa: E402
+from bench.waiting import (  # noqa: E402
+    _database,
+    _drop,
+    _free_port,
+    _load,
+    _outside,
+    _proc_table,
+    _version,
+)
 from decisions import services  # noqa: E402
 from decisions.classes import load_classes  # noqa: E402
 from decisions.clock import utcnow  # noqa: E402
@@ -148,11 +160,16 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if a / b < 10 else f"{a / b:.0f}"
 
 
-def _cpu_ticks(pid: int) -> int:
-    """utime + stime of one live process, from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-        fields = f.read().rsplit(")", 1)[1].split()  # fields[0] is field 3 (state)
-    return int(fields[11]) + int(fields[12])
+def _tree_ticks(pid: int) -> int:
+    """CPU ticks of a live process and every process below it (uvicorn's workers), each
+    with its ended children's, from /proc."""
+    table = _proc_table()
+    found, frontier = 0, [pid]
+    while frontier:
+        current = frontier.pop()
+        found += table[current].cpu_ticks if current in table else 0
+        frontier += [child for child, proc in table.items() if proc.ppid == current]
+    return found
 
 
 class Machine:
@@ -307,16 +324,18 @@ def _environment(url: str, home: Path, **extra: str) -> dict[str, str]:
 
 
 class Page:
-    """`counsel serve` on a free port, its output in ``folder``."""
+    """`counsel serve --workers N` on a free port, its output in ``folder``."""
 
-    def __init__(self, url: str, folder: Path) -> None:
+    def __init__(self, url: str, folder: Path, workers: int) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.out = folder / "serve.out"
         self.err = folder / "serve.err"
+        self.workers = workers
+        argv = [*counsel_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with open(self.out, "wb") as out, open(self.err, "wb") as err:
             self.proc = subprocess.Popen(
-                [*counsel_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [*argv, "--workers", str(workers)],
                 env=_environment(url, folder / "home", COUNSEL_PUBLIC_URL=self.base),
                 stdout=out,
                 stderr=err,
@@ -339,7 +358,7 @@ class Page:
         return " ".join(self.out.read_text(errors="replace").split())
 
     def cpu_s(self) -> float:
-        return _cpu_ticks(self.proc.pid) / TICK
+        return _tree_ticks(self.proc.pid) / TICK
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -458,12 +477,13 @@ async def _visits(base: str, people: list[Person], mark: Callable[[str], None]) 
 
 
 def run_page(
-    url: str, warm: list[Person], people: list[Person], folder: Path
+    url: str, warm: list[Person], people: list[Person], folder: Path, workers: int
 ) -> tuple[Part, Part, str]:
     """The answer page: (first answers, the same answers again, the check of the store)."""
-    page = Page(url, folder)
+    page = Page(url, folder, workers)
     print(
-        f"  page: `counsel serve` on {page.base} (pid {page.proc.pid}) answered in "
+        f"  page: `counsel serve --workers {workers}` on {page.base} (pid {page.proc.pid}) "
+        f"answered in "
         f"{page.start_s:.1f} s; it said: {page.said()!r}",
         flush=True,
     )
@@ -493,13 +513,13 @@ def run_page(
     first.span_s = max((v.acked_at for v in visits if v.acked_at == v.acked_at), default=t0) - t0
     first.cpu_s = cpu1 - cpu0
     first.cpu_what = (
-        f"page process (POST + the GET it redirects to); the clients (this process) "
+        f"page processes (POST + the GET it redirects to); the clients (this process) "
         f"{(own1 - own0) * 1000 / max(1, len(first.latencies)):.1f} ms/answer"
     )
     again.latencies = [v.again_s for v in visits if v.again_s == v.again_s]
     again.span_s = done[0] - t1
     again.cpu_s = done[1] - cpu1
-    again.cpu_what = "page process (one POST, answered with the task page, nothing written)"
+    again.cpu_what = "page processes (one POST, answered with the task page, nothing written)"
     first.errors += warm_problems
     for v in visits:
         first.errors += v.errors
@@ -631,9 +651,10 @@ def run_commands(url: str, people: list[Person], at_once: int, folder: Path) -> 
 # --- the bench ------------------------------------------------------------------------
 
 
-def run(admin_url: str, people: int, commands: int, at_once: int) -> None:
+def run(admin_url: str, people: int, commands: int, at_once: int, workers: int) -> None:
     print(
-        f"answer page benchmark: {people} people answering at once, store on PostgreSQL "
+        f"answer page benchmark: {people} people answering at once, the page in {workers} "
+        f"process{'es' if workers > 1 else ''}, store on PostgreSQL "
         f"({admin_url.rsplit('@', 1)[-1].rsplit('/', 1)[0]}), {os.cpu_count()} cores, "
         f"code {_version()}; PYTHONDONTWRITEBYTECODE="
         f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')}",
@@ -664,7 +685,7 @@ def run(admin_url: str, people: int, commands: int, at_once: int) -> None:
             created.append(names[key])
 
         print(f"  [1/3] the answer page; {_load()}", flush=True)
-        page, page_again, page_said = run_page(urls["page"], warm, persons, folder)
+        page, page_again, page_said = run_page(urls["page"], warm, persons, folder, workers)
         print(f"  [2/3] the CLI path in-process; {_load()}", flush=True)
         cli, cli_again, cli_said = run_in_process(urls["cli"], warm, persons)
         n_cmd = min(commands, len(persons) - 1)
@@ -723,11 +744,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20 people, 5 commands")
     parser.add_argument("--commands", type=int, default=None, help="`counsel answer` runs (20)")
     parser.add_argument("--at-once", type=int, default=4, help="commands running together")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes serving the page (default one per core, as `counsel up` starts it)",
+    )
     parser.add_argument("--admin-url", default=ADMIN_URL)
     args = parser.parse_args()
     people = args.people or (20 if args.quick else 200)
     commands = args.commands or (5 if args.quick else 20)
-    run(args.admin_url, people, commands, args.at_once)
+    run(args.admin_url, people, commands, args.at_once, max(1, args.workers))
 
 
 if __name__ == "__main__":

@@ -69,6 +69,14 @@ def up(
     page_port: Annotated[
         int, typer.Option(min=1, max=65535, help="Port of the personal answer page.")
     ] = 8400,
+    page_workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes serving the answer page (default: one per core).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start a local stack: Prefect server, the counsel work pool and deployments, the
     personal answer page, a process worker for people's forms and task workers for
@@ -82,6 +90,7 @@ def up(
         sweep_every_s=sweep_every,
         task_workers=task_workers,
         page_port=page_port,
+        page_workers=page_workers,
     )
     console.print(f"Prefect UI: {stack.ui_url}  (logs in {stack.folder})")
     console.print(
@@ -129,6 +138,14 @@ def serve(
         str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8400,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes serving the page on this port, each using a core; the limit "
+            "on refused links is counted per process.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the personal answer page: people's task links (/t/…) and inbox links (/me/…).
 
@@ -141,16 +158,17 @@ def serve(
         console.print(f"{not_yet} Links open once it is done.")
     from flows.web.server import serve as serve_page  # loads Starlette, uvicorn and Prefect
 
+    served_by = f" ({workers} processes)" if workers > 1 else ""
     console.print(
-        f"Answer page on http://{host}:{port}; people's links point to {settings.public_url}. "
-        "Ctrl+C stops it."
+        f"Answer page on http://{host}:{port}{served_by}; people's links point to "
+        f"{settings.public_url}. Ctrl+C stops it."
     )
     if not prefect_configured():
         console.print(
             "PREFECT_API_URL is not set: answers are recorded and the deadline sweep "
             "continues the decisions."
         )
-    serve_page(engine, settings, host=host, port=port)
+    serve_page(engine, settings, host=host, port=port, workers=workers)
 
 
 @app.command()

@@ -9,16 +9,24 @@ key, so one answer is recorded once whichever channel delivers it.
 
 Who answers is the channel's to say (the CLI's token, the answer page's link), never the
 form's: a ``your_id`` an older answer file still carries is ignored, as it always was.
+
+A command answers once and opens a Prefect client for it; a process that answers many
+times (the answer page) keeps one :class:`SharedPrefectClient` for all its threads, so an
+answer costs no new connection, TLS handshake or CSRF token.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from prefect import get_client
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -32,7 +40,14 @@ from flows.forms import AnswerForm, form_for
 from flows.runs import close_person_run
 from flows.warm import continue_if_ready
 
-__all__ = ["answer_key", "parse_form", "submit_answer", "Submitted", "InvalidAnswer"]
+__all__ = [
+    "answer_key",
+    "parse_form",
+    "submit_answer",
+    "Submitted",
+    "InvalidAnswer",
+    "SharedPrefectClient",
+]
 
 
 class InvalidAnswer(TaskError):
@@ -60,6 +75,49 @@ def parse_form(task: Task, data: dict[str, Any], criteria: tuple[str, ...]) -> A
     return form
 
 
+class SharedPrefectClient:
+    """One Prefect client for every thread of a long-lived process, opened at its first use.
+
+    ``get_client(sync_client=True)`` makes a new client (a new connection pool, and on a
+    server with CSRF protection a token fetched before the first change) unless the
+    calling thread is inside a ``SyncClientContext``; that context lives in a context
+    variable, so the threads a web server answers from never share one. This keeps one
+    client for the process instead: httpx's client is safe to use from many threads, and
+    one with its pool of connections serves them all. :meth:`close` ends it (the page does
+    when it stops).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: SyncPrefectClient | None = None
+
+    def get(self) -> SyncPrefectClient:
+        """The process's client, opened with the calling thread's Prefect settings the
+        first time."""
+        with self._lock:
+            if self._client is None:
+                client = get_client(sync_client=True)
+                client.__enter__()
+                self._client = client
+            return self._client
+
+    def close(self) -> None:
+        """Close the client, if one was opened (the next :meth:`get` opens another)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.__exit__(None, None, None)
+
+
+@contextmanager
+def _client_for(shared: SharedPrefectClient | None) -> Iterator[SyncPrefectClient]:
+    if shared is not None:
+        yield shared.get()
+        return
+    with get_client(sync_client=True) as client:
+        yield client
+
+
 @dataclass
 class Submitted:
     """What happened to one answer: recorded (or found recorded) and what followed."""
@@ -78,6 +136,9 @@ def submit_answer(
     classes: ClassBook,
     notify_prefect: bool = True,
     channel: str = "the CLI",
+    task: Task | None = None,
+    criteria: tuple[str, ...] | None = None,
+    prefect: SharedPrefectClient | None = None,
 ) -> Submitted:
     """Record ``actor``'s answer to a task, close its form, and continue the decision.
 
@@ -86,10 +147,17 @@ def submit_answer(
     decision's step waited for, its next step is started. When Prefect cannot be reached,
     the deadline sweep continues the decision later; ``follow_up`` says so. ``channel``
     names the way the answer came in the person's run's final message.
+
+    A caller that has just read the task (``task``) and its class's ``criteria`` passes
+    them, and they are not read again: they only choose the form, and the store judges the
+    answer afresh when it records it. ``prefect`` is a long-lived process's client (one is
+    opened for this answer otherwise).
     """
-    task = services.get_task(engine, task_id)
-    decision = services.get_decision(engine, task.decision_id)
-    criteria = classes.get(decision.class_name, decision.district_type).criteria
+    if task is None or task.id != task_id:
+        task = services.get_task(engine, task_id)
+    if criteria is None:
+        decision = services.get_decision(engine, task.decision_id)
+        criteria = classes.get(decision.class_name, decision.district_type).criteria
     form = parse_form(task, data, criteria)
     answer = form.to_answer()
     recorded = services.record_answer(
@@ -105,7 +173,7 @@ def submit_answer(
     if not notify_prefect:
         return outcome
     try:
-        with get_client(sync_client=True) as client:
+        with _client_for(prefect) as client:
             close_person_run(
                 client,
                 recorded.task.flow_run_id or task.flow_run_id,

@@ -2,8 +2,9 @@
 
 ``up`` starts ``prefect server start`` (UI and API), creates the ``counsel`` process work
 pool, registers the deployments of ``prefect.yaml``, starts the personal answer page
-(``counsel serve``, on port 8400 unless ``page_port`` says otherwise; people's links point
-to it unless ``COUNSEL_PUBLIC_URL`` names another address), a process worker (it runs
+(``counsel serve``, on port 8400 unless ``page_port`` says otherwise, in one process per
+core unless ``page_workers`` says otherwise; people's links point to it unless
+``COUNSEL_PUBLIC_URL`` names another address), a process worker (it runs
 people's forms, ``answer-task``, when they are submitted) and task workers (``counsel
 task-worker``, one per core: decisions' steps and the deadline sweeps), each as its own
 process group with its log under ``$COUNSEL_HOME/stack``; it records what it started in
@@ -109,6 +110,7 @@ def start_stack(
     sweep_every_s: float | None = None,
     task_workers: int | None = None,
     page_port: int = PAGE_PORT,
+    page_workers: int | None = None,
 ) -> Stack:
     """Start server, work pool, deployments, the answer page and workers; refuse if a stack
     is already up.
@@ -116,6 +118,7 @@ def start_stack(
     ``sweep_every_s`` (default ``COUNSEL_SWEEP_EVERY_S``, or a minute) is how often the task
     workers sweep deadlines; a decision is then continued after twice that of quiet, and a
     step is taken for lost with its worker after three times that (at least 30 s).
+    ``page_workers`` (default: one per core) processes serve the answer page.
     """
     folder = home / "stack"
     folder.mkdir(parents=True, exist_ok=True)
@@ -170,7 +173,7 @@ def start_stack(
                 )
             if done.returncode != 0:
                 raise StackError(f"`{' '.join(step[2:])}` failed; see {setup_log}.")
-        page = _spawn_page(folder, env, page_port)
+        page = _spawn_page(folder, env, page_port, page_workers or os.cpu_count() or 1)
         _wait_healthy(
             page_url, page, folder / "answer-page.log", what="the answer page", path="/healthz"
         )
@@ -206,9 +209,12 @@ def _spawn_worker(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def _spawn_page(folder: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def _spawn_page(
+    folder: Path, env: dict[str, str], port: int, workers: int
+) -> subprocess.Popen[bytes]:
+    serve = [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     return _spawn(
-        [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*serve, "--workers", str(workers)],
         env=env,
         log=folder / "answer-page.log",
         cwd=project_dir(),

@@ -1,20 +1,26 @@
-"""What a person's links need from the store: the secret that signs them, and their tasks.
+"""What a person's links need from the store: the secret that signs them, the task a link
+opens, and their tasks.
 
-Both are reads (no write lock): the answer page asks them on every request, from as many
-instances as run behind a load balancer.
+All are reads (no write lock): the answer page asks them on every request, from as many
+instances as run behind a load balancer, so each is one short read-only transaction that
+reads what the page shows and no more (never every actor of the store).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, or_, select
 
-from decisions.model import Decision, Task, TaskStatus
+from decisions.classes import ClassBook
+from decisions.exceptions import ActorNotFound, TaskNotFound
+from decisions.model import Actor, Answer, Decision, Task, TaskKind, TaskStatus
+from decisions.procedure import DecisionView
 from decisions.tables import TaskRow
 from decisions.uow import UnitOfWork
 
-__all__ = ["store_secret", "tasks_of_person"]
+__all__ = ["PersonalTask", "open_personal_task", "store_secret", "tasks_of_person"]
 
 
 def store_secret(engine: Engine) -> str:
@@ -22,6 +28,66 @@ def store_secret(engine: Engine) -> str:
     answer codes. Never show it, log it or send it anywhere."""
     with UnitOfWork(engine, read_only=True) as uow:
         return uow.secret()
+
+
+@dataclass(frozen=True)
+class PersonalTask:
+    """What a person's task link opens: the task, the person, and the decision as far as
+    the task's page shows it (:func:`open_personal_task` says how far)."""
+
+    task: Task
+    actor: Actor
+    view: DecisionView
+
+
+def open_personal_task(
+    engine: Engine, task_id: str, actor_id: str, classes: ClassBook
+) -> PersonalTask | None:
+    """The task ``task_id`` if it exists and is ``actor_id``'s, with that person and its
+    decision, in one read; None otherwise (a link never opens another person's task).
+
+    The view holds the decision, its class and, of the rest, only what the task's page
+    reads; its ``actors`` is the person alone:
+
+    - the decision's tasks, when the page counts or shows others' (an answered or closed
+      task's next steps, a vote, an inspection, a consultation round after the first);
+    - the decision's answers, when it shows others' (the experts' advice beside a vote,
+      the progress reports beside an inspection, the previous round beside an open
+      consultation task), otherwise the task's own answer once it is closed;
+    - the Delphi rounds, for the advice's conditions beside a vote and the previous round;
+      the routings, for the previous round (which consultation a round belongs to).
+    """
+    with UnitOfWork(engine, read_only=True) as uow:
+        try:
+            task = uow.tasks.get(task_id)
+            if task.assignee_id != actor_id:
+                return None
+            actor = uow.actors.get(actor_id)
+        except (TaskNotFound, ActorNotFound):
+            return None
+        decision = uow.decisions.get(task.decision_id)
+        is_open = task.status is TaskStatus.OPEN
+        later_round = task.kind is TaskKind.CONSULT and is_open and task.round > 1
+        others = task.kind in {TaskKind.VOTE, TaskKind.INSPECT} or later_round
+        answers: dict[str, Answer] = {}
+        if others:
+            answers = {a.task_id: a.answer for a in uow.answers.for_decision(decision.id)}
+        elif not is_open and (own := uow.answers.for_task(task.id)) is not None:
+            answers = {task.id: own.answer}
+        view = DecisionView(
+            decision=decision,
+            decision_class=classes.get(decision.class_name, decision.district_type),
+            tasks=tuple(uow.tasks.for_decision(decision.id)) if others or not is_open else (),
+            answers=answers,
+            actors=(actor,),
+            routings=uow.progress.routings(decision.id) if later_round else (),
+            rounds=(
+                uow.progress.rounds(decision.id)
+                if later_round or task.kind is TaskKind.VOTE
+                else ()
+            ),
+        )
+    return PersonalTask(task, actor, view)
 
 
 def tasks_of_person(

@@ -18,6 +18,14 @@ status 404, never a hint of which tasks exist; a client with more than ``refusal
 of them gets 429 on every link for the rest of its minute. Pages are never cached, send no
 referrer, load nothing from elsewhere and run no script. The log names a link's path as
 ``/t/…``: a token is never logged.
+
+Each request opens its task once (:func:`flows.web.pages.open_task`, one read of what the
+page shows); an answer then goes to the store with that task, the code derived from the
+store's secret the page keeps, and one Prefect client kept for the process. What belongs
+to a class (its form's fields and schema, its labels) is made once per process. The
+application keeps no state between requests but the refusal counts of its own process
+(:mod:`flows.web.limiter`) and the store's secret, so ``counsel serve --workers N`` runs
+N of it behind one port, and any number behind a load balancer.
 """
 
 from __future__ import annotations
@@ -46,13 +54,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from decisions import services
 from decisions.classes import ClassBook, load_classes
 from decisions.clock import utcnow
+from decisions.credentials import answer_code
 from decisions.db import make_engine
 from decisions.exceptions import ActorNotFound, CounselError, PermissionDenied
 from decisions.links import REFUSAL, BadLink, Grant, read_link
 from decisions.model import TaskKind, TaskStatus
 from decisions.services.personal import store_secret
 from decisions.settings import CounselSettings, load_settings
-from flows.answering import submit_answer
+from flows.answering import SharedPrefectClient, submit_answer
 from flows.web.catalogue import REFUSAL_ZH, text
 from flows.web.fields import form_fields, problems, read_answer
 from flows.web.limiter import RefusalLimiter
@@ -137,7 +146,8 @@ def _prefect_named() -> bool:
 
 class AnswerPage:
     """The page's handlers over one store: everything they show comes from the store, the
-    link and the classes; the only memory is the refusal count and the store's secret."""
+    link and the classes; the only memory is the refusal count, the store's secret and
+    the Prefect client (one per process)."""
 
     def __init__(
         self,
@@ -156,12 +166,14 @@ class AnswerPage:
         self.limiter = limiter
         self.clock = clock
         self._secret: str | None = None
+        self.prefect = SharedPrefectClient()
         self.templates = Environment(
             loader=FileSystemLoader(_TEMPLATES),
             autoescape=True,
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # package data: read once, not stat-ed on every page
         )
 
     # -- shared parts ---------------------------------------------------------------------
@@ -324,7 +336,7 @@ class AnswerPage:
                 status=422,
             )
         try:
-            await run_in_threadpool(self.submit, opened, data)
+            await run_in_threadpool(self.submit, opened, data, await self.secret())
         except CounselError as refusal:
             again = await run_in_threadpool(open_task, self.engine, self.classes, grant)
             if again is None:
@@ -337,17 +349,21 @@ class AnswerPage:
         # the task now shows what was recorded and what happens next (reloading it is a GET)
         return RedirectResponse(request.path_params["token"], status_code=303)
 
-    def submit(self, opened: OpenedTask, data: dict[str, Any]) -> None:
-        """Record the answer through the one answer path, with the task's own code."""
-        code = services.answer_code_for(self.engine, opened.task.id)
+    def submit(self, opened: OpenedTask, data: dict[str, Any], secret: str) -> None:
+        """Record the answer through the one answer path, with the task's own code (derived
+        from the store's secret, as the store derives it) and the task as just opened."""
+        task = opened.task
         submit_answer(
             self.engine,
-            opened.task.id,
-            {**data, "answer_code": code},
+            task.id,
+            {**data, "answer_code": answer_code(secret, task.id)},
             actor=opened.actor,
             classes=self.classes,
             notify_prefect=self.notify_prefect,
             channel="the answer page",
+            task=task,
+            criteria=opened.view.decision_class.criteria,
+            prefect=self.prefect,
         )
 
 
@@ -428,6 +444,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        page.prefect.close()
         if owned:
             engine.dispose()
 

@@ -3,9 +3,11 @@
 A link's token is an HMAC, so guessing one is hopeless; the limit keeps a client that
 tries anyway (or a broken mail filter replaying old links) from costing the store a read
 per try. A client over the limit is answered 429 on every link, good or bad, until its
-minute has passed, so the answer teaches nothing. The count lives in the instance's memory:
-behind a load balancer each instance counts what it sees, which bounds a client all the
-same, and a restart forgets it.
+minute has passed, so the answer teaches nothing. The count lives in the process's memory:
+each process counts what it sees — each of the ``--workers`` processes of one ``counsel
+serve``, as each instance behind a load balancer — so a client may have up to that many
+times the limit refused before every process answers it 429, which bounds it all the same;
+a restart forgets it.
 
 >>> now = [0.0]
 >>> limiter = RefusalLimiter(per_minute=2, clock=lambda: now[0])

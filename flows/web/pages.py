@@ -14,10 +14,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from decisions import services
 from decisions.classes import ClassBook, Labels
 from decisions.consensus import CriterionStats, RoundAggregate
-from decisions.exceptions import DecisionNotFound, TaskNotFound
+from decisions.exceptions import DecisionNotFound
 from decisions.links import Grant, task_token
 from decisions.model import (
     Acceptance,
@@ -32,8 +31,8 @@ from decisions.model import (
     TaskStatus,
     Vote,
 )
-from decisions.procedure import DecisionView, stage_for
-from decisions.services.personal import tasks_of_person
+from decisions.procedure import stage_for
+from decisions.services.personal import PersonalTask, open_personal_task, tasks_of_person
 from flows.web.catalogue import html_lang, local_time, short_time, text, time_left
 from flows.web.fields import HtmlField
 
@@ -64,32 +63,24 @@ STAGE_OF = {
 RECENT_DAYS = 30
 
 
-@dataclass(frozen=True)
-class OpenedTask:
-    """What a valid task link opens: the task, its person, and the decision as it stands."""
-
-    task: Task
-    actor: Actor
-    view: DecisionView
+#: What a valid task link opens: the task, its person, and the decision as far as the page
+#: shows it (:func:`decisions.services.personal.open_personal_task`).
+OpenedTask = PersonalTask
 
 
 def open_task(engine: Engine, classes: ClassBook, grant: Grant) -> OpenedTask | None:
     """The task a link's grant names, if it exists and is the grant's person's; else None.
 
     A task link opens its own task only: a token signed for one person never shows another
-    person's task, whatever the token claims.
+    person's task, whatever the token claims. One read of the store, which reads the
+    person and what their task's page shows, never every actor.
     """
     if grant.scope != "task" or grant.task_id is None:
         return None
     try:
-        task = services.get_task(engine, grant.task_id)
-        if task.assignee_id != grant.actor_id:
-            return None
-        view = services.load_view(engine, task.decision_id, classes)
-    except (TaskNotFound, DecisionNotFound):
+        return open_personal_task(engine, grant.task_id, grant.actor_id, classes)
+    except DecisionNotFound:
         return None
-    actor = next((a for a in view.actors if a.id == grant.actor_id), None)
-    return None if actor is None else OpenedTask(task, actor, view)
 
 
 # -- the chart of a criterion's ratings in the previous round ---------------------------------

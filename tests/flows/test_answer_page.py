@@ -34,7 +34,7 @@ from decisions.clock import utcnow
 from decisions.links import REFUSAL, inbox_token, task_token
 from decisions.model import Decision, Opinion, Task, TaskKind, TaskStatus
 from decisions.progress import Routing, Slot
-from decisions.services.personal import store_secret
+from decisions.services.personal import open_personal_task, store_secret
 from decisions.uow import UnitOfWork
 from flows.web.app import create_app
 from flows.web.catalogue import REFUSAL_ZH
@@ -304,6 +304,28 @@ def test_an_answer_is_recorded_once_and_the_page_says_what_happens_next(
     )
     assert not by_cli.recorded.created
     assert len(answers_of(world, task)) == 1
+
+
+def test_each_request_opens_its_task_once_with_its_person_alone(
+    world: World, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer and the page it redirects to open the task once each, and an opening
+    reads the person it is for, not every actor of the store."""
+    import flows.web.pages as pages
+
+    opened: list[Any] = []
+
+    def counted(*args: Any) -> Any:
+        opened.append(found := open_personal_task(*args))
+        return found
+
+    monkeypatch.setattr(pages, "open_personal_task", counted)
+    task = world.task_of("wang-fang")
+    response = client.post(world.link(task), data=opinion_form(6, "同意。"))
+    assert "提交答复，谢谢！" in response.text and response.history[0].status_code == 303
+    assert len(opened) == 2
+    assert all(o.actor.id == "wang-fang" and o.view.actors == (o.actor,) for o in opened)
+    assert opened[1].task.status is TaskStatus.ANSWERED
 
 
 def test_the_last_answer_says_every_answer_is_in(world: World, client: TestClient) -> None:
@@ -738,9 +760,13 @@ def test_a_whole_decision_is_answered_through_the_page(stage: Any) -> None:
     assert services.verify(engine).ok
 
 
-def test_counsel_serve_serves_links_and_logs_no_token(world: World, db_url: str) -> None:
-    """`counsel serve` answers a person's link over HTTP, and what it writes (uvicorn's
-    lines and the page's own request log) never holds the link's token."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_counsel_serve_serves_links_and_logs_no_token(
+    world: World, db_url: str, workers: int
+) -> None:
+    """`counsel serve` answers a person's link over HTTP, from one process or from
+    ``--workers`` processes on one port, and what it writes (uvicorn's lines and the
+    page's own request log) never holds the link's token."""
     import os
     import signal
     import socket
@@ -756,7 +782,7 @@ def test_counsel_serve_serves_links_and_logs_no_token(world: World, db_url: str)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["COUNSEL_DATABASE_URL"] = db_url
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -786,3 +812,4 @@ def test_counsel_serve_serves_links_and_logs_no_token(world: World, db_url: str)
     assert "Answer page on http://127.0.0.1:" in output
     assert '"GET /t/…" 200' in output and '"GET /t/…" 404' in output
     assert link.removeprefix("/t/")[:12] not in output
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", output))) == workers

@@ -287,3 +287,26 @@ def test_text_fills_in_its_places() -> None:
     assert text("round", "zh", round=2) == "第 2 轮"
     assert text("round", "en", round=2) == "round 2"
     assert text("round", "fr", round=2) == "第 2 轮"
+
+
+def test_the_page_keeps_one_prefect_client_for_all_its_threads() -> None:
+    """Every thread of the page gets the same open Prefect client (no connection, TLS set-up
+    or CSRF token per answer); closing it closes it, and the next answer opens another."""
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.answering import SharedPrefectClient
+
+    shared = SharedPrefectClient()
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        context = contextvars.copy_context()  # the page's threads run with its settings
+        with ThreadPoolExecutor(8) as pool:
+            clients = list(pool.map(lambda _: context.copy().run(shared.get), range(32)))
+        first = clients[0]
+        assert all(c is first for c in clients) and str(first.api_url).endswith(":9/api/")
+        shared.close()
+        assert first._closed
+        assert shared.get() is not first
+        shared.close()
