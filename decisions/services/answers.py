@@ -2,7 +2,9 @@
 
 Many people answer at once, so the checks an answer must pass run first without the
 store's write lock; the lock is then held only to see that the task is still open and to
-write. Anything that changed in between, and every refusal, is judged again under the lock.
+write, and the answers that the threads of one process bring at once share one transaction
+(:mod:`decisions.services.answer_groups`). Anything that changed in between, and every
+refusal, is judged again under the lock, one answer at a time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from decisions.credentials import hash_secret, matches
 from decisions.exceptions import PermissionDenied, TaskError
 from decisions.model import ANSWER_TYPES, Actor, Answer, Opinion, Task, TaskStatus, Vote
 from decisions.powers import ACTION_FOR_TASK, may
+from decisions.services.answer_groups import PendingAnswer, group_for
 from decisions.services.common import parties
 from decisions.store import NewEvent
 from decisions.tally import vote_problem
@@ -51,7 +54,9 @@ def record_answer(
     is still open; the answer fits the task; the separation of powers allows it. Any refusal
     is audited, nothing is recorded as an answer, and the task stays open. Sending the same
     answer again (by any channel) returns the recorded one without writing
-    (``created=False``).
+    (``created=False``). Answers judged acceptable at once in one process are written in
+    one transaction (:mod:`~decisions.services.answer_groups`); each is judged, refused
+    and audited on its own.
 
     Raises
     ------
@@ -67,13 +72,11 @@ def record_answer(
     if isinstance(first, RecordedAnswer):
         return first
     if isinstance(first, Task):
-        with UnitOfWork(engine) as uow:
-            if done := judge.recorded(uow):
-                return done
-            task = uow.tasks.get(task_id)
-            if task.status is TaskStatus.OPEN and uow.answers.for_task(task_id) is None:
-                return judge.write(uow, task)
-    with UnitOfWork(engine) as uow:
+        written = group_for(engine).write(engine, judge.pending(first))
+        if written is not None:
+            task, event = written
+            return RecordedAnswer(task, answer, event, created=True)
+    with UnitOfWork(engine) as uow:  # alone: judged again under the lock
         verdict = judge(uow)
         if isinstance(verdict, RecordedAnswer):
             return verdict
@@ -170,21 +173,27 @@ class _AnswerJudge:
             return vote_problem(self.answer, recommendations(uow, task.decision_id))
         return None
 
+    def event(self, task: Task) -> NewEvent:
+        """The answer's audit event."""
+        return NewEvent(
+            actor=self.actor.id,
+            action=f"task.answered.{self.answer.kind}",
+            decision_id=task.decision_id,
+            payload={
+                "task_id": task.id,
+                "round": task.round,
+                "answer": self.answer.model_dump(mode="json"),
+            },
+            idempotency_key=self.key,
+        )
+
+    def pending(self, task: Task) -> PendingAnswer:
+        """The answer as its process's group writes it."""
+        return PendingAnswer(task, self.actor.id, self.answer, self.event(task))
+
     def write(self, uow: UnitOfWork, task: Task) -> RecordedAnswer:
         """Write the answer, its audit event and the task's new status (under the lock)."""
-        event = uow.record(
-            NewEvent(
-                actor=self.actor.id,
-                action=f"task.answered.{self.answer.kind}",
-                decision_id=task.decision_id,
-                payload={
-                    "task_id": task.id,
-                    "round": task.round,
-                    "answer": self.answer.model_dump(mode="json"),
-                },
-                idempotency_key=self.key,
-            )
-        )
+        event = uow.record(self.event(task))
         uow.answers.add(task=task, actor_id=self.actor.id, answer=self.answer, audit_seq=event.seq)
         task = uow.tasks.set_status(task.id, TaskStatus.ANSWERED)
         return RecordedAnswer(task, self.answer, event, created=True)

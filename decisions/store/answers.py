@@ -6,6 +6,7 @@ that kind names, so no caller handles a payload dict.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -53,6 +54,33 @@ class AnswerRepository:
             )
         )
         self.session.flush()
+
+    def add_many(self, entries: Iterable[tuple[Task, str, Answer, int]]) -> None:
+        """Add answers, each ``(task, actor_id, answer, audit_seq)``, in one flush (one
+        statement for them all where the database allows it)."""
+        now = utcnow()
+        self.session.add_all(
+            AnswerRow(
+                task_id=task.id,
+                decision_id=task.decision_id,
+                actor_id=actor_id,
+                kind=answer.kind,
+                payload=answer.model_dump(mode="json"),
+                audit_seq=audit_seq,
+                created_at=now,
+            )
+            for task, actor_id, answer, audit_seq in entries
+        )
+        self.session.flush()
+
+    def answered_among(self, task_ids: Iterable[str]) -> set[str]:
+        """Which of ``task_ids`` have an answer (one query)."""
+        ids = sorted(set(task_ids))
+        if not ids:
+            return set()
+        return set(
+            self.session.scalars(select(AnswerRow.task_id).where(AnswerRow.task_id.in_(ids)))
+        )
 
     def for_task(self, task_id: str) -> StoredAnswer | None:
         row = self.session.scalars(select(AnswerRow).where(AnswerRow.task_id == task_id)).first()
