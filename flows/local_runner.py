@@ -58,8 +58,10 @@ def local_runner(
     notify_every = notify_every_s or load_settings().notify_every_s
     state = LocalRunner()
     runner = Runner(name="counsel-local", query_seconds=1, limit=None)
-    runner.add_flow(decision_flow, name="decision")
-    runner.add_flow(answer_task, name="answer-task")
+    # _sync: called from a thread with a running event loop (Playwright's sync API leaves
+    # one), Prefect's add_flow would return an un-awaited coroutine and register nothing
+    runner.add_flow(decision_flow, name="decision", _sync=True)  # type: ignore[call-arg]
+    runner.add_flow(answer_task, name="answer-task", _sync=True)  # type: ignore[call-arg]
     started = threading.Event()
 
     def serve() -> None:
