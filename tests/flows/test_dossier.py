@@ -66,14 +66,14 @@ def emitted(worker: Any, prefix: str) -> list[Any]:
     ]
 
 
-def _script(criteria: tuple[str, ...]) -> Any:
+def _script(criteria: tuple[str, ...], earlier: set[Any]) -> Any:
     """The people of the decision; each answers only once a dossier lists their task as
     waiting, so every step's dossier shows everyone it waits for as not yet answered."""
     listed: set[str] = set()
 
     def waits_in_a_dossier(task: Task) -> bool:
         if task.id not in listed:
-            for version in _dossiers(task.decision_id):
+            for version in _dossiers(task.decision_id, earlier):
                 listed.update(
                     re.findall(r"\| (D\\-\d{4}\\-\d{4}\\-[A-Z]\d+) \| \*\*not yet", version)
                 )
@@ -108,8 +108,10 @@ def _script(criteria: tuple[str, ...]) -> Any:
     return script
 
 
-def _dossiers(decision_id: str) -> list[str]:
-    """Every version of the decision's dossier, oldest first."""
+def _dossiers(decision_id: str, earlier: set[Any], runs: list[Any] | None = None) -> list[str]:
+    """Every version of the decision's dossier but the ``earlier`` ones (the session's
+    earlier tests filed decisions of the same id in other stores), by one of ``runs`` if
+    given, oldest first."""
     from prefect import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
     from prefect.client.schemas.sorting import ArtifactSort
@@ -119,11 +121,29 @@ def _dossiers(decision_id: str) -> list[str]:
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[dossier_key(decision_id)])),
             sort=ArtifactSort.CREATED_DESC,
         )
-    return [str(a.data) for a in reversed(found)]
+    ours = None if runs is None else {r.id for r in runs}
+    return [
+        str(a.data)
+        for a in reversed(found)
+        if a.id not in earlier and (ours is None or a.flow_run_id in ours)
+    ]
 
 
-def _step_runs(decision_id: str) -> list[Any]:
-    """The decision's step runs (runs of the ``decision`` flow), oldest first."""
+def _artifact_ids(decision_id: str) -> set[Any]:
+    """The ids of every version of the decision's dossier so far."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[dossier_key(decision_id)]))
+        )
+    return {a.id for a in found}
+
+
+def _step_runs(decision_id: str, earlier: set[Any]) -> list[Any]:
+    """The decision's step runs (runs of the ``decision`` flow) but the ``earlier`` ones,
+    oldest first."""
     from prefect import get_client
     from prefect.client.schemas.filters import (
         FlowFilter,
@@ -137,11 +157,14 @@ def _step_runs(decision_id: str) -> list[Any]:
         runs = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=["decision"])),
             flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"decision:{decision_id}"])),
-            sort=FlowRunSort.START_TIME_ASC,
+            sort=FlowRunSort.START_TIME_DESC,  # the newest: a page holds at most 200
         )
     # in the order they were made: a busy server can leave a start time unset for a while,
     # which the server's sort puts anywhere
-    return sorted(runs, key=lambda r: r.created or r.expected_start_time)
+    return sorted(
+        (r for r in runs if r.id not in earlier),
+        key=lambda r: r.created or r.expected_start_time,
+    )
 
 
 def test_a_decisions_dossier_step_states_and_events_show_it_whole(
@@ -163,7 +186,10 @@ def test_a_decisions_dossier_step_states_and_events_show_it_whole(
         engine, proposal(), planner=services.get_actor(engine, "li-wei"), classes=stage.classes
     )
     criteria = stage.classes.get("standard", "east").criteria
-    with Participants(engine, stage.classes, _script(criteria)):
+    # runs and dossiers of the session's earlier D-2026-0001s (other stores) are not ours
+    earlier = {r.id for r in _step_runs(decision.id, set())}
+    earlier |= _artifact_ids(decision.id)
+    with Participants(engine, stage.classes, _script(criteria, earlier)):
         final = run_to_the_end(engine, decision.id)
     assert final == State.CLOSED.value
     did = decision.id
@@ -171,8 +197,8 @@ def test_a_decisions_dossier_step_states_and_events_show_it_whole(
     tasks = services.tasks_of(engine, did)
 
     # -- while waiting: who it waits for and by when; each step's name says the same -------
-    versions = _dossiers(did)
-    runs = _step_runs(did)
+    runs = _step_runs(did, earlier)
+    versions = _dossiers(did, earlier, runs)
     assert len(versions) == len(runs) >= 6
     names = [r.state_name for r in runs]
     routed = [t for t in tasks if t.kind is TaskKind.CONSULT and t.round == 1]
