@@ -86,6 +86,40 @@ def _print_report(report: ChainReport, anchor: Anchor | None) -> None:
         )
 
 
+@app.command("check-draw")
+def check_draw(
+    decision: Annotated[str, typer.Argument(help="The tender decision, e.g. D-2026-0001.")],
+) -> None:
+    """Replay a tender's draw of evaluators from the audit chain and say whether it matches.
+
+    Recomputes the draw from the recorded pool, the committed and revealed server seed, the
+    witness's value and the algorithm version, and the replacements of those who declined;
+    checks the chain too, since the draw is only as good as the events it is read from.
+    """
+    from flows.tender import check_draw as replay  # the draw's libraries load here
+
+    engine = open_engine()
+    services.get_decision(engine, decision)  # a sentence, not a traceback, for a wrong id
+    report = services.verify(engine)
+    problems = replay(engine, decision)
+    if not report.ok:
+        problems.insert(
+            0,
+            f"The audit chain is broken at event {report.first_bad_seq} ({report.reason}): "
+            "the recorded draw cannot be trusted.",
+        )
+    if problems:
+        for problem in problems:
+            stderr.print(f"[red]✗[/red] {problem}", markup=True, highlight=False)
+        raise typer.Exit(1)
+    console.print(
+        f"[green]The draw of {decision} matches[/green]: the revealed seed is the one committed "
+        "before the pool was fixed, and the pool, the witness's value and the algorithm give "
+        "the recorded panel, alternates, lots and replacements.",
+        highlight=False,
+    )
+
+
 @app.command("export")
 def export(
     file: Annotated[Path, typer.Argument(help="Where to write the JSON lines.")],

@@ -64,6 +64,9 @@ def submit(
     engine = open_engine()
     planner = current_actor(engine)
     data = read_yaml(proposal_file)
+    if isinstance(data, dict) and isinstance(data.get("tender"), str):
+        # a tender's lots and bids may be a file of their own, named beside the proposal
+        data = {**data, "tender": read_yaml(proposal_file.parent / data["tender"])}
     try:
         proposal = services.Proposal.model_validate(data)
     except ValidationError as err:

@@ -182,7 +182,16 @@ def down() -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    tender: Annotated[
+        bool,
+        typer.Option(
+            "--tender",
+            help="Run a tender instead: qualification, a verifiable draw of evaluators, "
+            "scoring, award and execution, ending with check-draw.",
+        ),
+    ] = False,
+) -> None:
     """Run one decision through consult, discuss, decide and execute with Prefect flows."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # read when Prefect loads
     from flows.local_prefect import EmbeddedServer, template_path  # Prefect not loaded yet
@@ -192,9 +201,14 @@ def demo() -> None:
     # the API server starts (seconds of imports) while this process loads Prefect
     server = EmbeddedServer(folder / "prefect", template=template_path(home / "cache")).spawn()
     try:
-        from flows.demo import run_demo  # loads Prefect, which reads the setting above
+        if tender:
+            from flows.demo_tender import run_tender_demo  # loads Prefect, as below
 
-        verified = run_demo(console, home, folder=folder, server=server)
+            verified = run_tender_demo(console, home, folder=folder, server=server)
+        else:
+            from flows.demo import run_demo  # loads Prefect, which reads the setting above
+
+            verified = run_demo(console, home, folder=folder, server=server)
     finally:
         server.stop()
     if not verified:

@@ -46,6 +46,7 @@ from pydantic import (
 
 from decisions.exceptions import ClassFileError, ConfigurationError
 from decisions.model import Acceptance, Comment, Opinion, TaskKind, Vote
+from decisions.tender.config import TenderRules
 from decisions.text import Name, decode_utf8, shown
 
 __all__ = [
@@ -156,6 +157,8 @@ class DecisionClass(_Strict):
     quorum: Share = Field(gt=0, le=1, description="share of eligible members who must vote")
     majority: Literal["simple", "two_thirds", "unanimous"]
     acceptance: AcceptanceRule
+    #: a tender's rules: qualification, the draw of evaluators, scoring (tender classes only)
+    tender: TenderRules | None = None
 
     @model_validator(mode="after")
     def _check_consistency(self) -> DecisionClass:
@@ -183,6 +186,7 @@ class _ClassOverride(_Strict):
     quorum: Any = None
     majority: str | None = None
     acceptance: dict[str, Any] | None = None
+    tender: dict[str, Any] | None = None
 
 
 class _ClassEntry(_ClassOverride):

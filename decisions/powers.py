@@ -38,6 +38,7 @@ class Action(StrEnum):
     EXECUTE = "execute"
     INSPECT = "inspect"
     REVIEW = "review"
+    WITNESS = "witness"
 
 
 ACTION_FOR_TASK: dict[TaskKind, Action] = {
@@ -46,6 +47,9 @@ ACTION_FOR_TASK: dict[TaskKind, Action] = {
     TaskKind.VOTE: Action.VOTE,
     TaskKind.EXECUTE: Action.EXECUTE,
     TaskKind.INSPECT: Action.INSPECT,
+    # a tender's evaluators advise: they are consulted experts, kept apart like them
+    TaskKind.SCORE: Action.CONSULT,
+    TaskKind.WITNESS: Action.WITNESS,
 }
 
 ROLES_FOR_ACTION: dict[Action, frozenset[Role]] = {
@@ -59,6 +63,7 @@ ROLES_FOR_ACTION: dict[Action, frozenset[Role]] = {
     Action.EXECUTE: frozenset({Role.EXECUTOR}),
     Action.INSPECT: frozenset({Role.INSPECTOR}),
     Action.REVIEW: frozenset({Role.MANAGER}),
+    Action.WITNESS: frozenset({Role.WITNESS}),
 }
 
 #: The four groups kept apart, with how a refusal names them.
@@ -79,6 +84,7 @@ _VERB: dict[Action, str] = {
     Action.EXECUTE: "execute it",
     Action.INSPECT: "inspect or accept its execution",
     Action.REVIEW: "review its history",
+    Action.WITNESS: "witness its draw",
 }
 _ON_DECISION: dict[Action, str] = {
     Action.SUBMIT: "file decision {d}",
@@ -91,8 +97,9 @@ _ON_DECISION: dict[Action, str] = {
     Action.EXECUTE: "execute decision {d}",
     Action.INSPECT: "inspect or accept the execution of decision {d}",
     Action.REVIEW: "review the history of decision {d}",
+    Action.WITNESS: "witness the draw of decision {d}",
 }
-_CONFLICT_CHECKED = frozenset({Action.CONSULT, Action.VOTE, Action.INSPECT})
+_CONFLICT_CHECKED = frozenset({Action.CONSULT, Action.VOTE, Action.INSPECT, Action.WITNESS})
 
 
 class Parties(BaseModel, frozen=True):

@@ -10,7 +10,11 @@ the audit event that reports them:
 - :class:`RoundRecord` — the anonymous aggregate of one Delphi round, and, on the round that
   concluded its consultation, the conditions the experts attached;
 - :class:`ExecutionCycle` — one cycle of execution and inspection: accepted, or sent back
-  for rework.
+  for rework;
+- :class:`TenderRecord` — a tender's facts, read back from its ``tender.*`` audit events
+  (the chain is their only copy, so ``counsel audit check-draw`` replays what the procedure
+  worked from): the lots and bids filed, who qualified, the committed seed, the fixed pool,
+  the draw, the replacements and the rankings.
 
 Plain pydantic models: no SQLAlchemy, no I/O (:mod:`decisions.store.progress` converts).
 """
@@ -22,7 +26,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Slot", "Routing", "RoundRecord", "ExecutionCycle", "routing_of_round"]
+__all__ = [
+    "Slot",
+    "Routing",
+    "RoundRecord",
+    "ExecutionCycle",
+    "TenderRecord",
+    "TENDER_EVENTS",
+    "routing_of_round",
+]
 
 
 class Slot(BaseModel, frozen=True):
@@ -91,3 +103,66 @@ def routing_of_round(routings: Iterable[Routing], round_no: int) -> Routing | No
     that began at or before it."""
     before = [r for r in routings if r.first_round <= round_no]
     return max(before, key=lambda r: r.first_round) if before else None
+
+
+#: The audit events a tender's record is read from, and the field each one fills.
+TENDER_EVENTS = {
+    "tender.filed": "spec",
+    "tender.qualified": "qualification",
+    "tender.seed_committed": "commitment",
+    "tender.pool_fixed": "pool",
+    "tender.panel_drawn": "draw",
+    "tender.replaced": "replacements",
+    "tender.ranked": "ranking",
+    "tender.seed_revealed": "revealed",
+}
+
+
+class TenderRecord(BaseModel, frozen=True):
+    """What a tender has recorded so far, each fact the payload of its audit event (None
+    until it happens). ``replacements`` is the latest: panel member to who holds their seat;
+    ``ranking`` the latest round's."""
+
+    spec: dict[str, Any]
+    qualification: dict[str, Any] | None = None
+    commitment: dict[str, Any] | None = None
+    pool: dict[str, Any] | None = None
+    draw: dict[str, Any] | None = None
+    replacements: dict[str, Any] | None = None
+    ranking: dict[str, Any] | None = None
+    revealed: dict[str, Any] | None = None
+
+    @classmethod
+    def from_events(cls, events: Iterable[tuple[str, dict[str, Any]]]) -> TenderRecord | None:
+        """The record from ``(action, payload)`` pairs in chain order; None before filing."""
+        found: dict[str, dict[str, Any]] = {}
+        for action, payload in events:
+            name = TENDER_EVENTS.get(action)
+            if name is not None:
+                found[name] = payload  # a later event of a kind replaces an earlier one
+        if "spec" not in found:
+            return None
+        return cls(**found)
+
+    @property
+    def qualified(self) -> tuple[str, ...]:
+        return tuple(self.qualification["qualified"]) if self.qualification else ()
+
+    @property
+    def panel(self) -> tuple[str, ...]:
+        return tuple(self.draw["panel"]) if self.draw else ()
+
+    def holder(self, member: str) -> str:
+        """Who holds ``member``'s seat on the panel now (themselves, or their replacement)."""
+        mapping = (self.replacements or {}).get("replacements", {})
+        return str(mapping.get(member, member))
+
+    def declined(self) -> tuple[str, ...]:
+        """Everyone recorded as having declined or been found conflicted so far."""
+        return tuple((self.replacements or {}).get("declined", ()))
+
+    def lots_of(self, member: str) -> tuple[str, ...]:
+        """The lots the panel seat ``member`` was drawn to evaluate (by lot id)."""
+        if not self.draw:
+            return ()
+        return tuple(lot for lot, members in self.draw["lots"].items() if member in members)

@@ -35,7 +35,7 @@ from decisions import services
 from decisions.audit import canonical_json
 from decisions.classes import ClassBook
 from decisions.exceptions import TaskError, validation_sentence
-from decisions.model import Actor, Task
+from decisions.model import Actor, Task, TaskKind
 from flows.forms import AnswerForm, form_for
 from flows.runs import close_person_run
 from flows.warm import continue_if_ready
@@ -158,6 +158,10 @@ def submit_answer(
     if criteria is None:
         decision = services.get_decision(engine, task.decision_id)
         criteria = classes.get(decision.class_name, decision.district_type).criteria
+    if task.kind is TaskKind.SCORE:  # a tender's evaluator scores their own bids
+        from flows.tender import score_fields
+
+        criteria = score_fields(engine, task)
     form = parse_form(task, data, criteria)
     answer = form.to_answer()
     recorded = services.record_answer(

@@ -76,6 +76,8 @@ STAGE_OF_KIND = {
     TaskKind.VOTE: "decide",
     TaskKind.EXECUTE: "execute",
     TaskKind.INSPECT: "execute",
+    TaskKind.SCORE: "consult",
+    TaskKind.WITNESS: "consult",
 }
 #: What each kind of task asks, as a heading of the waiting list.
 ASKED = {
@@ -84,6 +86,8 @@ ASKED = {
     TaskKind.VOTE: "vote",
     TaskKind.EXECUTE: "execution cycle {round}: progress reports",
     TaskKind.INSPECT: "execution cycle {round}: inspections",
+    TaskKind.SCORE: "tender: scoring the bids",
+    TaskKind.WITNESS: "tender: the witness's value for the draw",
 }
 #: The rules that keep an expert out of a routing, as a manager reads them.
 KEPT_OUT_RULES = {

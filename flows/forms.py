@@ -25,16 +25,20 @@ from pydantic import Field, create_model
 
 from decisions.classes import CHOICES, Labels
 from decisions.model import (
+    WITNESS_VALUE_MAX,
     Acceptance,
     Answer,
+    BidScores,
     Comment,
+    Declination,
     Opinion,
     ProgressReport,
     Recusal,
     TaskKind,
     Vote,
+    WitnessEntry,
 )
-from decisions.text import LongText, Reason
+from decisions.text import SAFE_TEXT_PATTERN, LongText, Reason
 from flows.web.catalogue import text
 
 __all__ = [
@@ -44,6 +48,9 @@ __all__ = [
     "VoteForm",
     "ProgressForm",
     "AcceptanceForm",
+    "ScoresForm",
+    "WitnessForm",
+    "score_cells",
     "form_for",
     "ANSWER_CODE_PATTERN",
     "FieldText",
@@ -153,6 +160,66 @@ class AcceptanceForm(AnswerForm):
         return Acceptance(verdict=self.verdict, findings=self.findings)
 
 
+#: How a tender's scoring cell is named in ``form_for``'s ``criteria``: ``bid|criterion``.
+CELL = "|"
+
+
+def score_cells(bids: tuple[str, ...], criteria: tuple[str, ...]) -> tuple[str, ...]:
+    """The cells an evaluator scores, bid by bid, as ``form_for(TaskKind.SCORE, …)`` takes
+    them."""
+    return tuple(f"{bid}{CELL}{criterion}" for bid in bids for criterion in criteria)
+
+
+class ScoresForm(AnswerForm):
+    """A tender evaluator's points for each qualified bid of their lots (one field per bid
+    and criterion), or their declining with a reason (the next alternate takes the seat)."""
+
+    #: ``(bid, criterion)`` of each ``points_<n>`` field, in order
+    cells: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    rationale: LongText = Field(min_length=1, description="Why you scored the bids so.")
+    decline: bool = Field(
+        default=False, description="Decline (a conflict with a bidder, or unavailable)."
+    )
+
+    def to_answer(self) -> Answer:
+        if self.decline:
+            return Declination(reason=self.rationale[:2000])
+        values = self.model_dump()
+        scores: dict[str, dict[str, int]] = {}
+        for n, (bid, criterion) in enumerate(self.cells):
+            points = values.get(f"points_{n}")
+            if points is None:
+                raise ValueError(f"The points for {criterion} of bid {bid} are missing.")
+            scores.setdefault(bid, {})[criterion] = int(points)
+        return BidScores(scores=scores, rationale=self.rationale)
+
+
+class WitnessForm(AnswerForm):
+    """The value a witness enters for a tender's draw (a notarial certificate number)."""
+
+    value: str = Field(min_length=1, max_length=WITNESS_VALUE_MAX, pattern=SAFE_TEXT_PATTERN)
+
+    def to_answer(self) -> Answer:
+        return WitnessEntry(value=self.value)
+
+
+@lru_cache(maxsize=64)
+def _scores_form(cells: tuple[str, ...]) -> type[ScoresForm]:
+    """The scoring form of an evaluator's cells (``bid|criterion``)."""
+    pairs = tuple(tuple(c.split(CELL, 1)) for c in cells if CELL in c)
+    fields: dict[str, Any] = {
+        f"points_{n}": (
+            int | None,
+            Field(default=None, ge=0, le=100, title=f"{bid}: {criterion}", description="0 to 100"),
+        )
+        for n, (bid, criterion) in enumerate(pairs)
+    }
+    form: type[ScoresForm] = create_model("ScoresForm", __base__=ScoresForm, **fields)
+    form.cells = cast(tuple[tuple[str, str], ...], pairs)
+    return form
+
+
 @lru_cache(maxsize=64)
 def _opinion_form(criteria: tuple[str, ...]) -> type[ExpertOpinionForm]:
     """The opinion form of a class's criteria (made once per set of criteria: building a
@@ -171,10 +238,14 @@ def _opinion_form(criteria: tuple[str, ...]) -> type[ExpertOpinionForm]:
 
 
 def form_for(kind: TaskKind, criteria: tuple[str, ...] = ()) -> type[AnswerForm]:
-    """The form class for a task of ``kind`` (opinions get the class's criteria)."""
+    """The form class for a task of ``kind`` (opinions get the class's criteria, a tender's
+    scores the evaluator's cells from :func:`score_cells`)."""
     if kind is TaskKind.CONSULT:
         return _opinion_form(criteria)
+    if kind is TaskKind.SCORE:
+        return _scores_form(criteria)
     forms: dict[TaskKind, type[AnswerForm]] = {
+        TaskKind.WITNESS: WitnessForm,
         TaskKind.DISCUSS: CommentForm,
         TaskKind.VOTE: VoteForm,
         TaskKind.EXECUTE: ProgressForm,
@@ -219,6 +290,13 @@ FIELD_TEXTS: dict[TaskKind, dict[str, FieldText]] = {
         "verdict": FieldText("field_verdict", choices="verdict"),
         "findings": FieldText("field_findings"),
     },
+    TaskKind.SCORE: {
+        "rationale": FieldText("field_rationale", "hint_scores_rationale"),
+        "decline": FieldText("field_decline", "hint_decline"),
+    },
+    TaskKind.WITNESS: {
+        "value": FieldText("field_witness_value", "hint_witness_value"),
+    },
 }
 #: The fields whose text becomes a list, one item per line (of at most 100 items).
 LIST_FIELDS = ("conditions", "measures_done")
@@ -229,6 +307,8 @@ def _titled(kind: TaskKind, name: str, labels: Labels, lang: str) -> tuple[str, 
     """A field's title and description in the Prefect form, in ``lang``."""
     if name.startswith("rating_"):
         return labels.criterion(name.removeprefix("rating_"), lang), text("rating_scale", lang)
+    if name.startswith("points_"):
+        return None  # titled with the bid and the criterion when the form is made
     spec = _ANSWER_CODE if name == "answer_code" else FIELD_TEXTS[kind].get(name)
     if spec is None:
         return None

@@ -23,7 +23,7 @@ from decisions import services
 from decisions.classes import load_classes
 from decisions.db import make_engine
 from decisions.exceptions import ActorNotFound, PermissionDenied, TaskError, validation_sentence
-from decisions.model import Task, TaskStatus
+from decisions.model import Task, TaskKind, TaskStatus
 from decisions.settings import load_settings
 from flows.answering import answer_key
 from flows.forms import AnswerForm, personal_form, with_typed
@@ -51,6 +51,10 @@ def answer_task(
         decision = services.get_decision(engine, decision_id)
         book = load_classes(settings.classes_file)
         criteria = book.get(decision.class_name, decision.district_type).criteria
+        if services.get_task(engine, task_id).kind is TaskKind.SCORE:
+            from flows.tender import score_fields  # a tender evaluator's own cells
+
+            criteria = score_fields(engine, services.get_task(engine, task_id))
         lang = services.get_actor(engine, person).lang
         problem: str | None = None
         typed: dict[str, Any] = {}

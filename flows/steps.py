@@ -18,7 +18,7 @@ from prefect import get_client, get_run_logger
 
 from decisions import procedure, services
 from decisions.exceptions import PermissionDenied
-from decisions.model import Decision, utcnow
+from decisions.model import Decision, TaskKind, utcnow
 from decisions.procedure import (
     Assign,
     Command,
@@ -30,6 +30,7 @@ from decisions.procedure import (
     RecordRound,
     RecordTally,
     Route,
+    TenderStep,
     Transition,
     Wait,
 )
@@ -155,7 +156,7 @@ class StageStep:
                         deployment_id=deployment.id,
                         stage=command.stage,
                         intro=reports.intro(view, task),
-                        criteria=view.decision_class.criteria,
+                        criteria=_form_criteria(view, task),
                         tags=run_tags(view.decision, self.stage),
                         labels=self.ctx.classes.labels,
                     )
@@ -252,6 +253,15 @@ class StageStep:
             raise TypeError(f"{type(command).__name__} is not a stage's command")
 
 
+def _form_criteria(view: DecisionView, task: Any) -> tuple[str, ...]:
+    """What a task's form is made of: the class's criteria, or a tender evaluator's cells."""
+    if task.kind is TaskKind.SCORE and view.tender is not None:
+        from flows.tender import cells_of
+
+        return cells_of(view.tender, task.assignee_id)
+    return view.decision_class.criteria
+
+
 async def carry_out_stage(ctx: FlowContext, decision_id: str, stage: str) -> str:
     """Take ``stage`` of the decision as far as the answers allow.
 
@@ -283,6 +293,10 @@ async def carry_out_stage(ctx: FlowContext, decision_id: str, stage: str) -> str
             elif isinstance(command, Wait):
                 await step.wait(view, command)
                 return WAITING
+            elif isinstance(command, TenderStep):
+                from flows.tender import carry_out_tender  # the draw's libraries load here
+
+                await carry_out_tender(step, view, command)
             else:
                 await step.record(view, command)
     raise RuntimeError(

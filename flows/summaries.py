@@ -7,6 +7,8 @@ Prefect.
 
 from __future__ import annotations
 
+from typing import Any
+
 from decisions.audit import AuditEvent
 
 __all__ = ["summarise_event"]
@@ -50,6 +52,14 @@ def summarise_event(event: AuditEvent) -> str:
             f"cycle {data.get('cycle')}: {outcome}, {data.get('accepted')}{of} inspectors "
             f"accepted, {data.get('needed')} needed"
         )
+    if event.action.startswith("tender."):
+        return _tender_summary(event.action, data)
+    if event.action == "task.answered.scores":
+        return f"{data.get('task_id')}: {len(data['answer'].get('scores', {}))} bids scored"
+    if event.action == "task.answered.declination":
+        return f"{data.get('task_id')}: declined — {data['answer'].get('reason', '')}"
+    if event.action == "task.answered.witness":
+        return f"{data.get('task_id')}: witness value {data['answer'].get('value', '')}"
     if event.action == "vote.tallied":
         return f"{data.get('outcome')}: {data.get('in_favour')} of {data.get('cast')} in favour"
     if "reason" in data:
@@ -71,3 +81,35 @@ def summarise_event(event: AuditEvent) -> str:
         return f"{data['from']} to {data['to']}"
     fields = ", ".join(f"{k}={v}" for k, v in sorted(data.items()) if v not in (None, [], ""))
     return fields[:FIELDS_SHOWN]
+
+
+def _tender_summary(action: str, data: Any) -> str:
+    """A tender's fact in one line: who qualified, the pool, the panel, the winners."""
+    if action == "tender.filed":
+        return f"{len(data.get('lots', []))} lots, {len(data.get('bids', []))} bids"
+    if action == "tender.qualified":
+        excluded = "; ".join(
+            dict.fromkeys(f"{x['bidder']} ({x['rule']})" for x in data.get("excluded", []))
+        )
+        line = f"{len(data.get('qualified', []))} bids qualified"
+        return f"{line}; excluded {excluded}" if excluded else line
+    if action == "tender.seed_committed":
+        return f"commitment {str(data.get('commitment', ''))[:16]}… ({data.get('algorithm')})"
+    if action == "tender.pool_fixed":
+        return (
+            f"{len(data.get('members', []))} eligible, {data.get('excluded_count', 0)} kept "
+            f"out; digest {str(data.get('digest', ''))[:16]}…"
+        )
+    if action == "tender.panel_drawn":
+        return (
+            f"panel {', '.join(data.get('panel', []))}; alternates "
+            f"{', '.join(data.get('alternates', []))}; witness {data.get('witness')}"
+        )
+    if action == "tender.replaced":
+        return ", ".join(f"{a} → {b}" for a, b in data.get("replacements", {}).items())
+    if action == "tender.ranked":
+        lots = data.get("ranking", {}).get("lots", [])
+        return "; ".join(f"{lot['lot']}: {lot.get('winner') or 'no winner'}" for lot in lots)
+    if action == "tender.seed_revealed":
+        return f"server seed {str(data.get('server_seed', ''))[:16]}…"
+    return action

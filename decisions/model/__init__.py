@@ -32,14 +32,18 @@ from decisions.clock import utcnow
 from decisions.model.actors import ACTOR_ID_PATTERN, Actor, Role
 from decisions.model.answers import (
     ANSWER_TYPES,
+    WITNESS_VALUE_MAX,
     Acceptance,
     Answer,
+    BidScores,
     Comment,
+    Declination,
     Opinion,
     ProgressReport,
     Recommendation,
     Recusal,
     Vote,
+    WitnessEntry,
 )
 from decisions.model.decision import DECISION_ID_PATTERN, Decision, DomainEvent, ProposalVersion
 from decisions.model.lifecycle import (
@@ -69,6 +73,10 @@ __all__ = [
     "Recusal",
     "ProgressReport",
     "Acceptance",
+    "BidScores",
+    "Declination",
+    "WitnessEntry",
+    "WITNESS_VALUE_MAX",
     "Answer",
     "ANSWER_TYPES",
     "Recommendation",

@@ -59,6 +59,8 @@ class Role(StrEnum):
     EXECUTOR = "executor"
     INSPECTOR = "inspector"
     MANAGER = "manager"
+    #: a notary or other outside witness who enters the value a tender's draw mixes in
+    WITNESS = "witness"
 
 
 class Actor(BaseModel, frozen=True):

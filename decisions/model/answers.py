@@ -27,6 +27,10 @@ __all__ = [
     "Recusal",
     "ProgressReport",
     "Acceptance",
+    "BidScores",
+    "Declination",
+    "WitnessEntry",
+    "WITNESS_VALUE_MAX",
     "Answer",
     "ANSWER_TYPES",
 ]
@@ -107,7 +111,69 @@ class Acceptance(BaseModel, frozen=True):
     findings: LongText = Field(min_length=1)
 
 
-Answer = Opinion | Comment | Vote | Recusal | ProgressReport | Acceptance
+#: The longest value a witness may enter (a notarial certificate number, a lottery result).
+WITNESS_VALUE_MAX = 64
+
+
+class BidScores(BaseModel, frozen=True):
+    """A tender evaluator's points for each qualified bid of their lots: bid id to criterion
+    to points (0-100) on the class's evaluator criteria, with a rationale. Which bids and
+    criteria an evaluator owes is the tender's to check (``decisions.tender.check_scores``)."""
+
+    kind: Literal["scores"] = "scores"
+    scores: dict[str, dict[str, int]] = Field(max_length=500)
+    rationale: LongText = Field(min_length=1)
+
+    @field_validator("scores")
+    @classmethod
+    def _check_points(cls, value: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        for bid, points in value.items():
+            for criterion, given in points.items():
+                if not 0 <= given <= 100:
+                    raise ValueError(
+                        f"points for {criterion!r} of bid {bid!r} must be 0 to 100, not {given}"
+                    )
+        return value
+
+
+class Declination(BaseModel, frozen=True):
+    """A drawn evaluator declines (a conflict with a bidder, unavailability); the next
+    alternate of the draw takes their place."""
+
+    kind: Literal["declination"] = "declination"
+    reason: Reason = Field(min_length=1)
+
+
+class WitnessEntry(BaseModel, frozen=True):
+    """The value a witness enters after a tender's pool is fixed; the draw's seed mixes it
+    in, so nobody running Counsel can choose the seed."""
+
+    kind: Literal["witness"] = "witness"
+    value: str = Field(min_length=1, max_length=WITNESS_VALUE_MAX)
+
+    @field_validator("value")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        value = value.strip()
+        if not value or not value.isprintable():
+            raise ValueError(
+                "the witness value is one line of printable characters, such as a "
+                "notarial certificate number"
+            )
+        return value
+
+
+Answer = (
+    Opinion
+    | Comment
+    | Vote
+    | Recusal
+    | ProgressReport
+    | Acceptance
+    | BidScores
+    | Declination
+    | WitnessEntry
+)
 
 #: Which answers each kind of task takes.
 ANSWER_TYPES: dict[TaskKind, tuple[type[BaseModel], ...]] = {
@@ -116,4 +182,6 @@ ANSWER_TYPES: dict[TaskKind, tuple[type[BaseModel], ...]] = {
     TaskKind.VOTE: (Vote, Recusal),
     TaskKind.EXECUTE: (ProgressReport,),
     TaskKind.INSPECT: (Acceptance,),
+    TaskKind.SCORE: (BidScores, Declination),
+    TaskKind.WITNESS: (WitnessEntry,),
 }

@@ -22,6 +22,10 @@ class TaskKind(StrEnum):
     VOTE = "vote"
     EXECUTE = "execute"
     INSPECT = "inspect"
+    #: a tender evaluator scores the qualified bids of their lots
+    SCORE = "score"
+    #: a witness (a notary) enters the value mixed into a tender's draw
+    WITNESS = "witness"
 
 
 class TaskStatus(StrEnum):

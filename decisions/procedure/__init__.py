@@ -40,6 +40,7 @@ from decisions.procedure.commands import (
     RecordTally,
     Remind,
     Route,
+    TenderStep,
     Transition,
     Wait,
 )
@@ -56,6 +57,7 @@ from decisions.procedure.lifecycle import (
     ready_to_continue,
     stage_for,
 )
+from decisions.procedure.tender import tender_consultation
 from decisions.procedure.view import DecisionView
 
 __all__ = [
@@ -84,6 +86,7 @@ __all__ = [
     "RecordCycle",
     "Remind",
     "Expire",
+    "TenderStep",
 ]
 
 _STAGE_RULES: dict[str, Callable[[DecisionView], list[Command]]] = {
@@ -98,4 +101,6 @@ def next_commands(view: DecisionView) -> list[Command]:
     """What to do next for ``view``'s decision; empty when it is at rest (closed, rejected,
     withdrawn, stalled). Carry the commands out in order, then ask again."""
     stage = stage_for(view.decision.state)
+    if stage == "consult" and view.decision_class.tender is not None:
+        return tender_consultation(view)
     return _STAGE_RULES[stage](view) if stage else []

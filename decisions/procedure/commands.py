@@ -33,6 +33,7 @@ __all__ = [
     "RecordCycle",
     "Remind",
     "Expire",
+    "TenderStep",
 ]
 
 
@@ -157,6 +158,25 @@ class Expire:
     key: str
 
 
+@dataclass(frozen=True)
+class TenderStep:
+    """Record one of a tender's facts, which the flows compute with what the procedure
+    cannot hold (the store's secret, the expertise graph, the draw):
+
+    - ``qualify``: check every bidder against the class's qualification rules;
+    - ``commit``: commit to the server's seed before the pool exists;
+    - ``fix_pool``: fix the eligible evaluators (speciality, conflicts, one per organisation);
+    - ``draw``: draw the panel, its alternates and their lots (``params["witness"]``);
+    - ``replace``: give declined seats to the next alternates (``params["declined"]``);
+    - ``rank``: record the round's consolidated ranking (``params["round"]``);
+    - ``reveal``: reveal the server's seed once the panel has scored.
+    """
+
+    step: str
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
 Command = (
     Transition
     | Assign
@@ -170,4 +190,5 @@ Command = (
     | RecordCycle
     | Remind
     | Expire
+    | TenderStep
 )

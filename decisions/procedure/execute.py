@@ -12,7 +12,7 @@ which the decision stalls.
 
 from __future__ import annotations
 
-from decisions.model import Acceptance, Actor, State, TaskKind, TaskStatus
+from decisions.model import Acceptance, Actor, Role, State, TaskKind, TaskStatus
 from decisions.participants import executors_for, inspectors_for
 from decisions.procedure import keys
 from decisions.procedure.commands import (
@@ -23,6 +23,7 @@ from decisions.procedure.commands import (
     Transition,
     Wait,
 )
+from decisions.procedure.tender import winners
 from decisions.procedure.view import DecisionView
 from decisions.progress import ExecutionCycle
 
@@ -46,6 +47,12 @@ def zone_of(district: str, executor: Actor) -> str:
     return f"{district} ({', '.join(executor.affiliations) or executor.name})"
 
 
+def _zone(district: str, executor: Actor, awarded: dict[str, tuple[str, ...]]) -> str:
+    """A tender's winner executes the lots it won; anyone else their organisation's zone."""
+    lots = [zone for org in executor.affiliations for zone in awarded.get(org, ())]
+    return "; ".join(lots)[:200] if lots else zone_of(district, executor)
+
+
 def execution(view: DecisionView) -> list[Command]:
     """What the execution of ``view``'s decision does next (nothing once it is over)."""
     decision, dclass = view.decision, view.decision_class
@@ -58,9 +65,22 @@ def execution(view: DecisionView) -> list[Command]:
     accepted = next((c for c in view.cycles if c.outcome == "accepted"), None)
     if accepted is not None:
         return [Transition("accept_execution", keys.cycle_accepted(view.id, accepted.cycle))]
-    executors = executors_for(view.actors, decision)
+    awarded = winners(view) if view.tender is not None else {}
+    if view.tender is not None:
+        executors = [
+            a
+            for a in view.actors
+            if Role.EXECUTOR in a.roles and awarded.keys() & set(a.affiliations)
+        ]
+        executors.sort(key=lambda a: a.id)
+    else:
+        executors = executors_for(view.actors, decision)
     if not executors:
-        reason = "No executor is registered for the decision's executor organisations."
+        reason = (
+            "No executor is registered for the winning bidders."
+            if view.tender is not None
+            else "No executor is registered for the decision's executor organisations."
+        )
         return [
             Transition(
                 "stall",
@@ -92,7 +112,7 @@ def execution(view: DecisionView) -> list[Command]:
                     (key,),
                     cycle,
                     dclass.durations.execute,
-                    zone=zone_of(decision.district, executor),
+                    zone=_zone(decision.district, executor, awarded),
                     measures=view.conditions(),
                 )
             )

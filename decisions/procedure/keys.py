@@ -35,6 +35,7 @@ __all__ = [
     "failure_stall",
     "person_run",
     "continuation",
+    "tender",
 ]
 
 
@@ -139,3 +140,9 @@ def continuation(decision_id: str, position: int, suffix: str = "", *, store: st
     two stores' decisions of the same id apart."""
     where = f"{store}:" if store else ""
     return f"counsel-continue:{where}{decision_id}:{position}{suffix}"
+
+
+def tender(decision_id: str, step: str, *parts: object) -> str:
+    """A tender's record: ``qualified``, ``seed-committed``, ``pool-fixed``, ``drawn``,
+    ``replaced`` (with who declined), ``ranked`` (with the round), ``seed-revealed``."""
+    return ":".join([decision_id, f"tender-{step}", *(str(p) for p in parts)])

@@ -22,7 +22,13 @@ from decisions.model import (
     TaskKind,
     TaskStatus,
 )
-from decisions.progress import ExecutionCycle, RoundRecord, Routing, routing_of_round
+from decisions.progress import (
+    ExecutionCycle,
+    RoundRecord,
+    Routing,
+    TenderRecord,
+    routing_of_round,
+)
 
 __all__ = ["DecisionView"]
 
@@ -44,6 +50,8 @@ class DecisionView:
     rounds: tuple[RoundRecord, ...] = ()
     cycles: tuple[ExecutionCycle, ...] = ()
     refused: frozenset[str] = frozenset()
+    #: a tender's recorded facts (None for other classes, or before the tender is filed)
+    tender: TenderRecord | None = None
 
     @property
     def id(self) -> str:

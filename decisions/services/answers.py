@@ -16,7 +16,16 @@ from sqlalchemy import Engine
 from decisions.audit import AuditEvent
 from decisions.credentials import hash_secret, matches
 from decisions.exceptions import PermissionDenied, TaskError
-from decisions.model import ANSWER_TYPES, Actor, Answer, Opinion, Task, TaskStatus, Vote
+from decisions.model import (
+    ANSWER_TYPES,
+    Actor,
+    Answer,
+    BidScores,
+    Opinion,
+    Task,
+    TaskStatus,
+    Vote,
+)
 from decisions.powers import ACTION_FOR_TASK, may
 from decisions.services.answer_groups import PendingAnswer, group_for
 from decisions.services.common import parties
@@ -171,6 +180,8 @@ class _AnswerJudge:
                 return str(err)
         if isinstance(self.answer, Vote):
             return vote_problem(self.answer, recommendations(uow, task.decision_id))
+        if isinstance(self.answer, BidScores):
+            return scores_problem(uow, task, self.answer)
         return None
 
     def event(self, task: Task) -> NewEvent:
@@ -243,3 +254,28 @@ def recommendations(uow: UnitOfWork, decision_id: str) -> dict[str, int]:
         if r == last:
             counts[recommendation] = counts.get(recommendation, 0) + 1
     return counts
+
+
+def scores_problem(uow: UnitOfWork, task: Task, answer: BidScores) -> str | None:
+    """What is wrong with a tender evaluator's scores: every qualified bid of their lots
+    scored on every evaluator criterion of the class, nothing else (None when right)."""
+    from decisions.services.progress import tender_record
+    from decisions.services.tender import scored_bids
+    from decisions.tender import TenderSpec, check_scores
+
+    record = tender_record(uow, task.decision_id)
+    if record is None or record.draw is None:
+        return f"Task {task.id} scores a tender whose panel has not been drawn."
+    lots, _ = scored_bids(record, task.assignee_id)
+    criteria = tuple(record.draw.get("settings", {}).get("criteria", ()))
+    try:
+        check_scores(
+            TenderSpec.model_validate(record.spec),
+            record.qualified,
+            lots,
+            criteria,
+            answer.scores,
+        )
+    except ValueError as err:
+        return str(err)
+    return None

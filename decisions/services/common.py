@@ -36,7 +36,7 @@ def parties(uow: UnitOfWork, decision: Decision) -> Parties:
         stakeholder_orgs=frozenset(decision.stakeholder_orgs),
         bidder_orgs=frozenset(decision.bidder_orgs),
         executor_orgs=frozenset(decision.executor_orgs),
-        consulted=frozenset(groups[TaskKind.CONSULT]),
+        consulted=frozenset(groups[TaskKind.CONSULT] | groups[TaskKind.SCORE]),
         voters=frozenset(groups[TaskKind.VOTE]),
         executors=frozenset(groups[TaskKind.EXECUTE]),
         inspectors=frozenset(groups[TaskKind.INSPECT]),

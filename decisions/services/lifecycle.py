@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
 
-from decisions.classes import ClassBook
-from decisions.exceptions import InvalidProposal
+from decisions.classes import ClassBook, DecisionClass
+from decisions.exceptions import InvalidProposal, validation_sentence
 from decisions.model import Actor, Decision, utcnow
 from decisions.powers import Action, Parties, may
 from decisions.services.common import SYSTEM, parties, refuse, write_events
+from decisions.store import NewEvent
 from decisions.text import Document, Name, Title
 from decisions.uow import UnitOfWork, new_key
 
@@ -46,6 +47,30 @@ class Proposal(BaseModel):
     bidder_orgs: list[Name] = Field(default_factory=list, alias="bidders", max_length=100)
     executor_orgs: list[Name] = Field(default_factory=list, alias="executors", max_length=100)
     text: Document | None = None
+    #: a tender's lots and bids (:class:`decisions.tender.TenderSpec`), for a tender class
+    tender: dict[str, Any] | None = None
+
+
+def _tender_spec(proposal: Proposal, decision_class: DecisionClass) -> dict[str, Any] | None:
+    """The tender's lots and bids, checked, when the class is a tender's (None otherwise)."""
+    from decisions.tender import TenderSpec
+
+    if decision_class.tender is None:
+        if proposal.tender is not None:
+            raise InvalidProposal(
+                f"Only a tender class takes lots and bids; {decision_class.name} is not one."
+            )
+        return None
+    if proposal.tender is None:
+        raise InvalidProposal(
+            f"A proposal of the tender class {decision_class.name} lists its lots and bids "
+            "under `tender:` (see examples/tender-road-cleaning.yaml)."
+        )
+    try:
+        spec = TenderSpec.model_validate(proposal.tender)
+    except ValidationError as err:
+        raise InvalidProposal(f"The tender's lots and bids: {validation_sentence(err)}") from err
+    return spec.model_dump(mode="json")
 
 
 def submit_proposal(
@@ -69,6 +94,12 @@ def submit_proposal(
     decision_class = classes.get(proposal.class_name, proposal.district_type)
     if not proposal.topics:
         raise InvalidProposal("A proposal needs at least one topic so experts can be routed to it.")
+    tender = _tender_spec(proposal, decision_class)
+    bidders = list(proposal.bidder_orgs)
+    if tender is not None:  # every bidder has an interest: the powers keep their staff out
+        bidders += [
+            b for b in dict.fromkeys(b["bidder"] for b in tender["bids"]) if b not in bidders
+        ]
     key = new_key(idempotency_key)
     with UnitOfWork(engine) as uow:
         if done := uow.recorded(key):
@@ -90,12 +121,22 @@ def submit_proposal(
             planner_id=planner.id,
             topics=proposal.topics,
             stakeholder_orgs=proposal.stakeholder_orgs,
-            bidder_orgs=proposal.bidder_orgs,
+            bidder_orgs=bidders,
             executor_orgs=proposal.executor_orgs,
             text=proposal.text,
         )
         uow.decisions.add(decision)
         write_events(uow, decision, actor=planner.id, key=key)
+        if tender is not None:
+            uow.record(
+                NewEvent(
+                    actor=planner.id,
+                    action="tender.filed",
+                    decision_id=decision.id,
+                    payload=tender,
+                    idempotency_key=f"{key}#tender",
+                )
+            )
     return decision
 
 

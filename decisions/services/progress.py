@@ -16,13 +16,14 @@ from sqlalchemy import Engine
 
 from decisions.classes import ClassBook
 from decisions.procedure import DecisionView
-from decisions.progress import ExecutionCycle, RoundRecord, Routing
+from decisions.progress import ExecutionCycle, RoundRecord, Routing, TenderRecord
 from decisions.services.common import SYSTEM
 from decisions.store import NewEvent
 from decisions.uow import UnitOfWork
 
 __all__ = [
     "load_view",
+    "tender_record",
     "routings_of",
     "record_routing",
     "record_round",
@@ -42,9 +43,11 @@ def load_view(
     with UnitOfWork(engine, read_only=True) as uow:
         progress = uow.progress
         decision = uow.decisions.get(decision_id)
+        decision_class = classes.get(decision.class_name, decision.district_type)
         return DecisionView(
             decision=decision,
-            decision_class=classes.get(decision.class_name, decision.district_type),
+            decision_class=decision_class,
+            tender=tender_record(uow, decision_id) if decision_class.tender else None,
             tasks=tuple(uow.tasks.for_decision(decision_id)),
             answers={a.task_id: a.answer for a in uow.answers.for_decision(decision_id)},
             actors=tuple(uow.actors.list()),
@@ -53,6 +56,12 @@ def load_view(
             cycles=progress.cycles(decision_id),
             refused=frozenset(refused),
         )
+
+
+def tender_record(uow: UnitOfWork, decision_id: str) -> TenderRecord | None:
+    """A tender's facts, read back from its ``tender.*`` events in ``uow``."""
+    events = uow.log.for_decision(decision_id, prefix="tender.")
+    return TenderRecord.from_events((e.action, e.data) for e in events)
 
 
 def routings_of(engine: Engine, decision_id: str) -> tuple[Routing, ...]:

@@ -92,12 +92,12 @@ class AuditLog:
         )
         return {str(decision_id): str(at) for decision_id, at in rows}
 
-    def for_decision(self, decision_id: str) -> list[AuditEvent]:
-        rows = self.session.execute(
-            select(*_AUDIT_COLUMNS)
-            .where(_AUDIT.c.decision_id == decision_id)
-            .order_by(_AUDIT.c.seq)
-        )
+    def for_decision(self, decision_id: str, *, prefix: str | None = None) -> list[AuditEvent]:
+        """The decision's events in chain order (only actions starting with ``prefix``)."""
+        query = select(*_AUDIT_COLUMNS).where(_AUDIT.c.decision_id == decision_id)
+        if prefix is not None:
+            query = query.where(_AUDIT.c.action.startswith(prefix, autoescape=True))
+        rows = self.session.execute(query.order_by(_AUDIT.c.seq))
         return [to_event(r) for r in rows]
 
 

@@ -24,7 +24,15 @@ class TaskRepository:
     def next_id(self, decision_id: str, kind: TaskKind) -> str:
         """``D-2026-0001-C003``: the decision, the kind's letter, a number per decision."""
         count = self.session.scalar(select(func.count()).where(TaskRow.decision_id == decision_id))
-        letter = {"consult": "C", "discuss": "D", "vote": "V", "execute": "E", "inspect": "I"}
+        letter = {
+            "consult": "C",
+            "discuss": "D",
+            "vote": "V",
+            "execute": "E",
+            "inspect": "I",
+            "score": "S",
+            "witness": "W",
+        }
         return f"{decision_id}-{letter[kind.value]}{(count or 0) + 1:03d}"
 
     def add(self, task: Task) -> None:

@@ -164,6 +164,21 @@ TEXTS: dict[str, tuple[str, str]] = {
     "hint_measures_done": ("选填，每行一条", "optional, one per line"),
     "field_verdict": ("验收结论", "Your verdict"),
     "field_findings": ("检查内容与发现", "What you checked and found"),
+    "hint_scores_rationale": (
+        "评分理由；选择回避的，请写明原因",
+        "why you scored the bids so; to decline, say why",
+    ),
+    "field_decline": ("回避（与投标人有利害关系或无法参加）", "Decline (a conflict, or unavailable)"),
+    "hint_decline": (
+        "选择回避后，由下一位备选专家接替",
+        "the next alternate of the draw takes your place",
+    ),
+    "field_witness_value": ("见证值", "Witness value"),
+    "hint_witness_value": (
+        "公证员当场给出的数值（如公证书编号），将与系统种子一起决定抽取结果",
+        "the value the notary gives now (such as a certificate number); it decides the draw "
+        "together with Counsel's committed seed",
+    ),
     "field_answer_code": ("答复码", "Answer code"),
     "hint_answer_code": (
         "随任务发给您的答复码，形如 ABCDE-23456",

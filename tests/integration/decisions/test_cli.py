@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from decisions import services
 from decisions.classes import load_classes
+from decisions.db import make_engine
 from decisions.uow import UnitOfWork
 from experts.sample import load_sample
 from experts.store import save_expertise
@@ -173,6 +174,51 @@ def test_demo_runs_and_verifies(tmp_path: Path) -> None:
     assert "✉ li-wei" in result.stdout and "/t/" in result.stdout
     assert "refused on the answer page" in result.stdout
     assert "task.answered.vote" in result.stdout
+
+
+@pytest.mark.slow
+def test_tender_demo_runs_and_its_draw_checks_out(tmp_path: Path) -> None:
+    """`counsel demo --tender` qualifies the bidders (two excluded, each with its rule),
+    draws the panel with the notary's value, replaces the evaluator who declines, ranks
+    the bids, awards them and closes; `counsel audit check-draw` then agrees, and says in a
+    sentence that a decision without a tender has no draw."""
+    result = counsel(
+        f"sqlite:///{tmp_path}/unused.db", "demo", "--tender", home=tmp_path, hang_s=900
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "excluded huanyu (min-sweepers); xinda (not-blacklisted)" in out
+    assert "tender.panel_drawn" in out and "witness (2026)沪东证字第 04117 号" in out
+    assert "task.answered.declination" in out and "tender.replaced" in out
+    assert "tender.ranked" in out and "tender.seed_revealed" in out
+    assert "is closed." in out and "The audit chain verified" in out
+    store = next((tmp_path / "demo").glob("*/counsel.db"))
+    checked = counsel(f"sqlite:///{store}", "audit", "check-draw", "D-2026-0001")
+    assert checked.returncode == 0, checked.stderr
+    assert "The draw of D-2026-0001 matches" in checked.stdout
+    engine = make_engine(f"sqlite:///{store}")
+    try:
+        services.add_actor(engine, actor_id="li-two", name="Li", roles=["planner"], by="test")
+        other = services.submit_proposal(
+            engine,
+            services.Proposal.model_validate(
+                {
+                    "title": "Not a tender",
+                    "description": "Adjust a schedule.",
+                    "class": "standard",
+                    "district": "east-district",
+                    "topics": ["street-cleaning"],
+                }
+            ),
+            planner=services.get_actor(engine, "li-two"),
+            classes=load_classes(),
+        )
+    finally:
+        engine.dispose()
+    assert_refused(
+        counsel(f"sqlite:///{store}", "audit", "check-draw", other.id),
+        f"Decision {other.id} has no tender",
+    )
 
 
 def test_a_task_worker_without_a_prefect_server_says_where_to_find_one(
