@@ -85,6 +85,18 @@ TEXTS: dict[str, tuple[str, str]] = {
         "验收：请检查执行情况，给出验收结论，并写明检查内容和发现的问题。",
         "Inspection: check the work, give your verdict, and write what you checked and found.",
     ),
+    "asked_score": (
+        "投标评分：请按评分细则为您所评标段的每个合格投标逐项打分（0–100），并写明理由。",
+        "Scoring the bids: score each qualified bid of your lots on each criterion (0–100), "
+        "and say why.",
+    ),
+    "asked_witness": (
+        "抽取见证：请输入您当场给出的见证值（如公证书编号）。评审专家将由系统事先承诺的种子与此值共同抽取，"
+        "任何人都可事后核验。",
+        "Witnessing the draw: enter the value you give now (such as a certificate number). "
+        "The evaluators are drawn with it and the seed Counsel committed to beforehand; "
+        "anyone can check the draw afterwards.",
+    ),
     "zone": ("责任区域：{zone}", "Zone: {zone}"),
     "measures_heading": ("需落实的措施", "Measures to carry out"),
     "report_line": ("{zone}：完成 {percent}%", "{zone}: {percent}% done"),
@@ -168,7 +180,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "评分理由；选择回避的，请写明原因",
         "why you scored the bids so; to decline, say why",
     ),
-    "field_decline": ("回避（与投标人有利害关系或无法参加）", "Decline (a conflict, or unavailable)"),
+    "field_decline": (
+        "回避（与投标人有利害关系或无法参加）",
+        "Decline (a conflict, or unavailable)",
+    ),
     "hint_decline": (
         "选择回避后，由下一位备选专家接替",
         "the next alternate of the draw takes your place",
@@ -217,6 +232,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "bad_percent": (
         "“{field}”应为 0 到 100 之间的整数。",
         "“{field}” is a whole number from 0 to 100.",
+    ),
+    "bad_points": (
+        "“{field}”：请填写 0 到 100 的整数。",
+        "“{field}”: a whole number from 0 to 100.",
     ),
     "bad_field": ("“{field}”：{reason}", "“{field}”: {reason}"),
     "needs_justification": (
@@ -274,6 +293,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "验收意见全部收齐后，将确定验收是否通过。",
         "When every inspector has answered, the work is accepted or sent back for rework.",
     ),
+    "after_score": (
+        "全部评审专家打分后，将汇总排名并公开抽取种子，供任何人核验抽取过程。",
+        "When every evaluator has scored, the bids are ranked and the draw's seed is revealed "
+        "so anyone can check the draw.",
+    ),
+    "after_witness": (
+        "系统将据此抽取评审专家，抽取结果记入审计链。",
+        "The evaluators are drawn with it now, and the draw is recorded in the audit chain.",
+    ),
+    "your_points": ("{bid} · {criterion}：{points} 分", "{bid} · {criterion}: {points} points"),
     "close_page": ("您可以关闭此页面。", "You can close this page."),
     "your_recommendation": ("建议：{label}", "Recommendation: {label}"),
     "your_choice": ("表决：{label}", "Vote: {label}"),

@@ -80,10 +80,21 @@ def _schema_of(kind: TaskKind, criteria: tuple[str, ...]) -> dict[str, Any]:
     return schema
 
 
-def field_label(kind: TaskKind, name: str, labels: Labels, lang: str) -> str:
+def _cell(criteria: Sequence[str], name: str) -> tuple[str, str]:
+    """The bid and criterion of a scoring field ``points_<n>`` (from the form's cells)."""
+    bid, _, criterion = criteria[int(name.removeprefix("points_"))].partition("|")
+    return bid, criterion
+
+
+def field_label(
+    kind: TaskKind, name: str, labels: Labels, lang: str, criteria: Sequence[str] = ()
+) -> str:
     """What a field is called on the page."""
     if name.startswith("rating_"):
         return labels.criterion(name.removeprefix("rating_"), lang)
+    if name.startswith("points_"):
+        bid, criterion = _cell(criteria, name)
+        return f"{bid} · {labels.criterion(criterion, lang)}"
     return text(FIELD_TEXTS[kind][name].title, lang)
 
 
@@ -104,21 +115,30 @@ def form_fields(
     required = set(schema.get("required", ()))
     fields = []
     order = [f"rating_{c}" for c in criteria] if kind is TaskKind.CONSULT else []
+    order += [n for n in schema["properties"] if n.startswith("points_")]
     order += list(FIELD_TEXTS[kind])
     for name in order:
         prop = schema["properties"][name]
         sent = list(typed.get(name, ()))
         value = sent[-1] if sent else ""
-        spec = None if name.startswith("rating_") else FIELD_TEXTS[kind][name]
-        label = field_label(kind, name, labels, lang)
+        scored = name.startswith("points_")
+        spec = None if name.startswith("rating_") or scored else FIELD_TEXTS[kind][name]
+        label = field_label(kind, name, labels, lang, criteria)
         hint = text(spec.hint, lang) if spec and spec.hint else None
         common: dict[str, Any] = {
             "name": name,
             "label": label,
-            "required": name in required,
+            "required": name in required or scored,
             "wrong": name in wrong,
         }
-        if name.startswith("rating_"):
+        if prop.get("type") == "boolean":  # one tick: declining a tender's seat
+            options = (Option("true", label, "true" in sent),)
+            fields.append(HtmlField(widget="ticks", hint=hint, options=options, **common))
+        elif scored:
+            fields.append(
+                HtmlField(widget="number", hint=None, value=value, low=0, high=100, **common)
+            )
+        elif name.startswith("rating_"):
             options = tuple(Option(str(n), str(n), value == str(n)) for n in range(1, 10))
             fields.append(HtmlField(widget="rating", hint=None, options=options, **common))
         elif spec and spec.choices:
@@ -179,7 +199,9 @@ def read_answer(
             data[name] = "\n".join(measures[i] for i in picked)
             continue
         value = values[-1]
-        if prop.get("type") == "integer":
+        if prop.get("type") == "boolean":
+            data[name] = "true" in values
+        elif prop.get("type") == "integer" or name.startswith("points_"):
             stripped = value.strip()
             data[name] = int(stripped) if stripped.isdigit() and len(stripped) < 6 else value
         elif "enum" in prop and value == "":
@@ -207,14 +229,23 @@ def problems(
 
     def say(name: str, key: str, **values: object) -> None:
         found.setdefault(
-            name, text(key, lang, field=field_label(kind, name, labels, lang), **values)
+            name,
+            text(key, lang, field=field_label(kind, name, labels, lang, criteria), **values),
         )
 
+    declining = data.get("decline") is True
     for name, prop in schema["properties"].items():
         if name == "answer_code":
             continue
         value = data.get(name)
-        if name.startswith("rating_"):
+        if name.startswith("points_"):
+            if declining:
+                continue
+            if value is None:
+                say(name, "missing_text")
+            elif not isinstance(value, int) or not 0 <= value <= 100:
+                say(name, "bad_points")
+        elif name.startswith("rating_"):
             if value is None:
                 say(name, "missing_rating")
             elif not isinstance(value, int) or not 1 <= value <= 9:
@@ -272,13 +303,20 @@ def _check_answer(
     try:
         _answer(kind, criteria, data)
     except ValidationError as err:
-        for error in err.errors():
-            name = str(error["loc"][0]) if error["loc"] else ""
-            if name not in FIELD_TEXTS[kind]:
-                continue
-            if error["type"] == "too_long":
-                say(name, "too_many_lines", limit=error.get("ctx", {}).get("max_length", 100))
-            elif len(error["loc"]) > 1:
-                say(name, "line_too_long", limit=f"{LINE_MAX:,}")
-            else:
-                say(name, "bad_field", reason=error["msg"])
+        _say_invalid(kind, err, say)
+    except ValueError as err:  # a tender's scores left blank: the form says which
+        say("rationale", "bad_field", reason=str(err))
+
+
+def _say_invalid(kind: TaskKind, err: ValidationError, say: Any) -> None:
+    """The form's own refusals, field by field."""
+    for error in err.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if name not in FIELD_TEXTS[kind]:
+            continue
+        if error["type"] == "too_long":
+            say(name, "too_many_lines", limit=error.get("ctx", {}).get("max_length", 100))
+        elif len(error["loc"]) > 1:
+            say(name, "line_too_long", limit=f"{LINE_MAX:,}")
+        else:
+            say(name, "bad_field", reason=error["msg"])

@@ -22,7 +22,9 @@ from decisions.model import (
     Acceptance,
     Actor,
     Answer,
+    BidScores,
     Comment,
+    Declination,
     Opinion,
     ProgressReport,
     Recusal,
@@ -30,6 +32,7 @@ from decisions.model import (
     TaskKind,
     TaskStatus,
     Vote,
+    WitnessEntry,
 )
 from decisions.procedure import stage_for
 from decisions.services.personal import PersonalTask, open_personal_task, tasks_of_person
@@ -58,6 +61,8 @@ STAGE_OF = {
     TaskKind.VOTE: "decide",
     TaskKind.EXECUTE: "execute",
     TaskKind.INSPECT: "execute",
+    TaskKind.SCORE: "consult",
+    TaskKind.WITNESS: "consult",
 }
 #: How far back the inbox lists closed tasks.
 RECENT_DAYS = 30
@@ -316,6 +321,17 @@ def _answer_lines(answer: Answer, labels: Labels, lang: str) -> tuple[tuple[str,
         lines = (text("your_percent", lang, percent=answer.percent_complete),)
         done = (text("your_measure", lang, text=m) for m in answer.measures_done)
         return (*lines, *done), answer.text, text("field_progress", lang)
+    if isinstance(answer, BidScores):
+        lines = tuple(
+            text("your_points", lang, bid=bid, criterion=labels.criterion(c, lang), points=p)
+            for bid, points in answer.scores.items()
+            for c, p in points.items()
+        )
+        return lines, answer.rationale, text("field_rationale", lang)
+    if isinstance(answer, Declination):
+        return (text("field_decline", lang),), answer.reason, text("field_rationale", lang)
+    if isinstance(answer, WitnessEntry):
+        return (), answer.value, text("field_witness_value", lang)
     assert isinstance(answer, Acceptance)
     label = labels.choice("verdict", answer.verdict, lang)
     lines = (text("your_verdict", lang, label=label),)
