@@ -61,94 +61,57 @@ def evaluator_criteria(decision_class: DecisionClass) -> tuple[str, ...]:
     return tuple(n for n, c in rules.scoring.criteria.items() if c.source == "evaluators")
 
 
-#: The proficiency an expert needs in one of the tender's topics (or a narrower one).
-SPECIALITY_MIN = 0.3
-
-
-def _speciality(data: Any, topics: list[str]) -> set[str]:
-    """The tender's topics and every topic under them in the taxonomy."""
-    children: dict[str | None, list[str]] = {}
-    for topic in data.topics:
-        children.setdefault(topic.parent, []).append(topic.id)
-    found, todo = set(), list(topics)
-    while todo:
-        topic = todo.pop()
-        if topic not in found:
-            found.add(topic)
-            todo += children.get(topic, [])
-    return found
-
-
 def pool_for(engine: Engine, decision: Decision, decision_class: DecisionClass) -> dict[str, Any]:
-    """The eligible evaluators: experts of the tender's speciality (its topics, through the
-    graph), none who works or worked for a bidder within the class's years or whose
-    organisation declares a tie to one, none unavailable, at most the class's number per
-    organisation; each made an actor so the separation of powers checks them."""
+    """The eligible evaluators (:func:`experts.pool.tender_pool`: the tender's speciality,
+    nobody who works or worked for a bidder or works for a competitor, nobody unavailable,
+    at most the class's number per organisation), each made an actor so the separation of
+    powers checks them like anyone else; the pool's members carry their actor ids."""
     from experts.draw import PoolMember, pool_digest
-    from experts.graph import build_graph
-    from experts.ranking import rank_experts
+    from experts.pool import tender_pool
     from experts.store import load_expertise
 
     rules = decision_class.tender
     assert rules is not None
     with UnitOfWork(engine, read_only=True) as uow:
         data = load_expertise(uow.session)
-    speciality = _speciality(data, decision.topics)
-    bidders = set(decision.bidder_orgs)
-    ties = {o.id for o in data.organisations if bidders & set(o.interests)}
-    kept_out: dict[str, str] = {}
-    for expert in data.experts:
-        for link in expert.affiliations:
-            if link.organisation in bidders:
-                when = "works" if link.current else "worked"
-                kept_out[expert.id] = f"{when} for the bidder {link.organisation}"
-            elif link.current and link.organisation in ties:
-                kept_out[expert.id] = (
-                    f"works for {link.organisation}, which declares a tie to a bidder"
-                )
-        if not expert.available and expert.id not in kept_out:
-            kept_out[expert.id] = "is not available"
-        if expert.id not in kept_out and not any(
-            p.topic in speciality and p.weight >= SPECIALITY_MIN for p in expert.proficiencies
-        ):
-            kept_out[expert.id] = "is not of the tender's speciality"
-    routing = rank_experts(
-        build_graph(data),
+    pool, excluded = tender_pool(
+        data,
         decision.topics,
-        district=decision.district,
-        k=max(1, len(data.experts)),
-        alternates=0,
+        bidders=decision.bidder_orgs,
         per_organisation=rules.per_organisation,
-        stakeholders=[*decision.stakeholder_orgs, *decision.bidder_orgs],
-        exclude=kept_out,
     )
     experts = {e.id: e for e in data.experts}
-    ids = actor_ids_for_experts(engine, [p.expert for p in routing.picks])
+    ids = actor_ids_for_experts(engine, [m.id for m in pool])
     members = []
-    for pick in routing.picks:
-        expert = experts[pick.expert]
+    for member in pool:
+        expert = experts[member.id]
         actor = services.ensure_actor(
             engine,
-            actor_id=ids[pick.expert],
+            actor_id=ids[member.id],
             name=expert.name[:200],
             roles=["expert"],
             affiliations=[a.organisation for a in expert.affiliations if a.current],
             notify=expert.notify,
             lang=expert.lang,
         )
-        current = next((a.organisation for a in expert.affiliations if a.current), None)
-        members.append(PoolMember(id=actor.id, organisation=current, score=round(pick.score, 6)))
+        members.append(member.model_copy(update={"id": actor.id}))
     members.sort(key=lambda m: m.id)
+    relevant = {k: v for k, v in excluded.items() if v != "is not of the tender's speciality"}
     return {
         "members": [m.model_dump() for m in members],
-        "experts": {ids[p.expert]: p.expert for p in routing.picks},
-        "digest": pool_digest(members),
+        "experts": {ids[m.id]: m.id for m in pool},
+        "digest": pool_digest(PoolMember.model_validate(m) for m in members),
         "excluded": [
-            {"expert": x.expert, "name": x.name, "rule": x.cause, "reason": x.reason}
-            for x in routing.excluded[:200]
+            {"expert": x, "name": experts[x].name[:200], "reason": r}
+            for x, r in sorted(relevant.items())[:KEPT_OUT_LIMIT]
         ],
-        "excluded_count": len(routing.excluded),
+        "excluded_count": len(relevant),
+        "outside_speciality": len(excluded) - len(relevant),
     }
+
+
+#: How many experts kept out of the pool its record names (the rest are counted).
+KEPT_OUT_LIMIT = 200
 
 
 def cells_of(record: TenderRecord, holder: str) -> tuple[str, ...]:

@@ -219,6 +219,25 @@ def test_tender_demo_runs_and_its_draw_checks_out(tmp_path: Path) -> None:
         counsel(f"sqlite:///{store}", "audit", "check-draw", other.id),
         f"Decision {other.id} has no tender",
     )
+    # whoever rewrites the recorded panel in the database is caught twice over
+    engine = make_engine(f"sqlite:///{store}")
+    try:
+        with chain_unprotected(engine) as conn:
+            seq, payload = conn.execute(
+                text("SELECT seq, payload FROM audit_events WHERE action = 'tender.panel_drawn'")
+            ).one()
+            drawn = json.loads(payload)
+            drawn["panel"] = [drawn["alternates"][0], *drawn["panel"][1:]]
+            conn.execute(
+                text("UPDATE audit_events SET payload = :p WHERE seq = :n"),
+                {"p": json.dumps(drawn, ensure_ascii=False), "n": seq},
+            )
+    finally:
+        engine.dispose()
+    tampered = counsel(f"sqlite:///{store}", "audit", "check-draw", "D-2026-0001")
+    assert tampered.returncode == 1
+    assert f"The audit chain is broken at event {seq}" in tampered.stderr
+    assert "panel" in tampered.stderr.split("broken", 1)[1]
 
 
 def test_a_task_worker_without_a_prefect_server_says_where_to_find_one(
