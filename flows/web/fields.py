@@ -132,8 +132,8 @@ def form_fields(
             "wrong": name in wrong,
         }
         if prop.get("type") == "boolean":  # one tick: declining a tender's seat
-            options = (Option("true", label, "true" in sent),)
-            fields.append(HtmlField(widget="ticks", hint=hint, options=options, **common))
+            tick: tuple[Option, ...] = (Option("true", label, "true" in sent),)
+            fields.append(HtmlField(widget="ticks", hint=hint, options=tick, **common))
         elif scored:
             fields.append(
                 HtmlField(widget="number", hint=None, value=value, low=0, high=100, **common)
