@@ -228,3 +228,13 @@ def test_winners_execute_the_lots_they_won_named_by_street_office() -> None:
         "jiejing": ("西城街道 西城老城区街巷",),
         "lvyuan": ("东湖街道 东湖路、湖滨大道及周边支路", "南苑街道 南苑新区道路"),
     }
+
+
+def test_a_scoring_task_cancelled_at_its_deadline_is_replaced_like_a_declination() -> None:
+    """The deadline sweep cancels an unanswered scoring task; its seat goes to an alternate."""
+    tasks, answers = _scored()
+    late = tasks[1].model_copy(update={"status": TaskStatus.CANCELLED})
+    del answers[late.id]
+    tasks[1] = late
+    (replace,) = next_commands(_view(_record(**DRAWN), tasks, answers))
+    assert isinstance(replace, TenderStep) and replace.params == {"declined": ["e002"]}
