@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from decisions import services
 from decisions.classes import DecisionClass
 from decisions.expert_actors import actor_ids_for_experts
-from decisions.model import Decision, Task
+from decisions.model import Decision, Task, TaskKind
 from decisions.procedure import DecisionView, TenderStep
 from decisions.progress import TenderRecord
 from decisions.services.tender import scored_bids, server_seed, tender_of
@@ -321,3 +321,46 @@ def check_draw(engine: Engine, decision_id: str) -> list[str]:
         lots=settings["lots"],
         max_lots_per_evaluator=settings["max_lots_per_evaluator"],
     )
+
+
+def _yuan(amount: Any, lang: str) -> str:
+    value = float(amount)
+    return f"{value / 10_000:,.2f} 万元" if lang == "zh" else f"{value:,.0f} yuan"
+
+
+def page_lines(
+    engine: Engine, task: Task, lang: str
+) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """What the answer page shows a tender's people beside their form: an evaluator the bids
+    of their lots (bidder, lot, price, technical plan); a member voting the ranking per lot.
+    None for anyone else."""
+    if task.kind not in {TaskKind.SCORE, TaskKind.VOTE}:
+        return None
+    record = tender_of(engine, task.decision_id)
+    if record is None:
+        return None
+    spec = TenderSpec.model_validate(record.spec)
+    lots = {lot.id: f"{lot.id} {lot.street_office} {lot.name}" for lot in spec.lots}
+    if task.kind is TaskKind.SCORE:
+        if record.draw is None:
+            return None
+        _, bids = scored_bids(record, task.assignee_id)
+        heading = "您所评的投标" if lang == "zh" else "The bids you score"
+        lines = []
+        for bid_id in bids:
+            bid = spec.bid(bid_id)
+            prices = "; ".join(f"{lots[lot]}: {_yuan(p, lang)}" for lot, p in bid.prices.items())
+            lines.append((f"{bid.id} · {bid.bidder_name} · {prices}", bid.plan))
+        return heading, tuple(lines)
+    if record.ranking is None:
+        return None
+    heading = "评标排名" if lang == "zh" else "The ranking of the bids"
+    lines = []
+    for lot in record.ranking["ranking"]["lots"]:
+        entries = "\n".join(
+            f"{e['rank']}. {e['bid']} {spec.bid(e['bid']).bidder_name} · "
+            f"{float(e['total']):.2f} · {_yuan(e['price'], lang)}"
+            for e in lot["entries"]
+        )
+        lines.append((lots.get(lot["lot"], lot["lot"]), entries or "—"))
+    return heading, tuple(lines)

@@ -306,8 +306,17 @@ class AnswerPage:
             now=self.clock(),
             fields=fields,
             problems=said,
+            tender=self.tender_lines(opened),
         )
         return self.render("task.html", lang, status, html_lang=page.html_lang, page=page)
+
+    def tender_lines(self, opened: OpenedTask) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+        """For a tender's evaluator the bids they score; for a member the ranking."""
+        if opened.view.decision_class.tender is None:
+            return None
+        from flows.tender import page_lines
+
+        return page_lines(self.engine, opened.task, opened.actor.lang)
 
     def criteria(self, opened: OpenedTask) -> tuple[str, ...]:
         """What the task's form is made of: the class's criteria, or, for a tender's

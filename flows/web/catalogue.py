@@ -188,6 +188,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "选择回避后，由下一位备选专家接替",
         "the next alternate of the draw takes your place",
     ),
+    "hint_points": (
+        "0 到 100 的整数；仅在选择回避时可不填",
+        "a whole number from 0 to 100; leave it blank only to decline",
+    ),
     "field_witness_value": ("见证值", "Witness value"),
     "hint_witness_value": (
         "公证员当场给出的数值（如公证书编号），将与系统种子一起决定抽取结果",

@@ -128,15 +128,17 @@ def form_fields(
         common: dict[str, Any] = {
             "name": name,
             "label": label,
-            "required": name in required or scored,
+            "required": name in required,
             "wrong": name in wrong,
         }
         if prop.get("type") == "boolean":  # one tick: declining a tender's seat
             tick: tuple[Option, ...] = (Option("true", label, "true" in sent),)
             fields.append(HtmlField(widget="ticks", hint=hint, options=tick, **common))
-        elif scored:
+        elif scored:  # required unless declining, which the form cannot say: the page checks
+            common["required"] = False
+            hint = text("hint_points", lang)
             fields.append(
-                HtmlField(widget="number", hint=None, value=value, low=0, high=100, **common)
+                HtmlField(widget="number", hint=hint, value=value, low=0, high=100, **common)
             )
         elif name.startswith("rating_"):
             options = tuple(Option(str(n), str(n), value == str(n)) for n in range(1, 10))

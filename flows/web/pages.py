@@ -361,9 +361,12 @@ def task_page(
     now: datetime,
     fields: list[HtmlField] | None = None,
     problems: Sequence[str] = (),
+    tender: tuple[str, tuple[tuple[str, str], ...]] | None = None,
 ) -> TaskPage:
     """The task page: the decision, what is asked and by when, then the form (``fields``)
-    with any ``problems`` above it, or the task's outcome once it is closed."""
+    with any ``problems`` above it, or the task's outcome once it is closed. ``tender`` is a
+    heading and its lines a tender's people read beside the form (the bids an evaluator
+    scores, the ranking a member votes on)."""
     task, actor, view = opened.task, opened.actor, opened.view
     lang = actor.lang
     decision = view.decision
@@ -387,6 +390,8 @@ def task_page(
         fields=list(fields or []),
         problems=list(problems),
     )
+    if tender is not None:
+        page.reports_heading, page.reports = tender
     if task.kind in {TaskKind.EXECUTE, TaskKind.INSPECT}:
         page.zone = text("zone", lang, zone=task.zone) if task.zone else None
         page.measures = task.measures

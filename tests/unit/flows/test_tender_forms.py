@@ -50,7 +50,8 @@ def test_the_answer_page_labels_each_cell_and_reads_it_back() -> None:
         "B03 · 技术方案",
         "B03 · 商务条款",
     ]
-    assert all((f.low, f.high, f.required) == (0, 100, True) for f in numbers)
+    assert all((f.low, f.high, f.required) == (0, 100, False) for f in numbers)
+    assert all("0 到 100" in (f.hint or "") for f in numbers)
     assert any(f.widget == "ticks" and f.name == "decline" for f in fields)
     sent = {"points_0": ["80"], "points_1": ["70"], "points_2": ["90"], "rationale": ["r"]}
     data, _ = read_answer(TaskKind.SCORE, CELLS, sent)
