@@ -66,12 +66,15 @@ def submit(
     data = read_yaml(proposal_file)
     if isinstance(data, dict) and isinstance(data.get("tender"), str):
         # a tender's lots and bids may be a file of their own, named beside the proposal
-        data = {**data, "tender": read_yaml(proposal_file.parent / data["tender"])}
+        data = {**data, "tender": read_yaml(_beside(proposal_file, data["tender"]))}
     try:
         proposal = services.Proposal.model_validate(data)
     except ValidationError as err:
         raise InvalidProposal(f"{proposal_file}: {validation_sentence(err)}") from err
-    digest = hashlib.sha256(proposal_file.read_bytes()).hexdigest()[:20]
+    filed = proposal_file.read_bytes()
+    if proposal.tender is not None:  # a new file of bids is a new tender, not a repeat
+        filed += json.dumps(proposal.tender, sort_keys=True, default=str).encode()
+    digest = hashlib.sha256(filed).hexdigest()[:20]
     classes = load_classes(load_settings().classes_file)
     proposal = check_proposal(engine, proposal, classes, source=str(proposal_file))
     decision = services.submit_proposal(
@@ -86,6 +89,16 @@ def submit(
     )
     if run:
         _start_flow(engine, decision.id, done="filed")
+
+
+def _beside(proposal_file: Path, name: str) -> Path:
+    """The file ``name`` (the tender's lots and bids) in the proposal's folder."""
+    if not name.strip() or not name.isprintable() or len(name) > 255:
+        raise InputFileError(
+            f"{proposal_file}: tender: give the lots and bids, or the name of the YAML file "
+            f"beside the proposal that holds them, not {shown(name)}."
+        )
+    return proposal_file.parent / name
 
 
 def _start_flow(engine: Engine, decision_id: str, *, done: str) -> None:
