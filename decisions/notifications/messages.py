@@ -43,6 +43,8 @@ _TASK_NAMES = {
     "vote": ("表决", "vote"),
     "execute": ("执行情况报告", "execution report"),
     "inspect": ("验收检查", "inspection"),
+    "score": ("投标评分", "scoring the bids"),
+    "witness": ("评审专家抽取见证", "witnessing the draw of evaluators"),
 }
 
 #: What a person is asked to do on a task given to them: (zh, en).
@@ -61,6 +63,16 @@ _ASKS = {
     "inspect": (
         "请您对执行情况进行验收检查，并给出验收结论。",
         "please inspect the work done and give your verdict.",
+    ),
+    "score": (
+        "您已被随机抽取为评审专家，请对您所评标段的合格投标逐项打分；如与投标人有利害关系，请选择回避。",
+        "you were drawn at random as an evaluator: please score the qualified bids of your "
+        "lots on each criterion, or decline if you have an interest in a bidder.",
+    ),
+    "witness": (
+        "请您作为见证人输入见证值（如公证书编号），系统将据此与事先承诺的种子共同抽取评审专家。",
+        "please enter, as the witness, the value (such as a certificate number) with which "
+        "the evaluators are drawn together with the seed Counsel committed to beforehand.",
     ),
 }
 

@@ -86,6 +86,8 @@ def test_chinese_messages_are_written_in_chinese(kind: str) -> None:
         ("vote", "表决", "vote"),
         ("execute", "执行情况报告", "execution report"),
         ("inspect", "验收检查", "inspection"),
+        ("score", "投标评分", "scoring the bids"),
+        ("witness", "评审专家抽取见证", "witnessing the draw"),
     ],
 )
 def test_a_task_message_says_what_is_asked_and_by_when_in_local_time(
@@ -101,6 +103,13 @@ def test_a_task_message_says_what_is_asked_and_by_when_in_local_time(
     )
     tokyo = render("task.assigned", "en", params(task=task), link=LINK, zone="Asia/Tokyo")
     assert "2026-12-03 18:00 (Asia/Tokyo)" in tokyo.body
+
+
+@pytest.mark.parametrize("kind", list(TaskKind))
+def test_every_kind_of_task_has_words_in_both_languages(kind: TaskKind) -> None:
+    """A kind of task added without its message would fail every delivery of it."""
+    for lang in ("zh", "en"):
+        render("task.assigned", lang, params(task=kind.value), link=LINK, zone=ZONE)
 
 
 def test_a_stalled_decision_tells_its_planner_where_and_why() -> None:
