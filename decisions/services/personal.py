@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, bindparam, or_, select
 
 from decisions.classes import ClassBook
 from decisions.exceptions import ActorNotFound, TaskNotFound
 from decisions.model import Actor, Answer, Decision, Task, TaskKind, TaskStatus
 from decisions.procedure import DecisionView
-from decisions.tables import TaskRow
+from decisions.tables import ActorRow, DecisionRow, TaskRow
 from decisions.uow import UnitOfWork
 
 __all__ = ["PersonalTask", "open_personal_task", "store_secret", "tasks_of_person"]
@@ -40,14 +40,25 @@ class PersonalTask:
     view: DecisionView
 
 
+#: A task with its assignee's and its decision's rows (built once: a statement costs more to
+#: build than to run).
+_TASK_ACTOR_DECISION = (
+    select(TaskRow, ActorRow, DecisionRow)
+    .join(ActorRow, ActorRow.id == TaskRow.assignee_id)
+    .join(DecisionRow, DecisionRow.id == TaskRow.decision_id)
+    .where(TaskRow.id == bindparam("task_id"))
+)
+
+
 def open_personal_task(
     engine: Engine, task_id: str, actor_id: str, classes: ClassBook
 ) -> PersonalTask | None:
     """The task ``task_id`` if it exists and is ``actor_id``'s, with that person and its
     decision, in one read; None otherwise (a link never opens another person's task).
 
-    The view holds the decision, its class and, of the rest, only what the task's page
-    reads; its ``actors`` is the person alone:
+    The task, its person and its decision's row come in one query; the view holds the
+    decision, its class and, of the rest, only what the task's page reads; its ``actors``
+    is the person alone:
 
     - the decision's tasks, when the page counts or shows others' (an answered or closed
       task's next steps, a vote, an inspection, a consultation round after the first);
@@ -58,6 +69,10 @@ def open_personal_task(
       the routings, for the previous round (which consultation a round belongs to).
     """
     with UnitOfWork(engine, read_only=True) as uow:
+        # one query loads the three rows into the session, where the lookups by id below
+        # find them and ask the database nothing more (the session holds them weakly: keep
+        # them until then)
+        rows = uow.session.execute(_TASK_ACTOR_DECISION, {"task_id": task_id}).one_or_none()
         try:
             task = uow.tasks.get(task_id)
             if task.assignee_id != actor_id:
@@ -66,6 +81,7 @@ def open_personal_task(
         except (TaskNotFound, ActorNotFound):
             return None
         decision = uow.decisions.get(task.decision_id)
+        del rows
         is_open = task.status is TaskStatus.OPEN
         later_round = task.kind is TaskKind.CONSULT and is_open and task.round > 1
         others = task.kind in {TaskKind.VOTE, TaskKind.INSPECT} or later_round

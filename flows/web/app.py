@@ -7,8 +7,10 @@ Routes:
   (or, once the task is closed, what became of it);
 - ``POST /t/<token>`` — the answer, as an HTML form posts it: recorded through
   :func:`flows.answering.submit_answer` with the answer code the store derives, then a
-  redirect to the task, which now says what happens next; a refused answer comes back
-  with the reason above the form and what was typed kept;
+  redirect to the task, which now says what happens next (the POST reads and makes that
+  page once the answer is recorded, and the GET the redirect leads to gets it,
+  :class:`JustAnswered`); a refused answer comes back with the reason above the form and
+  what was typed kept;
 - ``GET /me/<token>`` — the person's open and recent tasks, each with its link;
 - ``GET /healthz`` — ``ok``, for a load balancer.
 
@@ -21,18 +23,23 @@ referrer, load nothing from elsewhere and run no script. The log names a link's 
 
 Each request opens its task once (:func:`flows.web.pages.open_task`, one read of what the
 page shows); an answer then goes to the store with that task, the code derived from the
-store's secret the page keeps, and one Prefect client kept for the process. What belongs
-to a class (its form's fields and schema, its labels) is made once per process. The
-application keeps no state between requests but the refusal counts of its own process
-(:mod:`flows.web.limiter`) and the store's secret, so ``counsel serve --workers N`` runs
-N of it behind one port, and any number behind a load balancer.
+store's secret the page keeps, and one Prefect client kept for the process, and the task is
+opened again for the page after it. What belongs to a class (its form's fields and schema,
+its labels) is made once per process. A process answers :data:`THREADS` requests at once,
+each with a store connection kept open (:func:`page_engine`). The application keeps no
+state between requests but the refusal counts of its own process
+(:mod:`flows.web.limiter`), the store's secret and, for a few seconds, the page after each
+answer it recorded, so ``counsel serve --workers N`` runs N of it behind one port, and any
+number behind a load balancer.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -40,8 +47,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import anyio.to_thread
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
@@ -55,19 +64,27 @@ from decisions import services
 from decisions.classes import ClassBook, load_classes
 from decisions.clock import utcnow
 from decisions.credentials import answer_code
-from decisions.db import make_engine
+from decisions.db import make_engine, normalise_url
 from decisions.exceptions import ActorNotFound, CounselError, PermissionDenied
 from decisions.links import REFUSAL, BadLink, Grant, read_link
 from decisions.model import TaskKind, TaskStatus
 from decisions.services.personal import store_secret
 from decisions.settings import CounselSettings, load_settings
-from flows.answering import SharedPrefectClient, submit_answer
+from flows.answering import SharedPrefectClient, Submitted, submit_answer
 from flows.web.catalogue import REFUSAL_ZH, text
 from flows.web.fields import form_fields, problems, read_answer
 from flows.web.limiter import RefusalLimiter
 from flows.web.pages import OpenedTask, inbox_page, open_task, task_page
 
-__all__ = ["create_app", "redact", "MAX_BODY", "REFUSALS_PER_MINUTE"]
+__all__ = [
+    "create_app",
+    "page_engine",
+    "redact",
+    "JustAnswered",
+    "MAX_BODY",
+    "REFUSALS_PER_MINUTE",
+    "THREADS",
+]
 
 log = logging.getLogger("counsel.web")
 
@@ -76,6 +93,11 @@ log = logging.getLogger("counsel.web")
 MAX_BODY = 1_000_000
 #: Refused links a client may have per minute before it is answered 429.
 REFUSALS_PER_MINUTE = 10
+#: Requests one process works on at once (threads reading and writing the store), and the
+#: store connections it keeps open for them: more threads only wait for the lock Python
+#: runs one of them at a time with, and a connection opened and closed per burst costs the
+#: database a process each time.
+THREADS = 16
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _LINK = re.compile(r"^/(t|me)/[^/]*")
 _HEADERS = {
@@ -144,6 +166,66 @@ def _prefect_named() -> bool:
     return bool(get_current_settings().api.url)
 
 
+class JustAnswered:
+    """The task pages of the answers this process has just recorded, each kept for the
+    GET its 303 leads to (on the same connection, so to the same process) and given once.
+
+    An answer's POST opens the task again once the answer is recorded and makes its page;
+    the GET its redirect leads to gets that page and reads nothing (the page is read in
+    the thread that recorded the answer, without another hand-over to a thread). A
+    page is the task as it stood a moment after its answer; one not taken within
+    ``keep_s`` seconds is dropped, and a GET without one (a reload, another process)
+    reads the store as always. Only the task's own link takes its page.
+
+    >>> now = [0.0]
+    >>> pages = JustAnswered(keep_s=5, clock=lambda: now[0])
+    >>> pages.put("D-2026-0001-C001", "wang-fang", "<p>recorded</p>")
+    >>> pages.take("D-2026-0001-C001", "li-wei"), pages.take("D-2026-0001-C001", "wang-fang")
+    (None, '<p>recorded</p>')
+    >>> pages.take("D-2026-0001-C001", "wang-fang") is None  # given once
+    True
+    >>> pages.put("D-2026-0001-C002", "wang-fang", "<p>recorded</p>"); now[0] = 6.0
+    >>> pages.take("D-2026-0001-C002", "wang-fang") is None  # too late
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        keep_s: float = 10.0,
+        max_pages: int = 1_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.keep_s = keep_s
+        self.max_pages = max_pages
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pages: OrderedDict[str, tuple[float, str, str]] = OrderedDict()
+
+    def put(self, task_id: str, actor_id: str, page: str) -> None:
+        """Keep ``page``, the task's page after ``actor_id``'s answer."""
+        now = self._clock()
+        with self._lock:
+            self._pages.pop(task_id, None)
+            self._pages[task_id] = (now + self.keep_s, actor_id, page)
+            while self._pages and (
+                len(self._pages) > self.max_pages or next(iter(self._pages.values()))[0] <= now
+            ):
+                self._pages.popitem(last=False)
+
+    def take(self, task_id: str | None, actor_id: str) -> str | None:
+        """The page kept for ``task_id`` and its person, once, if it is still fresh."""
+        if task_id is None:
+            return None
+        with self._lock:
+            kept = self._pages.get(task_id)
+            if kept is None or kept[1] != actor_id:
+                return None
+            del self._pages[task_id]
+        until, _, page = kept
+        return page if until > self._clock() else None
+
+
 class AnswerPage:
     """The page's handlers over one store: everything they show comes from the store, the
     link and the classes; the only memory is the refusal count, the store's secret and
@@ -166,6 +248,7 @@ class AnswerPage:
         self.limiter = limiter
         self.clock = clock
         self._secret: str | None = None
+        self.just_answered = JustAnswered()
         self.prefect = SharedPrefectClient()
         self.templates = Environment(
             loader=FileSystemLoader(_TEMPLATES),
@@ -183,12 +266,14 @@ class AnswerPage:
             self._secret = await run_in_threadpool(store_secret, self.engine)
         return self._secret
 
-    def render(self, name: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def html(self, name: str, lang: str, **context: Any) -> str:
         def t(key: str, **values: object) -> str:
             return text(key, lang, **values)
 
-        html = self.templates.get_template(name).render(t=t, brand=text("brand", lang), **context)
-        return HTMLResponse(html, status_code=status)
+        return self.templates.get_template(name).render(t=t, brand=text("brand", lang), **context)
+
+    def render(self, name: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(self.html(name, lang, **context), status_code=status)
 
     def refused(self, request: Request) -> Response:
         """The one answer for every link that does not open."""
@@ -239,6 +324,10 @@ class AnswerPage:
             return self.too_many()
         try:
             grant = await self.grant(request, "task")
+            if grant is not None and request.method == "GET":
+                page = self.just_answered.take(grant.task_id, grant.actor_id)
+                if page is not None:  # the 303 after an answer this process recorded
+                    return HTMLResponse(page)
             opened = None
             if grant is not None:
                 opened = await run_in_threadpool(open_task, self.engine, self.classes, grant)
@@ -289,10 +378,21 @@ class AnswerPage:
         said: tuple[str, ...] = (),
         status: int = 200,
     ) -> Response:
+        html = self.task_html(opened, typed=typed, wrong=wrong, said=said)
+        return HTMLResponse(html, status_code=status)
+
+    def task_html(
+        self,
+        opened: OpenedTask,
+        *,
+        typed: dict[str, list[str]] | None = None,
+        wrong: tuple[str, ...] = (),
+        said: tuple[str, ...] = (),
+    ) -> str:
         task, lang = opened.task, opened.actor.lang
         fields = form_fields(
             task.kind,
-            self.criteria(opened),
+            opened.view.decision_class.criteria,
             self.classes.labels,
             lang,
             measures=task.measures,
@@ -306,30 +406,12 @@ class AnswerPage:
             now=self.clock(),
             fields=fields,
             problems=said,
-            tender=self.tender_lines(opened),
         )
-        return self.render("task.html", lang, status, html_lang=page.html_lang, page=page)
-
-    def tender_lines(self, opened: OpenedTask) -> tuple[str, tuple[tuple[str, str], ...]] | None:
-        """For a tender's evaluator the bids they score; for a member the ranking."""
-        if opened.view.decision_class.tender is None:
-            return None
-        from flows.tender import page_lines
-
-        return page_lines(self.engine, opened.task, opened.actor.lang)
-
-    def criteria(self, opened: OpenedTask) -> tuple[str, ...]:
-        """What the task's form is made of: the class's criteria, or, for a tender's
-        evaluator, the bids and criteria they score (``bid|criterion``)."""
-        if opened.task.kind is TaskKind.SCORE:
-            from flows.tender import score_fields
-
-            return score_fields(self.engine, opened.task)
-        return opened.view.decision_class.criteria
+        return self.html("task.html", lang, html_lang=page.html_lang, page=page)
 
     async def answer(self, request: Request, grant: Grant, opened: OpenedTask) -> Response:
         task, lang = opened.task, opened.actor.lang
-        criteria = self.criteria(opened)
+        criteria = opened.view.decision_class.criteria
         body = await _read_body(request)
         if body is None:
             return self.task_view(opened, said=(text("too_large", lang),), status=413)
@@ -354,7 +436,7 @@ class AnswerPage:
                 status=422,
             )
         try:
-            await run_in_threadpool(self.submit, opened, data, await self.secret())
+            page = await run_in_threadpool(self.record, grant, opened, data, await self.secret())
         except CounselError as refusal:
             again = await run_in_threadpool(open_task, self.engine, self.classes, grant)
             if again is None:
@@ -364,14 +446,26 @@ class AnswerPage:
             key = "powers_refused" if isinstance(refusal, PermissionDenied) else "store_refused"
             said = (text(key, lang, reason=str(refusal)),)
             return self.task_view(again, typed=typed, said=said, status=422)
-        # the task now shows what was recorded and what happens next (reloading it is a GET)
+        # the task now shows what was recorded and what happens next (reloading it is a GET);
+        # the GET the redirect leads to gets the page made here
+        if page:
+            self.just_answered.put(task.id, grant.actor_id, page)
         return RedirectResponse(request.path_params["token"], status_code=303)
 
-    def submit(self, opened: OpenedTask, data: dict[str, Any], secret: str) -> None:
+    def record(self, grant: Grant, opened: OpenedTask, data: dict[str, Any], secret: str) -> str:
+        """Record the answer (:meth:`submit`); the task's page as it stands after it (the
+        page the GET after the redirect would read)."""
+        self.submit(opened, data, secret)
+        after = open_task(self.engine, self.classes, grant)
+        if after is None:  # the task went away meanwhile: the redirect's GET says so
+            return ""
+        return self.task_html(after)
+
+    def submit(self, opened: OpenedTask, data: dict[str, Any], secret: str) -> Submitted:
         """Record the answer through the one answer path, with the task's own code (derived
         from the store's secret, as the store derives it) and the task as just opened."""
         task = opened.task
-        submit_answer(
+        return submit_answer(
             self.engine,
             task.id,
             {**data, "answer_code": answer_code(secret, task.id)},
@@ -420,6 +514,14 @@ def _parse_form(body: bytes, content_type: str) -> dict[str, list[str]] | None:
         return None
 
 
+def page_engine(url: str) -> Engine:
+    """The page's engine for the store at ``url``: on PostgreSQL a pool of :data:`THREADS`
+    connections kept open, one for each thread that answers requests."""
+    if make_url(normalise_url(url)).get_backend_name() != "postgresql":
+        return make_engine(url)
+    return make_engine(url, pool_size=THREADS, max_overflow=0)
+
+
 def create_app(
     engine: Engine | None = None,
     *,
@@ -430,7 +532,7 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
 ) -> Starlette:
     """The answer page for the store of ``engine`` (by default the settings' store, opened
-    here and closed when the application stops).
+    here with :func:`page_engine` and closed when the application stops).
 
     Parameters
     ----------
@@ -449,7 +551,7 @@ def create_app(
     """
     settings = settings or load_settings()
     owned = engine is None
-    engine = engine or make_engine(settings.resolved_database_url())
+    engine = engine or page_engine(settings.resolved_database_url())
     page = AnswerPage(
         engine,
         classes or load_classes(settings.classes_file),
@@ -461,6 +563,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # the threads of this event loop (its requests' reads and writes of the store)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         yield
         page.prefect.close()
         if owned:

@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from decisions.settings import CounselSettings
-from flows.web.app import create_app, log
+from flows.web.app import create_app, log, page_engine
 
 __all__ = ["serve", "page_app", "DEFAULT_PORT"]
 
@@ -69,8 +69,10 @@ def serve(
 ) -> None:
     """Serve the answer page for ``engine``'s store on ``host:port`` until stopped.
 
-    With ``workers`` above 1, that many processes serve it, each opening the store the
-    settings name (the environment's, as ``engine``'s).
+    The page opens its own engine to ``engine``'s store (:func:`flows.web.app.page_engine`,
+    a connection per thread answering requests). With ``workers`` above 1, that many
+    processes serve it, each opening the store the settings name (the environment's, as
+    ``engine``'s).
     """
     _log_to_stderr()
     options: dict[str, Any] = {
@@ -84,5 +86,8 @@ def serve(
     if workers > 1:
         uvicorn.run(FACTORY, factory=True, workers=workers, **options)
         return
-    config = uvicorn.Config(create_app(engine, settings=settings), **options)
-    uvicorn.Server(config).run()
+    page = page_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        uvicorn.Server(uvicorn.Config(create_app(page, settings=settings), **options)).run()
+    finally:
+        page.dispose()
