@@ -202,6 +202,9 @@ FIELDS: dict[TaskKind, str] = {
     TaskKind.EXECUTE: "percent_complete (0-100), text, measures_done (one text: the measures "
     "completed, one per line)",
     TaskKind.INSPECT: "verdict (accept | reject), findings",
+    TaskKind.SCORE: "points_0, points_1 … (0-100, one per bid and criterion below), "
+    "rationale; or decline (true) with the rationale saying why",
+    TaskKind.WITNESS: "value (the witness's value, such as a certificate number)",
 }
 
 
@@ -229,6 +232,13 @@ def tasks() -> None:
         if task.kind is TaskKind.CONSULT:
             criteria = classes.get(decision.class_name, decision.district_type).criteria
             lines.append("  criteria to rate 1-9: " + ", ".join(f"rating_{c}" for c in criteria))
+        if task.kind is TaskKind.SCORE:
+            from flows.tender import score_fields  # the bids of the evaluator's lots
+
+            lines += [
+                f"  points_{n}: {escape(cell.replace('|', ' · '))}"
+                for n, cell in enumerate(score_fields(engine, task))
+            ]
         if task.zone:
             lines.append(f"  zone: {escape(task.zone)}")
         lines.extend(f"  measure: {escape(m)}" for m in task.measures)

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any, ClassVar, Literal, cast
 
 from prefect.input import RunInput
-from pydantic import Field, create_model
+from pydantic import Field, create_model, model_validator
 
 from decisions.classes import CHOICES, Labels
 from decisions.model import (
@@ -182,16 +182,27 @@ class ScoresForm(AnswerForm):
         default=False, description="Decline (a conflict with a bidder, or unavailable)."
     )
 
+    @model_validator(mode="after")
+    def _every_cell_scored(self) -> ScoresForm:
+        """Every bid on every criterion, unless the evaluator declines."""
+        if not self.decline:
+            values = self.model_dump()
+            missing = [
+                f"{criterion} of bid {bid}"
+                for n, (bid, criterion) in enumerate(self.cells)
+                if values.get(f"points_{n}") is None
+            ]
+            if missing:
+                raise ValueError("give points (0-100) for " + ", ".join(missing) + ", or decline")
+        return self
+
     def to_answer(self) -> Answer:
         if self.decline:
             return Declination(reason=self.rationale[:2000])
         values = self.model_dump()
         scores: dict[str, dict[str, int]] = {}
         for n, (bid, criterion) in enumerate(self.cells):
-            points = values.get(f"points_{n}")
-            if points is None:
-                raise ValueError(f"The points for {criterion} of bid {bid} are missing.")
-            scores.setdefault(bid, {})[criterion] = int(points)
+            scores.setdefault(bid, {})[criterion] = int(values[f"points_{n}"])
         return BidScores(scores=scores, rationale=self.rationale)
 
 

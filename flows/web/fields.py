@@ -306,8 +306,6 @@ def _check_answer(
         _answer(kind, criteria, data)
     except ValidationError as err:
         _say_invalid(kind, err, say)
-    except ValueError as err:  # a tender's scores left blank: the form says which
-        say("rationale", "bad_field", reason=str(err))
 
 
 def _say_invalid(kind: TaskKind, err: ValidationError, say: Any) -> None:
