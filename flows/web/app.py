@@ -392,7 +392,7 @@ class AnswerPage:
         task, lang = opened.task, opened.actor.lang
         fields = form_fields(
             task.kind,
-            opened.view.decision_class.criteria,
+            self.criteria(opened),
             self.classes.labels,
             lang,
             measures=task.measures,
@@ -406,12 +406,30 @@ class AnswerPage:
             now=self.clock(),
             fields=fields,
             problems=said,
+            tender=self.tender_lines(opened),
         )
         return self.html("task.html", lang, html_lang=page.html_lang, page=page)
 
+    def criteria(self, opened: OpenedTask) -> tuple[str, ...]:
+        """What the task's form is made of: the class's criteria, or, for a tender's
+        evaluator, the bids and criteria they score (``bid|criterion``)."""
+        if opened.task.kind is TaskKind.SCORE:
+            from flows.tender import score_fields
+
+            return score_fields(self.engine, opened.task)
+        return opened.view.decision_class.criteria
+
+    def tender_lines(self, opened: OpenedTask) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+        """For a tender's evaluator the bids they score; for a member the ranking."""
+        if opened.view.decision_class.tender is None:
+            return None
+        from flows.tender import page_lines
+
+        return page_lines(self.engine, opened.task, opened.actor.lang)
+
     async def answer(self, request: Request, grant: Grant, opened: OpenedTask) -> Response:
         task, lang = opened.task, opened.actor.lang
-        criteria = opened.view.decision_class.criteria
+        criteria = self.criteria(opened)
         body = await _read_body(request)
         if body is None:
             return self.task_view(opened, said=(text("too_large", lang),), status=413)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -12,7 +13,7 @@ from sqlalchemy import Engine
 from decisions import services
 from decisions.classes import load_classes
 from decisions.db import make_engine
-from decisions.model import State, TaskKind
+from decisions.model import State, Task, TaskKind, utcnow
 from flows.demo import prepare_store
 from flows.demo_tender import WITNESS_VALUE, file_tender, tender_script
 from flows.simulate import Participants
@@ -64,3 +65,32 @@ def test_a_tender_runs_end_to_end_and_its_draw_checks_out(tender_store: Engine) 
     assert executors == {f"{bidders[b]}-site" for b in winners.values()}
     assert "server_seed" in events["tender.seed_revealed"]
     assert check_draw(engine, decision.id) == []
+    # on the answer page an evaluator reads the bids they scored, a member the ranking
+    scored = next(t for t in tasks if t.kind is TaskKind.SCORE and t.status.value == "answered")
+    voted = next(t for t in tasks if t.kind is TaskKind.VOTE)
+    assert "绿源城市环境管理有限公司" in page_of(engine, scored)
+    assert "评标排名" in page_of(engine, voted)
+
+
+def page_of(engine: Engine, task: Task) -> str:
+    """The task's page as its person's link opens it."""
+    import warnings
+
+    from starlette.exceptions import StarletteDeprecationWarning
+
+    with warnings.catch_warnings():  # Starlette asks for httpx2; httpx works (see test_answer_page)
+        warnings.simplefilter("ignore", StarletteDeprecationWarning)
+        from starlette.testclient import TestClient
+
+    from decisions.links import task_token
+    from decisions.uow import UnitOfWork
+    from flows.web.app import create_app
+
+    with UnitOfWork(engine, read_only=True) as uow:
+        secret = uow.secret()
+    token = task_token(secret, task.id, task.assignee_id, utcnow() + timedelta(days=1))
+    app = create_app(engine, notify_prefect=False)
+    with TestClient(app) as client:
+        response = client.get(f"/t/{token}")
+    assert response.status_code == 200
+    return str(response.text)
