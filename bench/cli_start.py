@@ -2,8 +2,10 @@
 
 Makes a throwaway SQLite store (one planner, one decision in consultation), then runs each
 command several times in a fresh process and prints the median wall time, with the fastest and
-slowest run. In the same run it times ``python -c 'import prefect'`` and ``python -c 'import
-sqlalchemy'`` so the figures can be read against this machine's speed of the moment.
+slowest run; ``counsel experts assign`` runs on a one-pair file, which shows what starting it
+costs (it loads neither SQLAlchemy nor the decision services, see :mod:`cli.app`). In the same
+run it times ``python -c 'import prefect'`` and ``python -c 'import sqlalchemy'`` so the
+figures can be read against this machine's speed of the moment.
 
 Two columns: the environment as given, and with a bytecode cache. Where
 ``PYTHONDONTWRITEBYTECODE=1`` is set (as on the project's machines), Python compiles Counsel's
@@ -72,6 +74,15 @@ def prepare_store(folder: Path) -> tuple[str, str, str]:
     return url, token, decision.id
 
 
+def assign_one_pair(folder: Path) -> list[str]:
+    """``experts assign`` arguments for a one-pair scores file: its start, NumPy, pydantic and
+    OR-Tools included, without the work."""
+    scores = folder / "one-pair.csv"
+    scores.write_text("item,expert,score\nbid-1,E1,0.5\n", encoding="utf-8")
+    out = folder / "one-pair.json"
+    return ["experts", "assign", "--scores", str(scores), "--per-item", "1", "--out", str(out)]
+
+
 def wall_times(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
     """Seconds each of ``runs`` fresh processes took, after one untimed warm-up run."""
     times = []
@@ -106,6 +117,8 @@ def main() -> None:
         (f"counsel status {decision_id}", [*counsel, "status", decision_id]),
         (f"counsel history {decision_id}", [*counsel, "history", decision_id]),
         ("counsel audit verify", [*counsel, "audit", "verify"]),
+        ("counsel experts --help", [*counsel, "experts", "--help"]),
+        ("counsel experts assign (one pair)", [*counsel, *assign_one_pair(folder)]),
     ]
     as_given = "PYTHONDONTWRITEBYTECODE=1" if env.get("PYTHONDONTWRITEBYTECODE") else "as given"
     print(

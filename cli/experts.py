@@ -3,39 +3,36 @@
 Every command parses its options, calls the ``experts`` package once and prints the result;
 a user's mistake (a bad file, an unknown topic, an infeasible assignment, an uninitialised
 database) is printed as one sentence by :mod:`cli.errors`. The graph, ranking and assignment
-modules (networkx, NumPy, SciPy) are loaded by the commands that route or assign, when they
-run, so that ``counsel --help`` and the other commands start without them.
+modules (networkx, NumPy, SciPy, OR-Tools) are loaded by the commands that route or assign,
+when they run, so that ``counsel --help`` and the other commands start without them; the
+store (SQLAlchemy), the YAML and CSV readers of the database and Rich (tables, and
+:data:`cli.common.console`) are loaded by the commands that use them, so that ``assign``,
+which reads two CSV files and writes one JSON file, loads Typer (with pydantic), NumPy and
+OR-Tools only.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from cli.common import console, open_engine
-from cli.errors import RefusingGroup, refuse
-from decisions.db import READ_ONLY, take_write_lock
-from decisions.text import NAME_MAX, checked_text
-from decisions.usage import experts_in_use
-from experts.exceptions import InvalidExpertise
-from experts.importing import ImportPlan, check_import, plan_import, some
-from experts.io import read_expertise, write_expertise
-from experts.model import ExpertiseData
-from experts.sample import load_sample
-from experts.store import load_expertise, save_expertise
+from cli import common
+from cli.common import RefusingCommands, open_engine, refuse
 
 if TYPE_CHECKING:
     import networkx as nx
 
+    from experts.assignment import Assignment
+    from experts.importing import ImportPlan
+    from experts.model import ExpertiseData
+
 __all__ = ["app"]
 
 app = typer.Typer(
-    cls=RefusingGroup,
+    cls=RefusingCommands,
     help="The expertise database and expert routing.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -45,6 +42,9 @@ app = typer.Typer(
 def check_names(data: ExpertiseData, *, source: str) -> None:
     """Refuse names that break the text policy (:mod:`decisions.text`): they would reach the
     store as actors' names when the expert is routed, and show in every report."""
+    from decisions.text import NAME_MAX, checked_text
+    from experts.exceptions import InvalidExpertise
+
     records = [
         *(("expert", r.id, r.name) for r in data.experts),
         *(("expert", r.id, r.title) for r in data.experts if r.title),
@@ -61,6 +61,8 @@ def check_names(data: ExpertiseData, *, source: str) -> None:
 
 def stored_data() -> ExpertiseData:
     """Everything in the expertise tables (one read-only unit of work)."""
+    from experts.store import load_expertise
+
     engine = open_engine()
     try:
         with engine.connect() as conn:
@@ -78,6 +80,8 @@ def graph_of(data: ExpertiseData, as_of: int | None = None) -> nx.Graph[str]:
 
 def graph_for(sample: bool, as_of: int | None) -> tuple[ExpertiseData, nx.Graph[str]]:
     """The data and graph to route on: the shipped sample or the database."""
+    from experts.sample import load_sample
+
     data = load_sample() if sample else stored_data()
     if not data.experts:
         refuse(
@@ -89,6 +93,8 @@ def graph_for(sample: bool, as_of: int | None) -> tuple[ExpertiseData, nx.Graph[
 
 def _plan_lines(plan: ImportPlan, *, dry_run: bool) -> list[str]:
     """What an import did, or would do, expert by expert (the first few) and kind by kind."""
+    from experts.importing import some
+
     lines = []
     for done, do in (("added", "add"), ("changed", "change"), ("removed", "remove")):
         refs = getattr(plan, done)
@@ -143,6 +149,13 @@ def import_(
     hold open tasks or were routed to a decision, and never leaves the database without
     experts.
     """
+    from decisions.db import READ_ONLY, take_write_lock
+    from decisions.usage import experts_in_use
+    from experts.importing import check_import, plan_import
+    from experts.io import read_expertise
+    from experts.sample import load_sample
+    from experts.store import load_expertise, save_expertise
+
     if (path is None) == (not sample):
         refuse("Give either a file to import or --sample, not both or neither.")
     if merge and replace:
@@ -181,7 +194,7 @@ def import_(
             f"districts from {source} ({plan.mode}); the database holds "
             f"{len(plan.result.experts)} experts."
         )
-    console.print(
+    common.console.print(
         "\n".join([head, *_plan_lines(plan, dry_run=dry_run)]), markup=False, highlight=False
     )
 
@@ -191,9 +204,13 @@ def export(
     path: Annotated[Path, typer.Argument(help="A .yaml file, or a directory for CSV files.")],
 ) -> None:
     """Export the whole expertise database as YAML or CSV (lossless)."""
+    from experts.io import write_expertise
+
     data = stored_data()
     write_expertise(data, path)
-    console.print(f"Exported {len(data.experts)} experts to {path}.", markup=False, highlight=False)
+    common.console.print(
+        f"Exported {len(data.experts)} experts to {path}.", markup=False, highlight=False
+    )
 
 
 @app.command("list")
@@ -207,6 +224,10 @@ def list_(
     sample: Annotated[bool, typer.Option(help="List the shipped sample instead.")] = False,
 ) -> None:
     """List experts with their organisations, topics, availability and load."""
+    from rich.table import Table
+
+    from experts.sample import load_sample
+
     data = load_sample() if sample else stored_data()
     topics = {t.id: t for t in data.topics}
     orgs = {o.id: o for o in data.organisations}
@@ -237,8 +258,8 @@ def list_(
             "yes" if e.available else "no",
             f"{e.active_assignments}/{e.workload_cap}",
         )
-    console.print(table)
-    console.print(f"{shown} experts.", markup=False, highlight=False)
+    common.console.print(table)
+    common.console.print(f"{shown} experts.", markup=False, highlight=False)
 
 
 @app.command("show")
@@ -247,7 +268,10 @@ def show(
     sample: Annotated[bool, typer.Option(help="Look in the shipped sample instead.")] = False,
 ) -> None:
     """Show one expert: affiliations, proficiencies (weight, last active), local knowledge."""
+    from rich.table import Table
+
     from experts.graph import resolve_expert
+    from experts.sample import load_sample
 
     data = load_sample() if sample else stored_data()
     G = graph_of(data)
@@ -258,8 +282,8 @@ def show(
         **{d.id: d.name for d in data.districts},
         **{o.id: o.name for o in data.organisations},
     }
-    console.print(f"[bold]{e.name}[/bold] ({e.id}) {e.title}")
-    console.print(
+    common.console.print(f"[bold]{e.name}[/bold] ({e.id}) {e.title}")
+    common.console.print(
         f"available: {'yes' if e.available else 'no'}; load "
         f"{e.active_assignments} of {e.workload_cap}",
         highlight=False,
@@ -275,7 +299,7 @@ def show(
         table.add_row("proficiency", names[p.topic], f"{p.weight:.2f}, last active {p.last_active}")
     for k in e.districts:
         table.add_row("local knowledge", names[k.district], f"{k.weight:.2f}")
-    console.print(table)
+    common.console.print(table)
 
 
 @app.command("match")
@@ -299,6 +323,8 @@ def match(
     as_of: Annotated[int | None, typer.Option(help="Year recency is measured from.")] = None,
 ) -> None:
     """Route experts to a decision's topics and district, with alternates and reasons."""
+    from rich.table import Table
+
     from experts.ranking import RULES, rank_experts  # networkx, NumPy
 
     _, G = graph_for(sample, as_of)
@@ -331,19 +357,19 @@ def match(
             ", ".join(f"{a.name} ({a.expert})" for a in p.alternates),
             reason,
         )
-    console.print(table)
+    common.console.print(table)
     for u in routing.uncovered:
-        console.print(
+        common.console.print(
             f"Not covered: {u.name} ({u.topic}) — {u.reason}.", markup=False, highlight=False
         )
     for x in routing.excluded:
-        console.print(
+        common.console.print(
             f"Excluded: {x.name} ({x.expert}) {x.reason} — {RULES[x.cause]}.",
             markup=False,
             highlight=False,
         )
     if routing.shortfall is not None:
-        console.print(
+        common.console.print(
             f"Fewer experts than asked: {routing.shortfall.reason}.",
             markup=False,
             highlight=False,
@@ -413,37 +439,39 @@ def assign(
         refuse(f"--max-probability must be above 0 and at most 1, not {cap:g}.")
     if solver not in ("flow", "lp") or (solver == "lp" and mode != "optimal"):
         refuse("--solver is flow, or lp with --mode optimal.")
-    # NumPy and pydantic only; OR-Tools (and SciPy for --solver lp) load when solving.
-    from experts.assignment import (
-        assign_experts,
-        assign_fair,
-        assign_random,
-        read_conflicts_csv,
-        read_scores_csv,
-    )
-    from experts.assignment.randomized import probability_fraction
+    # NumPy and pydantic only; OR-Tools (and SciPy for --solver lp) load when solving, and
+    # the fair and random modes' modules only for those modes.
+    from experts.assignment import read_conflicts_csv, read_scores_csv
 
-    try:
-        probability_fraction(cap)
-    except ValueError as err:  # below 1/1,000
-        refuse(str(err))
+    if mode == "random":
+        from experts.assignment.randomized import probability_fraction
+
+        try:
+            probability_fraction(cap)
+        except ValueError as err:  # below 1/1,000
+            refuse(str(err))
 
     bulk = solver == "flow"
     table = read_scores_csv(scores, bulk=bulk)
     forbidden = read_conflicts_csv(conflicts, bulk=bulk) if conflicts is not None else set()
     counts = {"per_item": per_item, "max_load": max_load, "min_load": min_load}
+    result: Assignment
     if mode == "fair":
+        from experts.assignment import assign_fair
+
         result = assign_fair(table, conflicts=forbidden, **counts)
     elif mode == "random":
+        from experts.assignment import assign_random
+
         assert seed is not None
         result = assign_random(table, seed=seed, max_probability=cap, conflicts=forbidden, **counts)
     else:
+        from experts.assignment import assign_experts
+
         result = assign_experts(
             table, conflicts=forbidden, solver="lp" if solver == "lp" else "flow", **counts
         )
-    out.write_text(
-        json.dumps(result.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-    )
+    out.write_text(result.to_json_text() + "\n", encoding="utf-8")
     pairs = f"{sum(len(v) for v in result.by_item.values()):,} pairs"
     items = f"{len(result.by_item):,} items"
     if result.mode == "random":
@@ -465,4 +493,4 @@ def assign(
         )
     else:
         head = f"Assigned {pairs} to {items} (total score {result.total_score:.4f})"
-    console.print(f"{head}; wrote {out}.", markup=False, highlight=False)
+    typer.echo(f"{head}; wrote {out}.")  # as typed, like console.print(markup=False); no Rich

@@ -28,23 +28,45 @@ The surface (import from here; the modules are how it is kept):
 :mod:`.infeasible`     which constraint cannot be met, as a sentence
 =====================  ==============================================================
 
-Importing this package loads NumPy and pydantic only: OR-Tools is loaded by the first solve,
+Importing this package loads nothing: each name below loads its module when first used (PEP
+562), so ``counsel experts assign`` in the optimal mode never loads the fair and random
+modes. Those modules load NumPy and pydantic only: OR-Tools is loaded by the first solve,
 SciPy only to explain an infeasible instance, by the fair mode's exact search and by
 ``solver="lp"``.
 """
 
 from __future__ import annotations
 
-from experts.assignment.affinity import AffinityTable, read_conflicts_csv, read_scores_csv
-from experts.assignment.fair import assign_fair
-from experts.assignment.instance import AssignedExpert, Assignment, Mode
-from experts.assignment.randomized import (
-    PairProbabilities,
-    assign_random,
-    assignment_probabilities,
-    draw_assignment,
-)
-from experts.assignment.solver import assign_experts
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from experts.assignment.affinity import AffinityTable, read_conflicts_csv, read_scores_csv
+    from experts.assignment.fair import assign_fair
+    from experts.assignment.instance import AssignedExpert, Assignment, Mode
+    from experts.assignment.randomized import (
+        PairProbabilities,
+        assign_random,
+        assignment_probabilities,
+        draw_assignment,
+    )
+    from experts.assignment.solver import assign_experts
+
+#: Where each public name lives; :func:`__getattr__` imports the module on first use.
+_HOMES = {
+    "AffinityTable": "experts.assignment.affinity",
+    "read_conflicts_csv": "experts.assignment.affinity",
+    "read_scores_csv": "experts.assignment.affinity",
+    "assign_fair": "experts.assignment.fair",
+    "AssignedExpert": "experts.assignment.instance",
+    "Assignment": "experts.assignment.instance",
+    "Mode": "experts.assignment.instance",
+    "PairProbabilities": "experts.assignment.randomized",
+    "assign_random": "experts.assignment.randomized",
+    "assignment_probabilities": "experts.assignment.randomized",
+    "draw_assignment": "experts.assignment.randomized",
+    "assign_experts": "experts.assignment.solver",
+}
 
 __all__ = [
     "AffinityTable",
@@ -60,3 +82,13 @@ __all__ = [
     "assignment_probabilities",
     "draw_assignment",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name's module the first time the name is asked for."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

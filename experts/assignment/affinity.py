@@ -10,12 +10,16 @@ Two readers, one result. A matcher's file has hundreds of thousands of rows, and
 them one by one through :mod:`csv` took longer than solving the assignment, so a file in
 the plain form (no quotes, no ``#`` comments, no blank lines, ``\\n`` or ``\\r\\n`` line ends,
 the same number of cells on every line) is read in bulk: NumPy checks where the commas and
-line ends fall, :meth:`str.split` cuts the cells, dictionaries number the labels and
-:class:`float` reads the scores. Anything that read finds wrong or unusual — a quoted cell, a
-comment, a ragged line, an empty label, a score that is not a finite number, a pair scored
-twice — sends the file to the row-by-row reader, which accepts the same files, gives the
-same table, and names the line of the first bad row. ``tests/unit/experts`` checks that the
-two agree on random files.
+line ends fall. In an ASCII file with no blank to strip (the usual matcher file) the cells
+are then read where they lie, without making a string of each: every label's bytes are
+gathered as 8-byte words, hashed, numbered by :func:`numpy.unique` and checked against the
+first cell of their number, and NumPy converts the scores' bytes with the parser
+:class:`float` uses. In other plain files :meth:`str.split` cuts the cells, which are
+stripped, dictionaries number the labels and :class:`float` reads the scores. Anything the
+bulk read finds wrong or unusual — a quoted cell, a comment, a ragged line, an empty label,
+a score that is not a finite number, a pair scored twice — sends the file to the row-by-row
+reader, which accepts the same files, gives the same table, and names the line of the
+first bad row. ``tests/unit/experts`` checks that the readers agree on random files.
 """
 
 from __future__ import annotations
@@ -131,38 +135,124 @@ def _file_text(path: Path) -> tuple[bytes, str]:
     return data, text
 
 
-def _bulk_cells(data: bytes, text: str, widths: tuple[int, ...]) -> tuple[int, list[str]] | None:
-    """All cells of a plain file, row after row, and the row width; None if not plain.
+def _bulk_layout(
+    data: bytes, text: str, widths: tuple[int, ...]
+) -> tuple[int, bytes, IntArray] | None:
+    """A plain file's row width, its bytes and where each cell ends; None if not plain.
 
     Plain: no quote, ``#`` or lone ``\\r``, and every line (the last may lack its ``\\n``)
     has the same number of cells, one of ``widths``. ``data`` is ``text`` in UTF-8, where a
-    comma or line end is one byte that no other character contains. Cells are stripped of
-    surrounding blanks as the row reader strips them.
+    comma or line end is one byte that no other character contains. The bytes returned end
+    with ``\\n``; each cell ends at its comma or line end, at the offsets returned.
     """
     if not text or '"' in text or "#" in text or "\r" in text:
         return None
-    if not text.endswith("\n"):
-        text += "\n"
+    if not data.endswith(b"\n"):
         data += b"\n"
     raw = np.frombuffer(data, np.uint8)
     cut = raw == ord(",")
     np.bitwise_or(cut, raw == ord("\n"), out=cut)
-    kinds = raw[np.flatnonzero(cut)]
+    ends = np.flatnonzero(cut)
     del cut
+    kinds = raw[ends]
     lines = int(np.count_nonzero(kinds == ord("\n")))
     for width in widths:
         if kinds.size != lines * width:
             continue
         grid = kinds.reshape(lines, width)
         if (grid[:, -1] == ord("\n")).all() and (grid[:, :-1] == ord(",")).all():
-            break
-    else:
+            return width, data, ends
+    return None
+
+
+def _needs_strip(text: str) -> bool:
+    """Whether a cell of ``text`` may have blanks around it that the row reader strips."""
+    return not text.isascii() or any(c in text for c in " \t\v\f\x1c\x1d\x1e\x1f")
+
+
+def _bulk_cells(data: bytes, text: str, widths: tuple[int, ...]) -> tuple[int, list[str]] | None:
+    """All cells of a plain file (:func:`_bulk_layout`), row after row, and the row width;
+    None if not plain. Cells are stripped of surrounding blanks as the row reader strips them.
+    """
+    layout = _bulk_layout(data, text, widths)
+    if layout is None:
         return None
+    width = layout[0]
+    if not text.endswith("\n"):
+        text += "\n"
     cells = text.replace("\n", ",").split(",")
     cells.pop()  # the empty string after the last line end
-    if not text.isascii() or any(c in text for c in " \t\v\f\x1c\x1d\x1e\x1f"):
+    if _needs_strip(text):
         cells = [c.strip() for c in cells]
     return width, cells
+
+
+#: ``_KEEP[k]``: the mask of the first ``k`` bytes of a little-endian 64-bit word.
+_KEEP = np.array([(1 << (8 * k)) - 1 for k in range(9)], np.uint64)
+
+
+def _span_words(
+    at: npt.NDArray[np.uint64], starts: IntArray, lens: IntArray
+) -> npt.NDArray[np.uint64]:
+    """The cells at ``starts`` (``lens`` bytes each) as rows of 8-byte words, zero-padded.
+
+    ``at[i]`` is the little-endian word of the 8 bytes from offset ``i`` (an overlapping view
+    of the file's bytes), so a cell's ``j``-th word is one gather and a mask.
+    """
+    n_words = -(-int(lens.max(initial=0)) // 8)
+    words = np.empty((starts.size, n_words), np.uint64)
+    for j in range(n_words):
+        np.bitwise_and(at[starts + 8 * j], _KEEP[np.clip(lens - 8 * j, 0, 8)], out=words[:, j])
+    return words
+
+
+def _span_codes(
+    at: npt.NDArray[np.uint64], data: bytes, starts: IntArray, ends: IntArray
+) -> tuple[tuple[str, ...], IntArray] | None:
+    """Distinct labels in first-seen order and each cell's position among them, from the
+    cells' byte spans in ``data`` (``at``: see :func:`_span_words`); None if one is empty.
+
+    Each label's bytes, zero-padded to whole 8-byte words, are hashed to one 64-bit key and
+    the keys are numbered by :func:`numpy.unique`; every cell is then compared with the first
+    cell of its key, so two labels that share a key send the file to the split reader rather
+    than being merged.
+    """
+    lens = ends - starts
+    if lens.size == 0 or int(lens.min()) == 0:
+        return None
+    words = _span_words(at, starts, lens)
+    key = words[:, 0].copy()
+    for j in range(1, words.shape[1]):
+        key *= np.uint64(0x9E3779B97F4A7C15)  # wraps around: any odd multiplier mixes
+        key ^= words[:, j]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if words.shape[1] > 1 and not np.array_equal(words, words[first[inverse]]):
+        return None
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    heads = first[order]
+    labels = tuple(
+        data[a:b].decode("ascii")
+        for a, b in zip(starts[heads].tolist(), ends[heads].tolist(), strict=True)
+    )
+    return labels, rank[inverse].astype(np.int64, copy=False)
+
+
+def _span_floats(at: npt.NDArray[np.uint64], starts: IntArray, ends: IntArray) -> FloatArray | None:
+    """The cells at the byte spans read as :class:`float` reads them (NumPy's conversion of
+    bytes calls the same parser), or None if one is not a finite number."""
+    lens = ends - starts
+    if lens.size == 0:
+        return np.zeros(0, np.float64)
+    if int(lens.min()) == 0:
+        return None
+    words = _span_words(at, starts, lens)
+    try:
+        values = words.view(f"S{8 * words.shape[1]}").ravel().astype(np.float64)
+    except ValueError:
+        return None
+    return values if np.isfinite(values).all() else None
 
 
 def _csv_rows(path: Path, text: str, widths: tuple[int, ...]) -> Iterator[tuple[int, list[str]]]:
@@ -210,6 +300,32 @@ def _codes(labels: list[str]) -> tuple[tuple[str, ...], IntArray]:
 
 def _bulk_scores(data: bytes, text: str) -> AffinityTable | None:
     """The table of a plain scores file, or None if the row reader must look at it."""
+    if _needs_strip(text):
+        return _split_scores(data, text)
+    layout = _bulk_layout(data, text, (3,))
+    if layout is None:
+        return None
+    _, data, ends = layout
+    grid = ends.reshape(-1, 3)
+    line_end = grid[:, 2]
+    line_start = np.concatenate([np.zeros(1, np.int64), line_end[:-1] + 1])
+    skip = 1 if grid.size and _is_header(data[: int(grid[0, 0])].decode("ascii")) else 0
+    grid, line_start, line_end = grid[skip:], line_start[skip:], line_end[skip:]
+    longest = int((line_end - line_start).max(initial=0))
+    padded = np.frombuffer(data + bytes(longest + 8), np.uint8)
+    at = np.ndarray((padded.size - 7,), "<u8", padded, strides=(1,))  # see _span_words
+    items = _span_codes(at, data, line_start, grid[:, 0])
+    experts = _span_codes(at, data, grid[:, 0] + 1, grid[:, 1])
+    score = _span_floats(at, grid[:, 1] + 1, line_end)
+    del at, padded
+    if items is None or experts is None or score is None:
+        return _split_scores(data, text)
+    return _checked_table(items, experts, score)
+
+
+def _split_scores(data: bytes, text: str) -> AffinityTable | None:
+    """:func:`_bulk_scores` for a file whose cells may need stripping: :meth:`str.split`
+    cuts the cells, dictionaries number the labels and :class:`float` reads the scores."""
     bulk = _bulk_cells(data, text, (3,))
     if bulk is None:
         return None
@@ -220,14 +336,22 @@ def _bulk_scores(data: bytes, text: str) -> AffinityTable | None:
     del cells
     if score is None:
         return None
-    items, item = _codes(item_cells)
-    experts, expert = _codes(expert_cells)
-    if "" in items or "" in experts:
+    return _checked_table(_codes(item_cells), _codes(expert_cells), score)
+
+
+def _checked_table(
+    items: tuple[tuple[str, ...], IntArray],
+    experts: tuple[tuple[str, ...], IntArray],
+    score: FloatArray,
+) -> AffinityTable | None:
+    """The table of coded labels and scores; None if a label is empty or a pair repeats."""
+    (item_labels, item), (expert_labels, expert) = items, experts
+    if "" in item_labels or "" in expert_labels:
         return None
-    pair = np.sort(item * len(experts) + expert)
+    pair = np.sort(item * len(expert_labels) + expert)
     if pair.size and (pair[1:] == pair[:-1]).any():
         return None
-    return AffinityTable(items, experts, item, expert, score)
+    return AffinityTable(item_labels, expert_labels, item, expert, score)
 
 
 def _row_scores(path: Path, text: str) -> AffinityTable:

@@ -7,6 +7,8 @@ met. :func:`assignment_of` turns the pairs a mode chose into an :class:`Assignme
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
@@ -23,6 +25,14 @@ __all__ = ["Mode", "AssignedExpert", "Assignment", "Instance", "prepare", "assig
 
 #: The assignment modes: greatest total, worst-served item first, randomised under a cap.
 Mode = Literal["optimal", "fair", "random"]
+
+#: How :mod:`json` writes a string with ``ensure_ascii=False`` (its C encoder).
+_encode_string = json.encoder.encode_basestring
+
+
+def _float_text(value: float) -> str:
+    """How :mod:`json` writes a float: its repr, or NaN, Infinity, -Infinity."""
+    return float.__repr__(value) if math.isfinite(value) else json.dumps(value)
 
 
 class AssignedExpert(BaseModel, frozen=True):
@@ -58,6 +68,34 @@ class Assignment(BaseModel, frozen=True):
             item: [{"expert": a.expert, "score": a.score} for a in chosen]
             for item, chosen in self.by_item.items()
         }
+
+    def to_json_text(self) -> str:
+        """:meth:`to_json` as ``json.dumps(..., ensure_ascii=False, indent=1)`` writes it.
+
+        The same text, character for character, ten times faster: :mod:`json` encodes with an
+        indent in pure Python, which took longer than solving for 15,000 pairs, so the lines
+        are joined here around the C encoder's strings and :func:`repr` of the scores (as
+        :mod:`json` writes a finite float).
+
+        Examples
+        --------
+        >>> import json
+        >>> a = Assignment(by_item={"bid-1": (AssignedExpert(expert="王芳", score=0.5),),
+        ...                         'bid "2"': ()}, total_score=0.5, loads={"王芳": 1})
+        >>> a.to_json_text() == json.dumps(a.to_json(), ensure_ascii=False, indent=1)
+        True
+        """
+        if not self.by_item:
+            return "{}"
+        quote = _encode_string
+        items = []
+        for item, chosen in self.by_item.items():
+            pairs = ",\n".join(
+                f'  {{\n   "expert": {quote(a.expert)},\n   "score": {_float_text(a.score)}\n  }}'
+                for a in chosen
+            )
+            items.append(f" {quote(item)}: [\n{pairs}\n ]" if chosen else f" {quote(item)}: []")
+        return "{\n" + ",\n".join(items) + "\n}"
 
 
 @dataclass(frozen=True, eq=False)
