@@ -8,11 +8,14 @@ those the separation of powers allows, judge the work. The cycle is accepted whe
 them accept (rule ``all``) or more than half of those asked do (rule ``majority``);
 otherwise the work goes back for another cycle, up to ``acceptance.max_cycles``, after
 which the decision stalls.
+
+A tender's executors are the winning bidders' executors, each given the lots their
+organisation won as its zone (:func:`decisions.procedure.tender.winners`).
 """
 
 from __future__ import annotations
 
-from decisions.model import Acceptance, Actor, Role, State, TaskKind, TaskStatus
+from decisions.model import Acceptance, Actor, State, TaskKind, TaskStatus
 from decisions.participants import executors_for, inspectors_for
 from decisions.procedure import keys
 from decisions.procedure.commands import (
@@ -23,7 +26,7 @@ from decisions.procedure.commands import (
     Transition,
     Wait,
 )
-from decisions.procedure.tender import winners
+from decisions.procedure.tender import winners, winners_executors
 from decisions.procedure.view import DecisionView
 from decisions.progress import ExecutionCycle
 
@@ -66,15 +69,11 @@ def execution(view: DecisionView) -> list[Command]:
     if accepted is not None:
         return [Transition("accept_execution", keys.cycle_accepted(view.id, accepted.cycle))]
     awarded = winners(view) if view.tender is not None else {}
-    if view.tender is not None:
-        executors = [
-            a
-            for a in view.actors
-            if Role.EXECUTOR in a.roles and awarded.keys() & set(a.affiliations)
-        ]
-        executors.sort(key=lambda a: a.id)
-    else:
-        executors = executors_for(view.actors, decision)
+    executors = (
+        winners_executors(view.actors, awarded)
+        if view.tender is not None
+        else executors_for(view.actors, decision)
+    )
     if not executors:
         reason = (
             "No executor is registered for the winning bidders."

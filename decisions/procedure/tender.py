@@ -30,7 +30,7 @@ from decisions.procedure import keys
 from decisions.procedure.commands import Assign, Command, TenderStep, Transition, Wait
 from decisions.procedure.view import DecisionView
 
-__all__ = ["tender_consultation", "witnesses_for", "winners", "NO_SPEC"]
+__all__ = ["tender_consultation", "witnesses_for", "winners", "winners_executors", "NO_SPEC"]
 
 #: Why a tender decision filed without its lots and bids cannot be consulted.
 NO_SPEC = "The decision is of a tender class but no lots and bids were filed with it."
@@ -210,3 +210,13 @@ def winners(view: DecisionView) -> dict[str, tuple[str, ...]]:
             zone = f"{spec_lot['street_office']} {zone}"
         won.setdefault(bids[winner]["bidder"], []).append(zone)
     return {org: tuple(zones) for org, zones in sorted(won.items())}
+
+
+def winners_executors(
+    actors: tuple[Actor, ...], awarded: dict[str, tuple[str, ...]]
+) -> list[Actor]:
+    """The executors of the winning bidders (``awarded``'s organisations), in id order."""
+    return sorted(
+        (a for a in actors if Role.EXECUTOR in a.roles and awarded.keys() & set(a.affiliations)),
+        key=lambda a: a.id,
+    )
