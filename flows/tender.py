@@ -193,13 +193,7 @@ async def carry_out_tender(step: Any, view: DecisionView, command: TenderStep) -
         assert record.draw is not None
         draw = _recorded_draw(record)
         declined = command.params["declined"]
-        try:
-            mapping = replace(draw, declined)
-        except ValueError as err:
-            await step.transition(
-                procedure_stall(view, "tender:alternates", f"{err} The panel cannot be completed.")
-            )
-            return
+        mapping = replace(draw, declined)  # the procedure stalls before alternates run out
         payload = {"declined": list(declined), "replacements": mapping}
         await step.note("tender.replaced", payload, command.key)
     elif command.step == "rank":
@@ -231,14 +225,6 @@ def _recorded_draw(record: TenderRecord) -> Any:
     assert record.draw is not None
     return Draw.model_validate(
         {k: v for k, v in record.draw.items() if k not in {"witness", "settings"}}
-    )
-
-
-def procedure_stall(view: DecisionView, cause: str, reason: str) -> Any:
-    from decisions.procedure import Transition, keys
-
-    return Transition(
-        "stall", keys.stall(view.id, cause, view.decision.updated_at), {"reason": reason}
     )
 
 

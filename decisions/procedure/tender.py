@@ -166,6 +166,14 @@ def _scoring(view: DecisionView) -> list[Command]:
             declined.append(holder)
     if declined:
         everyone = sorted({*record.declined(), *declined})
+        alternates = len(record.draw["alternates"])
+        if len(everyone) > alternates:  # each one who declines takes up an alternate
+            return _stall(
+                view,
+                f"tender:alternates:{len(everyone)}",
+                f"The panel cannot be completed: {len(everyone)} drawn evaluators declined or "
+                f"could not serve and the draw has {alternates} alternates.",
+            )
         digest = hashlib.sha256("\n".join(everyone).encode()).hexdigest()[:16]
         return [
             TenderStep(

@@ -238,3 +238,12 @@ def test_a_scoring_task_cancelled_at_its_deadline_is_replaced_like_a_declination
     tasks[1] = late
     (replace,) = next_commands(_view(_record(**DRAWN), tasks, answers))
     assert isinstance(replace, TenderStep) and replace.params == {"declined": ["e002"]}
+
+
+def test_more_declinations_than_alternates_stall_the_tender() -> None:
+    """Three alternates fill three declined seats; a fourth declination stalls, saying why."""
+    tasks, answers = _scored({"e001", "e002", "e003", "e004"})
+    (command,) = next_commands(_view(_record(**DRAWN), tasks, answers))
+    assert isinstance(command, Transition) and command.action == "stall"
+    assert "4 drawn evaluators declined" in (command.reason or "")
+    assert "3 alternates" in (command.reason or "")
