@@ -6,10 +6,11 @@ leaving out anyone with an interest in a bidder. Here, for tender ``topics`` and
 - **speciality**: an expert needs a proficiency of at least ``min_proficiency`` in one of the
   topics or a topic under them in the taxonomy (the graph's topic tree); their score is the
   highest such proficiency, which the lot assignment uses as affinity;
-- **conflicts**: anyone who works or has worked for a bidder (the database keeps no end
-  year for a past affiliation, so every former employment counts), and anyone who works for
-  an organisation with a commercial stake in the tender's speciality (``interests``), which
-  would make them a competitor of the bidders;
+- **conflicts**: anyone with an affiliation to a bidder, current or past, whatever its role
+  (employee, consultant, any declared tie; the database keeps no end year for a past
+  affiliation, so every one counts), and anyone who works for an organisation with a
+  commercial stake in the tender's speciality (``interests``), which would make them a
+  competitor of the bidders;
 - **availability**: experts marked unavailable are left out;
 - **one per organisation** (``per_organisation``), the highest scores kept
   (:func:`experts.draw.eligible_pool`).
@@ -53,8 +54,8 @@ def speciality(data: ExpertiseData, topics: Iterable[str]) -> frozenset[str]:
 def _conflict(expert: Expert, bidders: frozenset[str], stakeholders: frozenset[str]) -> str | None:
     for link in expert.affiliations:
         if link.organisation in bidders:
-            verb = "works" if link.current else "worked"
-            return f"{verb} for the bidder {link.organisation}"
+            verb = "is" if link.current else "was"
+            return f"{verb} {link.role} of the bidder {link.organisation}"
     for link in expert.affiliations:
         if link.current and link.organisation in stakeholders:
             return (

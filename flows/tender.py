@@ -63,7 +63,7 @@ def evaluator_criteria(decision_class: DecisionClass) -> tuple[str, ...]:
 
 def pool_for(engine: Engine, decision: Decision, decision_class: DecisionClass) -> dict[str, Any]:
     """The eligible evaluators (:func:`experts.pool.tender_pool`: the tender's speciality,
-    nobody who works or worked for a bidder or works for a competitor, nobody unavailable,
+    nobody affiliated with a bidder now or before or working for a competitor, nobody unavailable,
     at most the class's number per organisation), each made an actor so the separation of
     powers checks them like anyone else; the pool's members carry their actor ids."""
     from experts.draw import PoolMember, pool_digest

@@ -86,11 +86,11 @@ def test_no_conflicted_expert_is_ever_in_the_pool(
     assert not {m.id for m in pool} & set(excluded)
     for expert_id, reason in excluded.items():
         if {a.organisation for a in experts[expert_id].affiliations} & bidders:
-            assert "for the bidder" in reason
+            assert "of the bidder" in reason
 
 
 def test_a_former_employee_of_a_bidder_is_left_out_saying_so() -> None:
-    """Past employment counts: the database keeps no end year, so it is never recent enough."""
+    """Past employment counts: the database keeps no end year, so it is always recent."""
     expert = Expert(
         id="E01",
         name="Wang",
@@ -99,4 +99,4 @@ def test_a_former_employee_of_a_bidder_is_left_out_saying_so() -> None:
     )
     data = ExpertiseData(topics=TOPICS, experts=(expert,))
     pool, excluded = tender_pool(data, ["sanitation"], bidders=["o1"])
-    assert pool == () and excluded == {"E01": "worked for the bidder o1"}
+    assert pool == () and excluded == {"E01": "was employee of the bidder o1"}
