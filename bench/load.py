@@ -15,7 +15,8 @@ task on a long-lived task worker) beside the process-per-step path (a run of the
 workers' and the Prefect server's CPU seconds per step, and the ratios; targets (warm, one
 core busy): CPU ≤ 0.3 s per step, p95 ≤ 2 s. Then 100 decisions whose last answers arrive at
 once: the time until all have continued (target ≤ 30 s on 2 cores) and the stack's peak
-memory (target ≤ 1.5 GB).
+memory (target ≤ 1.5 GB). What a step asks of the Prefect server, which bounds the burst,
+is counted by endpoint in ``bench/api_calls.py``.
 
     .venv/bin/python bench/load.py --part waiting            # the issue's figures
     .venv/bin/python bench/load.py --part waiting --quick    # 20 decisions, a fast check

@@ -1,17 +1,25 @@
 """The decision flow: takes one decision as far as it can go now, as the store says it stands.
 
-It reads the decision's state and runs the stage flow that state calls for
-(:func:`decisions.procedure.stage_for`), again and again, so a decision returned by its body
-goes back to consultation. When a stage must wait for people it returns ``waiting`` and this
-run ends: no process holds the decision while it waits. The last answer of the step (or the
-deadline sweep) starts the next run of this flow, which picks up where the store says the
-decision is. Every run publishes the decision's dossier and its history with the chain's
+It reads the decision's state and carries out the stage that state calls for
+(:func:`decisions.procedure.stage_for`, :func:`flows.steps.carry_out_stage`), again and
+again, so a decision returned by its body goes back to consultation. When a stage must wait
+for people it returns ``waiting`` and this run ends: no process holds the decision while it
+waits. The last answer of the step (or the deadline sweep) starts the next run of this
+flow, which picks up where the store says the decision is. Every run publishes, in one
+task, the stage reports it wrote, the decision's dossier and its history with the chain's
 head (:mod:`flows.dossier`), so the UI's record grows with the decision, and ends in a
 ``Completed`` state named for what the decision does next ("Waiting for 3 of 5 answers",
 "Closed: approved", "Stalled"), so the list of a decision's runs tells its story; the run's
 result stays ``waiting`` or the final state.
 
-A stage whose run fails (a bug, a lost database, a broken classes file) never strands its
+The stages run inside this run, not as child runs of it (the stage flows of
+:mod:`flows.stages` remain for running one stage by hand). A child run cost Prefect's
+server a flow run, a task run standing for it here, their state changes and reads, a
+heartbeat and two logs — a dozen API calls per stage — and showed nothing that this run's
+log ("… running the consult stage"), its tags and the stages' artifacts do not;
+``bench/api_calls.py`` counts a step's calls.
+
+A stage that fails (a bug, a lost database, a broken classes file) never strands its
 decision: the procedure stalls it with a sentence naming the stage and the cause
 (:func:`decisions.procedure.failure_stall`), which ``counsel status`` and the history show,
 and ``counsel resume`` takes it on once the cause is fixed. Only when even that cannot be
@@ -25,7 +33,7 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 import httpx
-from prefect import flow, get_client, get_run_logger, tags
+from prefect import flow, get_client, get_run_logger
 from prefect.context import get_run_context
 from prefect.exceptions import PrefectHTTPStatusError
 
@@ -35,7 +43,8 @@ from decisions.model import State
 from decisions.settings import load_settings
 from flows.context import NO_RESULTS, FlowContext, flow_context, off_loop
 from flows.dossier import publish_dossier, step_state
-from flows.stages import STAGE_FLOWS, WAITING, run_tags
+from flows.publishing import reports_of_step
+from flows.steps import WAITING, carry_out_stage, run_tags
 
 __all__ = ["decision_flow", "prefect_unreachable", "failure_cause"]
 
@@ -99,25 +108,10 @@ async def decision_flow(decision_id: str, title: str = "") -> str:
     logger = get_run_logger()
     async with flow_context() as ctx:
         await _tag_own_run(ctx, decision_id)
-        for _ in range(MAX_STAGES):
-            decision = await off_loop(services.get_decision, ctx.engine, decision_id)
-            stage = procedure.stage_for(decision.state)
-            if stage is None:
-                break
-            logger.info("%s is %s: running the %s stage.", decision_id, decision.state.value, stage)
-            try:
-                with tags(*run_tags(decision, stage)):
-                    outcome = await STAGE_FLOWS[stage](decision_id)
-            except Exception as err:  # noqa: BLE001 - any other failure stalls, with its cause
-                if prefect_unreachable(err):
-                    raise
-                logger.exception("The %s stage of %s failed.", stage, decision_id)
-                await _stall_on_failure(ctx, decision_id, stage, err)
-                break
-            if outcome == WAITING:
-                break
+        with reports_of_step() as reports:
+            await _carry_out_stages(ctx, decision_id)
         zone = ZoneInfo(load_settings().timezone)
-        record = publish_dossier(ctx.engine, decision_id, zone)
+        record = publish_dossier(ctx.engine, decision_id, zone, reports)
         decision = record.decision
         count, head_hash = record.head
         logger.info(
@@ -131,6 +125,28 @@ async def decision_flow(decision_id: str, title: str = "") -> str:
             logger.warning("%s stalled: %s", decision_id, decision.state_reason)
         result = WAITING if procedure.is_active(decision) else decision.state.value
         return _ends_in(step_state(record, zone, result))
+
+
+async def _carry_out_stages(ctx: FlowContext, decision_id: str) -> None:
+    """Carry out the stages the decision's state calls for until it waits or rests; a stage
+    that fails stalls the decision with its cause."""
+    logger = get_run_logger()
+    for _ in range(MAX_STAGES):
+        decision = await off_loop(services.get_decision, ctx.engine, decision_id)
+        stage = procedure.stage_for(decision.state)
+        if stage is None:
+            return
+        logger.info("%s is %s: running the %s stage.", decision_id, decision.state.value, stage)
+        try:
+            outcome = await carry_out_stage(ctx, decision_id, stage)
+        except Exception as err:  # noqa: BLE001 - any other failure stalls, with its cause
+            if prefect_unreachable(err):
+                raise
+            logger.exception("The %s stage of %s failed.", stage, decision_id)
+            await _stall_on_failure(ctx, decision_id, stage, err)
+            return
+        if outcome == WAITING:
+            return
 
 
 def _ends_in(state: object) -> str:

@@ -1,7 +1,8 @@
 """A decision's dossier: the one artifact a manager and a planner open first.
 
-Published at the end of every step of a decision (with the history table), as a new version
-of the markdown artifact ``decision-<id>``, it says in one page:
+Published at the end of every step of a decision (with the history table and the stage
+reports the step wrote, in one task run), as a new version of the markdown artifact
+``decision-<id>``, it says in one page:
 
 - **where the decision stands and what it waits for**: the open tasks of the stage, who
   has answered and who has not, and by when, in the configured time zone;
@@ -24,7 +25,7 @@ decides anything.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -48,6 +49,7 @@ from decisions.services import DecisionRecord
 from decisions.tally import Resolution
 from flows.context import NO_RESULTS
 from flows.publishing import (
+    Report,
     artifact_key,
     artifact_url,
     dossier_key,
@@ -55,6 +57,7 @@ from flows.publishing import (
     history_rows,
     md_block,
     md_inline,
+    publish_reports,
     ui_url,
     untagged,
 )
@@ -513,15 +516,21 @@ def dossier_description(record: DecisionRecord, zone: ZoneInfo) -> str:
 # -- publishing ---------------------------------------------------------------------------
 
 
-def publish_dossier(engine: Engine, decision_id: str, zone: ZoneInfo) -> DecisionRecord:
-    """Publish the decision's history table and its dossier from one read of the store;
-    returns what was read, for the step's final state."""
+def publish_dossier(
+    engine: Engine, decision_id: str, zone: ZoneInfo, reports: Sequence[Report] = ()
+) -> DecisionRecord:
+    """Publish the stage ``reports`` a step wrote, then the decision's history table and its
+    dossier from one read of the store, in one task run; returns what was read, for the
+    step's final state."""
     with untagged():
-        return _publish_dossier(engine, decision_id, zone)
+        return _publish_dossier(engine, decision_id, zone, list(reports))
 
 
 @task(name="publish-dossier", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE, **NO_RESULTS)
-def _publish_dossier(engine: Engine, decision_id: str, zone: ZoneInfo) -> DecisionRecord:
+def _publish_dossier(
+    engine: Engine, decision_id: str, zone: ZoneInfo, reports: list[Report]
+) -> DecisionRecord:
+    publish_reports(reports)
     record = services.decision_record(engine, decision_id)
     create_table_artifact(
         key=artifact_key(decision_id, "history"),

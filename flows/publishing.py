@@ -1,11 +1,12 @@
 """What the Prefect UI shows of a decision: artifacts and events, views of the store.
 
 Markdown artifacts keyed ``decision-<id>-<stage>`` (one version per publication, so the UI
-shows a timeline), a table artifact ``decision-<id>-history`` listing the audit events with
-the chain's head (count and hash) so the UI record anchors the store's chain, the dossier
-``decision-<id>`` (:mod:`flows.dossier`), and events named as the history names what they
-report (``counsel.decision.approved`` for the audit action ``decision.approved``), with the
-actor and the decision as related resources. Events expire after a few days in Prefect;
+shows a timeline; a step publishes its reports with its dossier, in one task run, see
+:func:`reports_of_step`), a table artifact ``decision-<id>-history`` listing the audit
+events with the chain's head (count and hash) so the UI record anchors the store's chain,
+the dossier ``decision-<id>`` (:mod:`flows.dossier`), and events named as the history names
+what they report (``counsel.decision.approved`` for the audit action ``decision.approved``),
+with the actor and the decision as related resources. Events expire after a few days in Prefect;
 the audit chain in the store is the record. Links point into the UI Prefect 3.9 serves by
 default, under ``/v2`` (:func:`ui_url`).
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +40,9 @@ __all__ = [
     "ui_url",
     "artifact_url",
     "publish_markdown",
+    "publish_reports",
+    "reports_of_step",
+    "Report",
     "history_rows",
     "history_description",
     "emit_counsel_event",
@@ -116,10 +122,49 @@ def untagged() -> Iterator[None]:
         yield
 
 
+@dataclass(frozen=True)
+class Report:
+    """A stage's report: the markdown artifact's key, text and description."""
+
+    key: str
+    markdown: str
+    description: str
+
+
+_step_reports: ContextVar[list[Report] | None] = ContextVar("counsel_step_reports", default=None)
+
+
+@contextmanager
+def reports_of_step() -> Iterator[list[Report]]:
+    """Inside the block :func:`publish_markdown` keeps the reports in the list it yields, for
+    the step to publish with its dossier in one task run (:func:`flows.dossier.publish_dossier`)
+    instead of a task run each: a task run is three events and a log on Prefect's server."""
+    reports: list[Report] = []
+    token = _step_reports.set(reports)
+    try:
+        yield reports
+    finally:
+        _step_reports.reset(token)
+
+
 def publish_markdown(decision_id: str, stage: str, markdown: str, description: str) -> None:
-    """Publish a stage's report as a new version of its markdown artifact."""
+    """Publish a stage's report as a new version of its markdown artifact, with the step's
+    dossier when inside :func:`reports_of_step`, at once otherwise."""
+    report = Report(artifact_key(decision_id, stage), markdown, description)
+    kept = _step_reports.get()
+    if kept is not None:
+        kept.append(report)
+        return
     with untagged():
-        _publish_markdown(decision_id, stage, markdown, description)
+        _publish_markdown(report)
+
+
+def publish_reports(reports: Iterable[Report]) -> None:
+    """Create the reports' artifacts (inside a task run: the caller's)."""
+    for report in reports:
+        create_markdown_artifact(
+            key=report.key, markdown=report.markdown, description=report.description
+        )
 
 
 @task(
@@ -129,10 +174,8 @@ def publish_markdown(decision_id: str, stage: str, markdown: str, description: s
     cache_policy=NO_CACHE,
     **NO_RESULTS,
 )
-def _publish_markdown(decision_id: str, stage: str, markdown: str, description: str) -> None:
-    create_markdown_artifact(
-        key=artifact_key(decision_id, stage), markdown=markdown, description=description
-    )
+def _publish_markdown(report: Report) -> None:
+    publish_reports([report])
 
 
 def history_rows(events: Iterable[AuditEvent]) -> list[dict[str, Any]]:

@@ -39,6 +39,8 @@ from flows.forms import AnswerForm, personal_form
 
 __all__ = [
     "ANSWER_DEPLOYMENT",
+    "answer_deployment_id",
+    "forget_answer_deployment",
     "DECISION_DEPLOYMENT",
     "FIRST_PAUSE_KEY",
     "open_person_run",
@@ -72,6 +74,35 @@ def settings_labels() -> Labels:
     return _labels_of(str(path) if path else None, changed)
 
 
+#: The id of the ``answer-task`` deployment per Prefect API, read once per process: a step
+#: that opens forms would otherwise read it again (one API call per step). A deployment
+#: deleted and made again gets a new id: :func:`forget_answer_deployment` drops the old one.
+_answer_deployments: dict[str, UUID] = {}
+
+
+async def answer_deployment_id(client: PrefectClient) -> UUID:
+    """The id of the ``answer-task`` deployment on ``client``'s API, read once per process."""
+    api = str(client.api_url)
+    if api not in _answer_deployments:
+        deployment = await client.read_deployment_by_name(ANSWER_DEPLOYMENT)
+        _answer_deployments[api] = deployment.id
+    return _answer_deployments[api]
+
+
+def forget_answer_deployment(client: PrefectClient) -> None:
+    """Read the ``answer-task`` deployment's id again next time (it was not found)."""
+    _answer_deployments.pop(str(client.api_url), None)
+
+
+def suspended(key: str, timeout_s: int) -> State[Any]:
+    """A person's run's state while it waits for the form with pause ``key``; the state
+    names the inputs the form is saved under, as ``suspend_flow_run`` would."""
+    state: State[Any] = Suspended(timeout_seconds=timeout_s, pause_key=key)
+    keyset = keyset_from_paused_state(state)
+    state.state_details.run_input_keyset = {str(k): v for k, v in keyset.items()}
+    return state
+
+
 def form_timeout_s(task: Task, now: datetime | None = None) -> int:
     until = (task.deadline or utcnow()) + FORM_GRACE
     return max(60, int((until - (now or utcnow())).total_seconds()))
@@ -91,6 +122,11 @@ async def open_person_run(
 ) -> UUID:
     """Create the person's suspended run of the ``answer-task`` deployment for an open
     task, once; returns its id. Several may open at once (the store calls run in threads).
+
+    The run is created Running and then suspended, not created Suspended (which would save
+    an API call per form): only a state change the server orchestrates records the pause
+    key on the run, and without it the run, once resumed with the person's answer, would
+    suspend again at its first pause instead of reading the answer.
 
     The form is in the person's language with the class's ``labels`` (by default those of
     the classes file the settings name)."""
@@ -143,10 +179,7 @@ async def suspend_for_answer(
     """
     current = run.state
     if current is not None and current.is_running():
-        state: State[Any] = Suspended(timeout_seconds=timeout_s, pause_key=key)
-        keyset = keyset_from_paused_state(state)
-        state.state_details.run_input_keyset = {str(k): v for k, v in keyset.items()}
-        current = (await client.set_flow_run_state(run.id, state)).state
+        current = (await client.set_flow_run_state(run.id, suspended(key, timeout_s))).state
     if current is None or not current.is_paused() or current.state_details.pause_key != key:
         return  # it already moved on: answered, cancelled or suspended again
     keyset = keyset_from_paused_state(current)

@@ -1,9 +1,12 @@
-"""The four stage flows. Each carries out the procedure's commands for its stage.
+"""The four stage flows, for running one stage of a decision by hand (their deployments).
 
-Each stage is its own flow, so the Prefect UI shows a decision's consultation, discussion,
-vote and execution as child runs of its ``decision`` run, with their own names and
-artifacts. What a stage does is the procedure's (:mod:`decisions.procedure`); how it is
-done — tasks, person runs, reports, events — is :mod:`flows.steps`.
+A decision's steps do not run these as child runs: the ``decision`` flow carries out the
+stage its state calls for inside its own run (:func:`flows.steps.carry_out_stage`), which
+spares Prefect's server a flow run, a task run and their state changes per stage
+(:mod:`flows.decision`). Started from their deployments (``prefect.yaml``) or called, each
+does one stage the same way. What a stage does is the procedure's
+(:mod:`decisions.procedure`); how it is done — tasks, person runs, reports, events — is
+:mod:`flows.steps`.
 
 A stage never waits in a process. Each run reads the decision from the store, redoes
 nothing that is recorded (every write has a key), goes as far as the answers allow, gives

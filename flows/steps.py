@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import get_client, get_run_logger
+from prefect.client.orchestration import PrefectClient
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from decisions import procedure, services
 from decisions.exceptions import PermissionDenied
@@ -37,7 +39,7 @@ from decisions.procedure import (
 from flows import reports
 from flows.context import FlowContext, off_loop
 from flows.publishing import emit_transition, publish_markdown
-from flows.runs import ANSWER_DEPLOYMENT, open_person_run
+from flows.runs import answer_deployment_id, forget_answer_deployment, open_person_run
 
 __all__ = ["WAITING", "run_tags", "carry_out_stage"]
 
@@ -146,27 +148,36 @@ class StageStep:
     async def wait(self, view: DecisionView, command: Wait) -> None:
         """Give every open task its person's suspended run, so no process waits."""
         async with get_client() as client:
-            deployment = await client.read_deployment_by_name(ANSWER_DEPLOYMENT)
-            await asyncio.gather(
-                *(
-                    open_person_run(
-                        client,
-                        self.ctx.engine,
-                        task,
-                        deployment_id=deployment.id,
-                        stage=command.stage,
-                        intro=reports.intro(view, task),
-                        criteria=_form_criteria(view, task),
-                        tags=run_tags(view.decision, self.stage),
-                        labels=self.ctx.classes.labels,
-                    )
-                    for task in command.tasks
-                )
-            )
+            try:
+                await self._open_forms(client, view, command)
+            except (ObjectNotFound, PrefectHTTPStatusError) as err:
+                if isinstance(err, PrefectHTTPStatusError) and err.response.status_code != 404:
+                    raise
+                forget_answer_deployment(client)  # made again since its id was read
+                await self._open_forms(client, view, command)
         get_run_logger().info(
             "%s waits for %s answers; no process waits with it.",
             self.decision_id,
             len(command.tasks),
+        )
+
+    async def _open_forms(self, client: PrefectClient, view: DecisionView, command: Wait) -> None:
+        deployment_id = await answer_deployment_id(client)
+        await asyncio.gather(
+            *(
+                open_person_run(
+                    client,
+                    self.ctx.engine,
+                    task,
+                    deployment_id=deployment_id,
+                    stage=command.stage,
+                    intro=reports.intro(view, task),
+                    criteria=_form_criteria(view, task),
+                    tags=run_tags(view.decision, self.stage),
+                    labels=self.ctx.classes.labels,
+                )
+                for task in command.tasks
+            )
         )
 
     async def note(self, action: str, payload: dict[str, Any], key: str) -> bool:

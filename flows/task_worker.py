@@ -28,6 +28,7 @@ from prefect.context import SyncClientContext
 from prefect.task_worker import StopTaskWorker, TaskWorker
 
 from decisions.settings import load_settings
+from flows.context import NO_RESULTS
 from flows.notifier import notify_forever
 from flows.sweep import deadline_sweep
 from flows.warm import continue_decision, deferred, outside_task_run
@@ -53,7 +54,7 @@ def sweep_windows(every_s: float) -> tuple[float, float]:
     return max(2 * every_s, 10.0), max(3 * every_s, 30.0)
 
 
-@task(name=SWEEP_TASK)
+@task(name=SWEEP_TASK, **NO_RESULTS)
 def sweep_deadlines() -> str:
     """One deadline sweep in this process, as a run of the ``deadline-sweep`` flow."""
     stale_s, lost_s = sweep_windows(load_settings().sweep_every_s)

@@ -44,7 +44,7 @@ from sqlalchemy import Engine
 from decisions import procedure, services
 from decisions.model import Decision
 from decisions.settings import load_settings
-from flows.context import store_engine
+from flows.context import NO_RESULTS, store_engine
 from flows.decision import decision_flow
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "CONTINUE_RUN_NAME",
     "continue_run_name",
     "continue_decision",
+    "take_step",
     "queue_continuation",
     "start_decision_run",
     "continue_if_ready",
@@ -91,7 +92,7 @@ def decision_tags(decision: Decision) -> list[str]:
     ]
 
 
-@task(name=CONTINUE_TASK, log_prints=False)
+@task(name=CONTINUE_TASK, log_prints=False, **NO_RESULTS)
 def continue_decision() -> str:
     """Take the decision's next step in this process: a run of the ``decision`` flow."""
     context = TaskRunContext.get()
@@ -99,7 +100,12 @@ def continue_decision() -> str:
         raise RuntimeError("continue-decision runs only as a Prefect task run.")
     decision_id = decision_of(context.task_run.name)
     engine = store_engine(load_settings().resolved_database_url())
-    decision = services.get_decision(engine, decision_id)
+    return take_step(services.get_decision(engine, decision_id))
+
+
+def take_step(decision: Decision) -> str:
+    """The decision's next step in this thread: a run of the ``decision`` flow with the
+    decision's tags, outside any task run; returns ``waiting`` or the final state."""
     with tags(*decision_tags(decision)):
         return outside_task_run(lambda: asyncio.run(_take_step(decision)))
 
