@@ -20,6 +20,15 @@ from flows.simulate import Participants
 from flows.tender import check_draw
 from tests.flows.conftest import run_to_the_end
 
+pytestmark = [
+    pytest.mark.flows,
+    pytest.mark.slow,
+    # Prefect's HTTP clients leave keep-alive sockets to the harness server for the garbage
+    # collector; they surface as unraisable ResourceWarnings at the end of a flow test.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+]
+
 
 @pytest.fixture
 def tender_store(
