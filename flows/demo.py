@@ -49,7 +49,7 @@ from flows.publishing import artifact_key, summarise_event
 from flows.simulate import Attempt, PageParticipants, wait_until_settled
 from flows.sink import Message, MessageSink
 
-__all__ = ["run_demo", "examples_dir", "demo_script", "prepare_store"]
+__all__ = ["run_demo", "examples_dir", "demo_script", "prepare_store", "show_result"]
 
 
 def examples_dir() -> Path:
@@ -245,6 +245,15 @@ class _ChainTail:
         self.console.print(f"[{style}]{text}[/{style}]" if style else text, highlight=False)
 
 
+def show_result(console: Console, engine: Engine, decision_id: str, final: str) -> None:
+    """Where the demo's decision ended, and why if it stalled."""
+    console.rule("Result")
+    reason = services.get_decision(engine, decision_id).state_reason
+    console.print(
+        f"{decision_id} is [bold]{final}[/bold]." + (f" Reason: {reason}" if reason else "")
+    )
+
+
 def run_demo(
     console: Console,
     home: Path,
@@ -323,12 +332,7 @@ def run_demo(
             with get_client(sync_client=True) as client:
                 start_decision_run(client, engine, decision.id)
             final = wait_until_settled(engine, decision.id, timeout_s=900)
-    console.rule("Result")
-    final_decision = services.get_decision(engine, decision.id)
-    console.print(
-        f"{decision.id} is [bold]{final}[/bold]."
-        + (f" Reason: {final_decision.state_reason}" if final_decision.state_reason else "")
-    )
+    show_result(console, engine, decision.id, final)
     console.print(
         "Stage reports were published as Prefect artifacts: "
         + ", ".join(

@@ -38,7 +38,7 @@ from decisions import services
 from decisions.classes import load_classes
 from decisions.db import make_engine
 from decisions.model import Actor, Decision, Task, TaskKind
-from flows.demo import _ChainTail, examples_dir, prepare_store
+from flows.demo import _ChainTail, examples_dir, prepare_store, show_result
 from flows.local_prefect import EmbeddedServer
 from flows.publishing import artifact_key
 from flows.simulate import Attempt, Participants, wait_until_settled
@@ -171,12 +171,7 @@ def run_tender_demo(console: Console, home: Path, *, folder: Path, server: Embed
             with get_client(sync_client=True) as client:
                 start_decision_run(client, engine, decision.id)
             final = wait_until_settled(engine, decision.id, timeout_s=900)
-    console.rule("Result")
-    final_decision = services.get_decision(engine, decision.id)
-    console.print(
-        f"{decision.id} is [bold]{final}[/bold]."
-        + (f" Reason: {final_decision.state_reason}" if final_decision.state_reason else "")
-    )
+    show_result(console, engine, decision.id, final)
     console.print(
         "The qualification, the pool, the draw, the ranking and the revealed seed were "
         f"published in the artifact {artifact_key(decision.id, 'consult')}."

@@ -51,10 +51,11 @@ def answer_task(
         decision = services.get_decision(engine, decision_id)
         book = load_classes(settings.classes_file)
         criteria = book.get(decision.class_name, decision.district_type).criteria
-        if services.get_task(engine, task_id).kind is TaskKind.SCORE:
+        first = services.get_task(engine, task_id)
+        if first.kind is TaskKind.SCORE:
             from flows.tender import score_fields  # a tender evaluator's own cells
 
-            criteria = score_fields(engine, services.get_task(engine, task_id))
+            criteria = score_fields(engine, first)
         lang = services.get_actor(engine, person).lang
         problem: str | None = None
         typed: dict[str, Any] = {}
