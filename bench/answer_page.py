@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -72,6 +73,7 @@ import httpx  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from bench.cli_start import counsel_command  # noqa: E402
+from bench.lean_http import Connection  # noqa: E402
 from bench.waiting import (  # noqa: E402
     _database,
     _drop,
@@ -396,13 +398,40 @@ async def _warm_up(base: str, people: list[Person]) -> list[str]:
     return problems
 
 
-async def _visits(base: str, people: list[Person], mark: Callable[[str], None]) -> list[Visit]:
+class HttpxBrowser:
+    """A person's browser as httpx: a client of its own for each visit."""
+
+    def __init__(self, base: str, tls: ssl.SSLContext) -> None:
+        self.client = httpx.AsyncClient(
+            base_url=base, timeout=GUARD_S, follow_redirects=True, verify=tls
+        )
+
+    async def follow(
+        self, method: str, path: str, body: bytes | None = None
+    ) -> tuple[list[int], str, str]:
+        headers = {"content-type": "application/x-www-form-urlencoded"} if body else None
+        done = await self.client.request(method, path, content=body, headers=headers)
+        return [r.status_code for r in (*done.history, done)], done.url.path, done.text
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+#: What a failed visit raises, by client.
+FAILURES = (httpx.HTTPError, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError)
+
+
+async def _visits(
+    base: str, people: list[Person], mark: Callable[[str], None], client: str
+) -> list[Visit]:
     """Every person opens their link; once all pages are open, all post their answer at
-    once; once all are acknowledged, all post it again at once."""
+    once; once all are acknowledged, all post it again at once. ``client`` is ``lean``
+    (:mod:`bench.lean_http`) or ``httpx``."""
     n = len(people)
     visits = [Visit() for _ in people]
     arrived = [0, 0]
     go = [asyncio.Event(), asyncio.Event()]
+    host, _, port = base.removeprefix("http://").partition(":")
 
     async def gather_at(stage: int) -> None:
         arrived[stage] += 1
@@ -413,71 +442,64 @@ async def _visits(base: str, people: list[Person], mark: Callable[[str], None]) 
 
     tls = ssl.create_default_context()  # one for all: each costs ~20 ms of CPU to make
 
-    def browser() -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=base, timeout=GUARD_S, follow_redirects=True, verify=tls)
+    def browser() -> HttpxBrowser | Connection:
+        if client == "httpx":
+            return HttpxBrowser(base, tls)
+        return Connection(host, int(port), GUARD_S)
 
     async def one(i: int, person: Person) -> None:
         visit = visits[i]
-        sent = form(i)
+        sent = urlencode(form(i)).encode()
         # made now, before any release
         opening, answering, again_ = browser(), browser(), browser()
-        async with opening as client:
-            try:
-                start = time.perf_counter()
-                page = await client.get(person.link)
-                visit.opened_s = time.perf_counter() - start
-                if page.status_code != 200 or 'name="rationale"' not in page.text:
-                    visit.errors.append(f"{person.task_id}: opened with {page.status_code}")
-            except httpx.HTTPError as err:
-                visit.errors.append(f"{person.task_id}: open: {type(err).__name__}: {err}")
+        try:
+            start = time.perf_counter()
+            statuses, _, text = await opening.follow("GET", person.link)
+            visit.opened_s = time.perf_counter() - start
+            if statuses != [200] or 'name="rationale"' not in text:
+                visit.errors.append(f"{person.task_id}: opened with {statuses}")
+        except FAILURES as err:
+            visit.errors.append(f"{person.task_id}: open: {type(err).__name__}: {err}")
+        finally:
+            await opening.close()
         # A new connection for the answer, as a browser opens after the minutes a person
         # spends on the form (uvicorn closes a connection idle for 5 s; one kept across the
         # wait for everyone raced that close, and a few POSTs failed with ReadError).
         await gather_at(0)
-        async with answering as client:
-            try:
-                start = time.perf_counter()
-                acked = await client.post(person.link, data=sent)
-                visit.acked_at = time.perf_counter()
-                visit.acked_s = visit.acked_at - start
-                redirected = [r.status_code for r in acked.history] == [303]
-                if not (
-                    acked.status_code == 200
-                    and redirected
-                    and acked.url.path == person.link
-                    and "提交答复，谢谢！" in acked.text
-                    and "<form" not in acked.text
-                ):
-                    visit.errors.append(
-                        f"{person.task_id}: answer acknowledged with "
-                        f"{[r.status_code for r in acked.history]} -> {acked.status_code}"
-                    )
-            except httpx.HTTPError as err:
-                visit.errors.append(f"{person.task_id}: answer: {type(err).__name__}: {err}")
+        try:
+            start = time.perf_counter()
+            statuses, path, text = await answering.follow("POST", person.link, sent)
+            visit.acked_at = time.perf_counter()
+            visit.acked_s = visit.acked_at - start
+            if not (
+                statuses == [303, 200]
+                and path == person.link
+                and "提交答复，谢谢！" in text
+                and "<form" not in text
+            ):
+                visit.errors.append(f"{person.task_id}: answer acknowledged with {statuses}")
+        except FAILURES as err:
+            visit.errors.append(f"{person.task_id}: answer: {type(err).__name__}: {err}")
+        finally:
+            await answering.close()
         await gather_at(1)
-        async with again_ as client:
-            try:
-                start = time.perf_counter()
-                again = await client.post(person.link, data=sent)
-                visit.again_s = time.perf_counter() - start
-                if (
-                    again.status_code != 200
-                    or again.history
-                    or "提交答复，谢谢！" not in again.text
-                ):
-                    visit.again_errors.append(
-                        f"{person.task_id}: sent again, got "
-                        f"{[r.status_code for r in again.history]} -> {again.status_code}"
-                    )
-            except httpx.HTTPError as err:
-                visit.again_errors.append(f"{person.task_id}: {type(err).__name__}: {err}")
+        try:
+            start = time.perf_counter()
+            statuses, _, text = await again_.follow("POST", person.link, sent)
+            visit.again_s = time.perf_counter() - start
+            if statuses != [200] or "提交答复，谢谢！" not in text:
+                visit.again_errors.append(f"{person.task_id}: sent again, got {statuses}")
+        except FAILURES as err:
+            visit.again_errors.append(f"{person.task_id}: {type(err).__name__}: {err}")
+        finally:
+            await again_.close()
 
     await asyncio.gather(*(one(i, p) for i, p in enumerate(people)))
     return visits
 
 
 def run_page(
-    url: str, warm: list[Person], people: list[Person], folder: Path, workers: int
+    url: str, warm: list[Person], people: list[Person], folder: Path, workers: int, client: str
 ) -> tuple[Part, Part, str]:
     """The answer page: (first answers, the same answers again, the check of the store)."""
     page = Page(url, folder, workers)
@@ -501,7 +523,7 @@ def run_page(
     try:
         warm_problems = asyncio.run(_warm_up(page.base, warm))
         opened_at = time.perf_counter()
-        visits = asyncio.run(_visits(page.base, people, mark))
+        visits = asyncio.run(_visits(page.base, people, mark, client))
         done = time.perf_counter(), page.cpu_s(), time.process_time()
     finally:
         page.stop()
@@ -513,8 +535,8 @@ def run_page(
     first.span_s = max((v.acked_at for v in visits if v.acked_at == v.acked_at), default=t0) - t0
     first.cpu_s = cpu1 - cpu0
     first.cpu_what = (
-        f"page processes (POST + the GET it redirects to); the clients (this process) "
-        f"{(own1 - own0) * 1000 / max(1, len(first.latencies)):.1f} ms/answer"
+        f"page processes (POST + the GET it redirects to); the clients ({client}, this "
+        f"process) {(own1 - own0) * 1000 / max(1, len(first.latencies)):.1f} ms/answer"
     )
     again.latencies = [v.again_s for v in visits if v.again_s == v.again_s]
     again.span_s = done[0] - t1
@@ -651,7 +673,9 @@ def run_commands(url: str, people: list[Person], at_once: int, folder: Path) -> 
 # --- the bench ------------------------------------------------------------------------
 
 
-def run(admin_url: str, people: int, commands: int, at_once: int, workers: int) -> None:
+def run(
+    admin_url: str, people: int, commands: int, at_once: int, workers: int, client: str
+) -> None:
     print(
         f"answer page benchmark: {people} people answering at once, the page in {workers} "
         f"process{'es' if workers > 1 else ''}, store on PostgreSQL "
@@ -685,7 +709,7 @@ def run(admin_url: str, people: int, commands: int, at_once: int, workers: int) 
             created.append(names[key])
 
         print(f"  [1/3] the answer page; {_load()}", flush=True)
-        page, page_again, page_said = run_page(urls["page"], warm, persons, folder, workers)
+        page, page_again, page_said = run_page(urls["page"], warm, persons, folder, workers, client)
         print(f"  [2/3] the CLI path in-process; {_load()}", flush=True)
         cli, cli_again, cli_said = run_in_process(urls["cli"], warm, persons)
         n_cmd = min(commands, len(persons) - 1)
@@ -750,11 +774,18 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="processes serving the page (default one per core, as `counsel up` starts it)",
     )
+    parser.add_argument(
+        "--client",
+        choices=["lean", "httpx"],
+        default="lean",
+        help="the simulated browsers: a minimal HTTP/1.1 client (bench/lean_http.py), or "
+        "httpx as before 2026-11-30's second run (each takes its CPU from the page's cores)",
+    )
     parser.add_argument("--admin-url", default=ADMIN_URL)
     args = parser.parse_args()
     people = args.people or (20 if args.quick else 200)
     commands = args.commands or (5 if args.quick else 20)
-    run(args.admin_url, people, commands, args.at_once, max(1, args.workers))
+    run(args.admin_url, people, commands, args.at_once, max(1, args.workers), args.client)
 
 
 if __name__ == "__main__":

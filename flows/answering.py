@@ -35,7 +35,7 @@ from decisions import services
 from decisions.audit import canonical_json
 from decisions.classes import ClassBook
 from decisions.exceptions import TaskError, validation_sentence
-from decisions.model import Actor, Task, TaskKind
+from decisions.model import Actor, Decision, Task, TaskKind
 from flows.forms import AnswerForm, form_for
 from flows.runs import close_person_run
 from flows.warm import continue_if_ready
@@ -137,6 +137,7 @@ def submit_answer(
     notify_prefect: bool = True,
     channel: str = "the CLI",
     task: Task | None = None,
+    decision: Decision | None = None,
     criteria: tuple[str, ...] | None = None,
     prefect: SharedPrefectClient | None = None,
 ) -> Submitted:
@@ -148,20 +149,24 @@ def submit_answer(
     the deadline sweep continues the decision later; ``follow_up`` says so. ``channel``
     names the way the answer came in the person's run's final message.
 
-    A caller that has just read the task (``task``) and its class's ``criteria`` passes
-    them, and they are not read again: they only choose the form, and the store judges the
-    answer afresh when it records it. ``prefect`` is a long-lived process's client (one is
-    opened for this answer otherwise).
+    A caller that has just read the task (``task``), its ``decision`` and what its form is
+    made of (``criteria``: the class's, or a tender evaluator's cells) passes them, and
+    they are not read again: they choose the form, and the task and decision let the store
+    judge an answer they settle without reading them again (:class:`decisions.services.Seen`;
+    the store still sees under its lock that the task is open and asks the separation of
+    powers there). ``prefect`` is a long-lived process's client (one is opened for this
+    answer otherwise).
     """
     if task is None or task.id != task_id:
         task = services.get_task(engine, task_id)
-    if criteria is None:
-        decision = services.get_decision(engine, task.decision_id)
-        criteria = classes.get(decision.class_name, decision.district_type).criteria
-    if task.kind is TaskKind.SCORE:  # a tender's evaluator scores their own bids
-        from flows.tender import score_fields
+    if criteria is None and task.kind is TaskKind.SCORE:
+        from flows.tender import score_fields  # a tender's evaluator scores their own bids
 
         criteria = score_fields(engine, task)
+    if criteria is None:
+        if decision is None or decision.id != task.decision_id:
+            decision = services.get_decision(engine, task.decision_id)
+        criteria = classes.get(decision.class_name, decision.district_type).criteria
     form = parse_form(task, data, criteria)
     answer = form.to_answer()
     recorded = services.record_answer(
@@ -172,6 +177,11 @@ def submit_answer(
         answer_code=form.answer_code,
         criteria=criteria,
         idempotency_key=answer_key(task.id, answer.model_dump(mode="json")),
+        seen=(
+            services.Seen(task, decision)
+            if decision is not None and decision.id == task.decision_id
+            else None
+        ),
     )
     outcome = Submitted(recorded)
     if not notify_prefect:

@@ -17,7 +17,7 @@ The surface, by what it serves (import from here; the modules are how it is kept
                        ``amend_proposal``
 :mod:`.tasks`          ``AssignedTask``, ``assign_task``, ``set_task_status``,
                        ``close_task_once``, ``attach_flow_run``, ``answer_code_for``
-:mod:`.answers`        ``RecordedAnswer``, ``record_answer``
+:mod:`.answers`        ``RecordedAnswer``, ``Seen``, ``record_answer``
 :mod:`.audit`          ``append_event``, ``append_event_once``, ``append_events``,
                        ``history``, ``event_count``, ``last_activity``, ``verify``,
                        ``export_events``
@@ -52,7 +52,7 @@ from decisions.services.actors import (
     list_actors,
     set_contacts,
 )
-from decisions.services.answers import RecordedAnswer, record_answer
+from decisions.services.answers import RecordedAnswer, Seen, record_answer
 from decisions.services.audit import (
     append_event,
     append_event_once,
@@ -115,6 +115,7 @@ __all__ = [
     "Proposal",
     "AssignedTask",
     "RecordedAnswer",
+    "Seen",
     "UnitOfWork",
     "unit_of_work",
     "init_store",

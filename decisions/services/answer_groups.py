@@ -11,14 +11,18 @@ answers at once the lock was held 84–87 % of the burst, and the answers queued
 (``bench/answer_page.py``).
 
 So the first thread to arrive leads: it takes the answers waiting in its process (at most
-:data:`MAX_GROUP`) and, in one transaction under the lock, reads their tasks and which of
-them have an answer (a query each), appends their events to the chain, inserts the answers
-and marks the tasks answered (a statement each, however many answers), and commits once.
+:data:`MAX_GROUP`) and, in one transaction under the lock, reads their decisions' tasks and
+which of their own have an answer (a query each), asks the separation of powers for those
+whose caller left it to the lock (with the decisions' tasks as they stand under it), appends
+their events to the chain, inserts the answers and marks the tasks answered (a statement
+each, however many answers), and commits once. Each answer written comes back with its
+decision's tasks as they stood right after it (what a page after the answer shows).
 Threads that arrive meanwhile queue for the next group, which one of them leads once the
 leader's own answer is written. An answer whose task is no longer open, has an answer, or
 was taken by an earlier answer of the same group is not written here: its thread records
 it alone, as before (judged again under the lock, a refusal audited on its own, the same
-answer sent again returned as recorded). A group that fails writes nothing, and each of its
+answer sent again returned as recorded); so does one the separation of powers refuses under
+the lock, to be refused and audited there. A group that fails writes nothing, and each of its
 answers goes on alone. Across processes, the store's write lock orders the groups.
 
 >>> from decisions.db import make_engine
@@ -38,12 +42,14 @@ from sqlalchemy import Engine, select, update
 
 from decisions.audit import AuditEvent
 from decisions.clock import utcnow
-from decisions.model import Answer, Task, TaskStatus
+from decisions.model import Actor, Answer, Decision, Task, TaskKind, TaskStatus
+from decisions.powers import ACTION_FOR_TASK, may
+from decisions.services.common import parties_of
 from decisions.store import NewEvent
 from decisions.tables import TaskRow
 from decisions.uow import UnitOfWork
 
-__all__ = ["MAX_GROUP", "PendingAnswer", "AnswerGroup", "group_for", "write_group"]
+__all__ = ["MAX_GROUP", "PendingAnswer", "Written", "AnswerGroup", "group_for", "write_group"]
 
 #: The most answers one transaction writes.
 MAX_GROUP = 64
@@ -52,12 +58,25 @@ MAX_GROUP = 64
 @dataclass(frozen=True)
 class PendingAnswer:
     """An answer judged acceptable without the lock, waiting to be written: its task as
-    judged, who answers, the answer and its audit event."""
+    judged, who answers, the answer and its audit event; and, when the separation of
+    powers is left to the lock, the decision as its caller read it (the powers are then
+    asked with the decision's tasks as they stand under the lock)."""
 
     task: Task
-    actor_id: str
+    actor: Actor
     answer: Answer
     event: NewEvent
+    decision: Decision | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    """An answer written by a group: its task after it, its audit event, and its
+    decision's tasks as they stood right after the group's write."""
+
+    task: Task
+    event: AuditEvent
+    decision_tasks: tuple[Task, ...]
 
 
 class _Slot:
@@ -65,7 +84,7 @@ class _Slot:
 
     def __init__(self, pending: PendingAnswer) -> None:
         self.pending = pending
-        self.written: tuple[Task, AuditEvent] | None = None
+        self.written: Written | None = None
         self.done = False
 
 
@@ -79,9 +98,9 @@ class AnswerGroup:
         self._in_flight = 0
         self._leading = False
 
-    def write(self, engine: Engine, pending: PendingAnswer) -> tuple[Task, AuditEvent] | None:
-        """Write ``pending`` with the others waiting now; the task after it and the
-        answer's event, or None when it was not written here (its caller goes on alone).
+    def write(self, engine: Engine, pending: PendingAnswer) -> Written | None:
+        """Write ``pending`` with the others waiting now; what was written, or None when it
+        was not written here (its caller goes on alone).
 
         Returns once the answer's group is committed (or has failed).
         """
@@ -107,7 +126,7 @@ class AnswerGroup:
         return slot.written
 
     def _write(self, engine: Engine, group: list[_Slot]) -> None:
-        written: dict[int, tuple[Task, AuditEvent]] = {}
+        written: dict[int, Written] = {}
         try:
             with UnitOfWork(engine) as uow:
                 written = write_group(uow, [slot.pending for slot in group])
@@ -148,26 +167,31 @@ def group_for(engine: Engine) -> AnswerGroup:
         return group
 
 
-def write_group(
-    uow: UnitOfWork, pending: Sequence[PendingAnswer]
-) -> dict[int, tuple[Task, AuditEvent]]:
+def write_group(uow: UnitOfWork, pending: Sequence[PendingAnswer]) -> dict[int, Written]:
     """Write those of ``pending`` whose task is open and has no answer (the first one per
-    task), in the unit's transaction, which holds the write lock; by position in
-    ``pending``, the task after each answer written and the answer's event."""
-    ids = sorted({p.task.id for p in pending})
-    rows = uow.session.scalars(select(TaskRow).where(TaskRow.id.in_(ids))).all()
-    free = {row.id for row in rows if row.status == TaskStatus.OPEN.value}
+    task) and, where a pending answer carries its decision, whom the separation of powers
+    allows, in the unit's transaction, which holds the write lock; by position in
+    ``pending``, what was written."""
+    decision_ids = sorted({p.task.decision_id for p in pending})
+    rows = uow.session.scalars(
+        select(TaskRow).where(TaskRow.decision_id.in_(decision_ids)).order_by(TaskRow.id)
+    ).all()
+    by_decision: dict[str, list[TaskRow]] = {d: [] for d in decision_ids}
+    for row in rows:
+        by_decision[row.decision_id].append(row)
+    wanted = {p.task.id for p in pending}
+    free = {row.id for row in rows if row.id in wanted and row.status == TaskStatus.OPEN.value}
     free -= uow.answers.answered_among(free)
     chosen: list[int] = []
     for index, each in enumerate(pending):
-        if each.task.id in free:
+        if each.task.id in free and _allowed(each, by_decision[each.task.decision_id]):
             free.discard(each.task.id)
             chosen.append(index)
     if not chosen:
         return {}
     events = uow.log.append_many([pending[i].event for i in chosen])
     uow.answers.add_many(
-        (pending[i].task, pending[i].actor_id, pending[i].answer, event.seq)
+        (pending[i].task, pending[i].actor.id, pending[i].answer, event.seq)
         for i, event in zip(chosen, events, strict=True)
     )
     uow.session.execute(
@@ -176,7 +200,27 @@ def write_group(
         .values(status=TaskStatus.ANSWERED.value, closed_at=utcnow())
     )
     # the rows read above are updated in the session: no more queries
-    return {
-        i: (uow.tasks.get(pending[i].task.id), event)
-        for i, event in zip(chosen, events, strict=True)
+    after = {
+        decision_id: tuple(uow.tasks.get(row.id) for row in decision_rows)
+        for decision_id, decision_rows in by_decision.items()
     }
+    written = {}
+    for i, event in zip(chosen, events, strict=True):
+        task = pending[i].task
+        tasks = after[task.decision_id]
+        written[i] = Written(next(t for t in tasks if t.id == task.id), event, tasks)
+    return written
+
+
+def _allowed(pending: PendingAnswer, tasks: Sequence[TaskRow]) -> bool:
+    """Whether the separation of powers lets the answer through, asked here when its caller
+    left it to the lock (with the decision's tasks under it), else already asked."""
+    if pending.decision is None:
+        return True
+    held = {
+        (TaskKind(row.kind), row.assignee_id)
+        for row in tasks
+        if row.status != TaskStatus.CANCELLED.value
+    }
+    action = ACTION_FOR_TASK[pending.task.kind]
+    return bool(may(pending.actor, action, parties_of(pending.decision, held)))

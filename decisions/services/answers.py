@@ -5,6 +5,11 @@ store's write lock; the lock is then held only to see that the task is still ope
 write, and the answers that the threads of one process bring at once share one transaction
 (:mod:`decisions.services.answer_groups`). Anything that changed in between, and every
 refusal, is judged again under the lock, one answer at a time.
+
+A caller that has just read the task and its decision (the answer page opens both to show
+the form) passes them as :class:`Seen`: an answer those settle is then judged without
+reading the store again, and the separation of powers is asked in the group's transaction,
+under the lock.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from decisions.model import (
     Actor,
     Answer,
     BidScores,
+    Decision,
     Opinion,
     Task,
     TaskStatus,
@@ -33,7 +39,7 @@ from decisions.store import NewEvent
 from decisions.tally import vote_problem
 from decisions.uow import UnitOfWork, new_key
 
-__all__ = ["RecordedAnswer", "record_answer"]
+__all__ = ["RecordedAnswer", "Seen", "record_answer"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,16 @@ class RecordedAnswer:
     answer: Answer
     event: AuditEvent
     created: bool
+    #: The decision's tasks right after the answer, when its group's write read them.
+    decision_tasks: tuple[Task, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A task and its decision as the caller read them a moment ago, without the lock."""
+
+    task: Task
+    decision: Decision
 
 
 def record_answer(
@@ -56,6 +72,7 @@ def record_answer(
     answer_code: str,
     criteria: tuple[str, ...] | list[str] | None = None,
     idempotency_key: str | None = None,
+    seen: Seen | None = None,
 ) -> RecordedAnswer:
     """Record ``actor``'s answer to a task, once, with its audit event.
 
@@ -65,7 +82,8 @@ def record_answer(
     answer again (by any channel) returns the recorded one without writing
     (``created=False``). Answers judged acceptable at once in one process are written in
     one transaction (:mod:`~decisions.services.answer_groups`); each is judged, refused
-    and audited on its own.
+    and audited on its own. With ``seen`` (the task and its decision just read), an
+    answer they settle is not read for again (see the module's docstring).
 
     Raises
     ------
@@ -76,15 +94,26 @@ def record_answer(
     """
     key = new_key(idempotency_key)
     judge = _AnswerJudge(task_id, answer, actor, answer_code, criteria, key)
-    with UnitOfWork(engine, read_only=True) as uow:
-        first = judge(uow)
-    if isinstance(first, RecordedAnswer):
-        return first
-    if isinstance(first, Task):
-        written = group_for(engine).write(engine, judge.pending(first))
+    open_task = judge.without_store(seen) if seen is not None else None
+    pending: PendingAnswer | None
+    if open_task is not None and seen is not None:
+        pending = judge.pending(open_task, seen.decision)
+    else:
+        with UnitOfWork(engine, read_only=True) as uow:
+            first = judge(uow)
+        if isinstance(first, RecordedAnswer):
+            return first
+        pending = judge.pending(first) if isinstance(first, Task) else None
+    if pending is not None:
+        written = group_for(engine).write(engine, pending)
         if written is not None:
-            task, event = written
-            return RecordedAnswer(task, answer, event, created=True)
+            return RecordedAnswer(
+                written.task,
+                answer,
+                written.event,
+                created=True,
+                decision_tasks=written.decision_tasks,
+            )
     with UnitOfWork(engine) as uow:  # alone: judged again under the lock
         verdict = judge(uow)
         if isinstance(verdict, RecordedAnswer):
@@ -161,6 +190,29 @@ class _AnswerJudge:
             return _Refusal(task, ruling.reason, "powers")
         return task
 
+    def without_store(self, seen: Seen) -> Task | None:
+        """The open task the answer may be written to, when what ``seen`` holds settles
+        every check but the powers (left to the lock); None when the store must be read:
+        for a refusal (audited), the same answer sent again, or content judged against
+        others' answers (a vote, a tender's scores)."""
+        task = seen.task
+        if (
+            task.id != self.task_id
+            or task.decision_id != seen.decision.id
+            or task.assignee_id != self.actor.id
+            or task.status is not TaskStatus.OPEN
+            or not matches(self.answer_code, task.answer_code_hash)
+            or not isinstance(self.answer, ANSWER_TYPES[task.kind])
+            or isinstance(self.answer, Vote | BidScores)
+        ):
+            return None
+        if self.criteria is not None and isinstance(self.answer, Opinion):
+            try:
+                self.answer.check_criteria(self.criteria)
+            except ValueError:
+                return None
+        return task
+
     def recorded(self, uow: UnitOfWork) -> RecordedAnswer | None:
         """What this actor recorded under this key before (the idempotent prologue)."""
         done = uow.recorded(self.key)
@@ -198,9 +250,10 @@ class _AnswerJudge:
             idempotency_key=self.key,
         )
 
-    def pending(self, task: Task) -> PendingAnswer:
-        """The answer as its process's group writes it."""
-        return PendingAnswer(task, self.actor.id, self.answer, self.event(task))
+    def pending(self, task: Task, decision: Decision | None = None) -> PendingAnswer:
+        """The answer as its process's group writes it (with ``decision``, the powers are
+        asked under the lock)."""
+        return PendingAnswer(task, self.actor, self.answer, self.event(task), decision)
 
     def write(self, uow: UnitOfWork, task: Task) -> RecordedAnswer:
         """Write the answer, its audit event and the task's new status (under the lock)."""

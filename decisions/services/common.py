@@ -3,6 +3,7 @@ the audited refusal, and the domain events of a decision written to the chain.""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,7 +15,7 @@ from decisions.powers import Action, Parties
 from decisions.store import NewEvent
 from decisions.uow import UnitOfWork
 
-__all__ = ["SYSTEM", "first_error", "parties", "refuse", "write_events"]
+__all__ = ["SYSTEM", "first_error", "parties", "parties_of", "refuse", "write_events"]
 
 #: The actor name the engine itself uses in the audit chain (flows, deadlines).
 SYSTEM = "system"
@@ -27,8 +28,14 @@ def first_error(err: Exception) -> str:
 
 def parties(uow: UnitOfWork, decision: Decision) -> Parties:
     """Who holds which part in ``decision``: what the separation of powers rules on."""
+    return parties_of(decision, uow.tasks.assignments(decision.id))
+
+
+def parties_of(decision: Decision, assignments: Iterable[tuple[TaskKind, str]]) -> Parties:
+    """The parties of ``decision`` given who holds which kind of its (not cancelled) tasks,
+    for a caller that has read its tasks already."""
     groups: dict[TaskKind, set[str]] = {kind: set() for kind in TaskKind}
-    for kind, assignee in uow.tasks.assignments(decision.id):
+    for kind, assignee in assignments:
         groups[kind].add(assignee)
     return Parties(
         decision_id=decision.id,

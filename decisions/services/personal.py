@@ -8,7 +8,7 @@ reads what the page shows and no more (never every actor of the store).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Engine, bindparam, or_, select
@@ -17,10 +17,17 @@ from decisions.classes import ClassBook
 from decisions.exceptions import ActorNotFound, TaskNotFound
 from decisions.model import Actor, Answer, Decision, Task, TaskKind, TaskStatus
 from decisions.procedure import DecisionView
+from decisions.services.answers import RecordedAnswer
 from decisions.tables import ActorRow, DecisionRow, TaskRow
 from decisions.uow import UnitOfWork
 
-__all__ = ["PersonalTask", "open_personal_task", "store_secret", "tasks_of_person"]
+__all__ = [
+    "PersonalTask",
+    "after_answer",
+    "open_personal_task",
+    "store_secret",
+    "tasks_of_person",
+]
 
 
 def store_secret(engine: Engine) -> str:
@@ -104,6 +111,31 @@ def open_personal_task(
             ),
         )
     return PersonalTask(task, actor, view)
+
+
+def after_answer(opened: PersonalTask, recorded: RecordedAnswer) -> PersonalTask | None:
+    """What the link of ``opened`` opens right after ``recorded``, its person's answer, made
+    from what the answer's write read (its decision's tasks) without reading the store
+    again: as :func:`open_personal_task` would read it then, for a task whose page shows
+    only its own answer; None when the page shows others' answers too (a vote, an
+    inspection) or the write read nothing, and the store must be read.
+    """
+    task = recorded.task
+    if (
+        recorded.decision_tasks is None
+        or task.id != opened.task.id
+        or task.status is TaskStatus.OPEN
+        or task.kind in {TaskKind.VOTE, TaskKind.INSPECT}
+    ):
+        return None
+    view = replace(
+        opened.view,
+        tasks=recorded.decision_tasks,
+        answers={task.id: recorded.answer},
+        routings=(),
+        rounds=(),
+    )
+    return PersonalTask(task, opened.actor, view)
 
 
 def tasks_of_person(

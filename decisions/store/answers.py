@@ -42,18 +42,7 @@ class AnswerRepository:
         self.session = session
 
     def add(self, *, task: Task, actor_id: str, answer: Answer, audit_seq: int) -> None:
-        self.session.add(
-            AnswerRow(
-                task_id=task.id,
-                decision_id=task.decision_id,
-                actor_id=actor_id,
-                kind=answer.kind,
-                payload=answer.model_dump(mode="json"),
-                audit_seq=audit_seq,
-                created_at=utcnow(),
-            )
-        )
-        self.session.flush()
+        self.add_many([(task, actor_id, answer, audit_seq)])
 
     def add_many(self, entries: Iterable[tuple[Task, str, Answer, int]]) -> None:
         """Add answers, each ``(task, actor_id, answer, audit_seq)``, in one flush (one

@@ -21,16 +21,19 @@ of them gets 429 on every link for the rest of its minute. Pages are never cache
 referrer, load nothing from elsewhere and run no script. The log names a link's path as
 ``/t/…``: a token is never logged.
 
-Each request opens its task once (:func:`flows.web.pages.open_task`, one read of what the
-page shows); an answer then goes to the store with that task, the code derived from the
-store's secret the page keeps, and one Prefect client kept for the process, and the task is
-opened again for the page after it. What belongs to a class (its form's fields and schema,
-its labels) is made once per process. A process answers :data:`THREADS` requests at once,
-each with a store connection kept open (:func:`page_engine`). The application keeps no
-state between requests but the refusal counts of its own process
-(:mod:`flows.web.limiter`), the store's secret and, for a few seconds, the page after each
-answer it recorded, so ``counsel serve --workers N`` runs N of it behind one port, and any
-number behind a load balancer.
+Each request hands its work with the store to one thread, where it opens its task once
+(:func:`flows.web.pages.open_task`, one read of what the page shows); an answer then goes
+to the store with that task and its decision (so the store judges it without reading them
+again, :class:`decisions.services.Seen`), the code derived from the store's secret the page
+keeps, and one Prefect client kept for the process; the page after it is made from what
+the answer's write read (:func:`decisions.services.personal.after_answer`), or, where it
+shows others' answers, from the task opened again. What belongs to a class (its form's
+fields and schema, its labels) is made once per process. A process answers
+:data:`THREADS` requests at once, each with a store connection kept open
+(:func:`page_engine`). The application keeps no state between requests but the refusal
+counts of its own process (:mod:`flows.web.limiter`), the store's secret and, for a few
+seconds, the page after each answer it recorded, so ``counsel serve --workers N`` runs N
+of it behind one port, and any number behind a load balancer.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ from decisions.db import make_engine, normalise_url
 from decisions.exceptions import ActorNotFound, CounselError, PermissionDenied
 from decisions.links import REFUSAL, BadLink, Grant, read_link
 from decisions.model import TaskKind, TaskStatus
-from decisions.services.personal import store_secret
+from decisions.services.personal import after_answer, store_secret
 from decisions.settings import CounselSettings, load_settings
 from flows.answering import SharedPrefectClient, Submitted, submit_answer
 from flows.web.catalogue import REFUSAL_ZH, text
@@ -170,9 +173,9 @@ class JustAnswered:
     """The task pages of the answers this process has just recorded, each kept for the
     GET its 303 leads to (on the same connection, so to the same process) and given once.
 
-    An answer's POST opens the task again once the answer is recorded and makes its page;
-    the GET its redirect leads to gets that page and reads nothing (the page is read in
-    the thread that recorded the answer, without another hand-over to a thread). A
+    An answer's POST makes the task's page as it stands once the answer is recorded; the
+    GET its redirect leads to gets that page and reads nothing (the page is made in the
+    thread that recorded the answer, without another hand-over to a thread). A
     page is the task as it stood a moment after its answer; one not taken within
     ``keep_s`` seconds is dropped, and a GET without one (a reload, another process)
     reads the store as always. Only the task's own link takes its page.
@@ -324,18 +327,17 @@ class AnswerPage:
             return self.too_many()
         try:
             grant = await self.grant(request, "task")
-            if grant is not None and request.method == "GET":
+            if grant is None:
+                return self.refused(request)
+            if request.method == "GET":
                 page = self.just_answered.take(grant.task_id, grant.actor_id)
                 if page is not None:  # the 303 after an answer this process recorded
                     return HTMLResponse(page)
-            opened = None
-            if grant is not None:
-                opened = await run_in_threadpool(open_task, self.engine, self.classes, grant)
-            if grant is None or opened is None:
-                return self.refused(request)
-            if request.method == "POST" and opened.task.status is TaskStatus.OPEN:
-                return await self.answer(request, grant, opened)
-            return self.task_view(opened)
+                response = await run_in_threadpool(self.show, grant)
+            else:
+                body = await _read_body(request)
+                response = await run_in_threadpool(self.post, request, grant, body)
+            return self.refused(request) if response is None else response
         except Exception:
             log.exception("The page of %s failed.", redact(request.url.path))
             return self.failed()
@@ -427,10 +429,28 @@ class AnswerPage:
 
         return page_lines(self.engine, opened.task, opened.actor.lang)
 
-    async def answer(self, request: Request, grant: Grant, opened: OpenedTask) -> Response:
+    # -- in a thread: each request hands its reads and writes of the store to one thread --
+
+    def show(self, grant: Grant) -> Response | None:
+        """The task's page; None when the link opens no task (refused by the caller)."""
+        opened = open_task(self.engine, self.classes, grant)
+        return None if opened is None else self.task_view(opened)
+
+    def post(self, request: Request, grant: Grant, body: bytes | None) -> Response | None:
+        """An answer posted to the task's link: recorded if the task is open (else its
+        page); None when the link opens no task."""
+        opened = open_task(self.engine, self.classes, grant)
+        if opened is None:
+            return None
+        if opened.task.status is not TaskStatus.OPEN:
+            return self.task_view(opened)
+        return self.answer(request, grant, opened, body)
+
+    def answer(
+        self, request: Request, grant: Grant, opened: OpenedTask, body: bytes | None
+    ) -> Response | None:
         task, lang = opened.task, opened.actor.lang
         criteria = self.criteria(opened)
-        body = await _read_body(request)
         if body is None:
             return self.task_view(opened, said=(text("too_large", lang),), status=413)
         sent = _parse_form(body, request.headers.get("content-type", ""))
@@ -454,11 +474,11 @@ class AnswerPage:
                 status=422,
             )
         try:
-            page = await run_in_threadpool(self.record, grant, opened, data, await self.secret())
+            page = self.record(grant, opened, data, criteria)
         except CounselError as refusal:
-            again = await run_in_threadpool(open_task, self.engine, self.classes, grant)
+            again = open_task(self.engine, self.classes, grant)
             if again is None:
-                return self.refused(request)
+                return None
             if again.task.status is not TaskStatus.OPEN:
                 return self.task_view(again)
             key = "powers_refused" if isinstance(refusal, PermissionDenied) else "store_refused"
@@ -470,29 +490,37 @@ class AnswerPage:
             self.just_answered.put(task.id, grant.actor_id, page)
         return RedirectResponse(request.path_params["token"], status_code=303)
 
-    def record(self, grant: Grant, opened: OpenedTask, data: dict[str, Any], secret: str) -> str:
+    def record(
+        self, grant: Grant, opened: OpenedTask, data: dict[str, Any], criteria: tuple[str, ...]
+    ) -> str:
         """Record the answer (:meth:`submit`); the task's page as it stands after it (the
-        page the GET after the redirect would read)."""
-        self.submit(opened, data, secret)
-        after = open_task(self.engine, self.classes, grant)
+        page the GET after the redirect would read), made from what the answer's write
+        read where that is all the page shows."""
+        recorded = self.submit(opened, data, criteria).recorded
+        after = after_answer(opened, recorded) or open_task(self.engine, self.classes, grant)
         if after is None:  # the task went away meanwhile: the redirect's GET says so
             return ""
         return self.task_html(after)
 
-    def submit(self, opened: OpenedTask, data: dict[str, Any], secret: str) -> Submitted:
+    def submit(
+        self, opened: OpenedTask, data: dict[str, Any], criteria: tuple[str, ...]
+    ) -> Submitted:
         """Record the answer through the one answer path, with the task's own code (derived
-        from the store's secret, as the store derives it) and the task as just opened."""
+        from the store's secret, as the store derives it) and the task, its decision and
+        its form's criteria as just opened."""
         task = opened.task
+        assert self._secret is not None  # read when the link was
         return submit_answer(
             self.engine,
             task.id,
-            {**data, "answer_code": answer_code(secret, task.id)},
+            {**data, "answer_code": answer_code(self._secret, task.id)},
             actor=opened.actor,
             classes=self.classes,
             notify_prefect=self.notify_prefect,
             channel="the answer page",
             task=task,
-            criteria=opened.view.decision_class.criteria,
+            decision=opened.view.decision,
+            criteria=criteria,
             prefect=self.prefect,
         )
 

@@ -309,8 +309,9 @@ def test_an_answer_is_recorded_once_and_the_page_says_what_happens_next(
 def test_each_request_opens_its_task_once_with_its_person_alone(
     world: World, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An answer and the page it redirects to open the task once each, and an opening
-    reads the person it is for, not every actor of the store."""
+    """An answer opens the task once, and the page it redirects to opens nothing (it is
+    made from what the answer's write read); an opening reads the person it is for, not
+    every actor of the store."""
     import flows.web.pages as pages
 
     opened: list[Any] = []
@@ -323,9 +324,37 @@ def test_each_request_opens_its_task_once_with_its_person_alone(
     task = world.task_of("wang-fang")
     response = client.post(world.link(task), data=opinion_form(6, "同意。"))
     assert "提交答复，谢谢！" in response.text and response.history[0].status_code == 303
-    assert len(opened) == 2
-    assert all(o.actor.id == "wang-fang" and o.view.actors == (o.actor,) for o in opened)
-    assert opened[1].task.status is TaskStatus.ANSWERED
+    assert len(opened) == 1
+    assert opened[0].actor.id == "wang-fang" and opened[0].view.actors == (opened[0].actor,)
+    assert opened[0].task.status is TaskStatus.OPEN
+    client.get(world.link(task))  # a reload reads the store
+    assert len(opened) == 2 and opened[1].task.status is TaskStatus.ANSWERED
+
+
+def _page_text(html: str) -> str:
+    """A page's text without its markup and its moving parts (the time left)."""
+    plain = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    return re.sub(r"\d+ ?(天|小时|分钟|days?|hours?|minutes?)", "…", plain)
+
+
+@pytest.mark.parametrize("answering_last", [False, True])
+def test_the_page_after_an_answer_is_the_page_the_store_shows(
+    world: World, client: TestClient, answering_last: bool
+) -> None:
+    """The page an answer redirects to, made from what the answer's write read, says what
+    the task's link shows when it is opened afresh from the store: the answer, and how many
+    answers the step still waits for (none, after its last)."""
+    people = ["wang-fang", "zhao-lei", "chen-jing"]
+    if answering_last:
+        for person in people[1:]:
+            client.post(world.link(world.task_of(person)), data=opinion_form(6, "Agreed."))
+    task = world.task_of(people[0])
+    after = client.post(world.link(task), data=opinion_form(7, "同意，附条件。"))
+    assert after.history[0].status_code == 303
+    afresh = client.get(world.link(task))
+    assert _page_text(after.text) == _page_text(afresh.text)
+    waiting = "本环节的答复已全部收齐" if answering_last else "本环节还有 2 人尚未作答"
+    assert waiting in _page_text(after.text)
 
 
 def test_the_last_answer_says_every_answer_is_in(world: World, client: TestClient) -> None:

@@ -15,8 +15,8 @@ from sqlalchemy import Engine, func, select
 
 from decisions import services
 from decisions.classes import load_classes
-from decisions.exceptions import TaskError
-from decisions.model import Actor, Opinion
+from decisions.exceptions import PermissionDenied, TaskError
+from decisions.model import Actor, Opinion, Task, TaskKind
 from decisions.services import answer_groups
 from decisions.services.answer_groups import group_for
 from decisions.tables import AnswerRow
@@ -110,17 +110,34 @@ def answered_events(world: World) -> list[Any]:
     ]
 
 
-def test_answers_brought_at_once_by_one_process_share_one_transaction(world: World) -> None:
+def seen(world: World, task_id: str) -> services.Seen:
+    """The task and its decision as the answer page reads them when it opens a link."""
+    task = services.get_task(world.engine, task_id)
+    return services.Seen(task, services.get_decision(world.engine, task.decision_id))
+
+
+@pytest.mark.parametrize("as_seen", [False, True], ids=["read", "seen"])
+def test_answers_brought_at_once_by_one_process_share_one_transaction(
+    world: World, as_seen: bool
+) -> None:
     """Twenty answers that wait together for the store's write lock are written once each,
     in at most two transactions (the first thread's, and one for all that queued behind
-    it), and the chain stays valid."""
+    it), and the chain stays valid; whether the store reads each task first or its caller
+    passes the task and decision it has just read, and each comes back with its decision's
+    tasks as they stood after it."""
     engine = world.engine
     people = panel(world, 20)
+    sights = {task: seen(world, task) if as_seen else None for _, task, _ in people}
     with write_lock_held(engine):
         results, threads = at_once(
             [
                 lambda actor=actor, task=task, code=code: services.record_answer(
-                    engine, task, opinion(f"Answer of {actor.id}"), actor=actor, answer_code=code
+                    engine,
+                    task,
+                    opinion(f"Answer of {actor.id}"),
+                    actor=actor,
+                    answer_code=code,
+                    seen=sights[task],
                 )
                 for actor, task, code in people
             ]
@@ -136,7 +153,44 @@ def test_answers_brought_at_once_by_one_process_share_one_transaction(world: Wor
         next(e for e in events if e.data["task_id"] == t) for _, t, _ in people
     ]
     assert all(r.task.status.value == "answered" and r.task.closed_at for r in results)
+    for result in results:
+        tasks = {t.id: t for t in result.decision_tasks}
+        assert tasks[result.task.id] == result.task
+        assert set(tasks) == {t.id for t in services.tasks_of(engine, world.decision.id)}
     assert services.verify(engine).ok
+
+
+def test_an_answer_judged_from_what_was_seen_meets_the_powers_under_the_lock(
+    world: World,
+) -> None:
+    """An answer judged from the task and decision its caller read is still refused, and
+    the refusal audited, when the separation of powers forbids it by the time it is
+    written: here its expert came to hold a vote on the decision meanwhile."""
+    engine = world.engine
+    ((actor, task_id, code),) = panel(world, 1)
+    sight = seen(world, task_id)
+    with UnitOfWork(engine) as uow:  # straight to the store: the services would refuse it
+        uow.tasks.add(
+            Task(
+                id=uow.tasks.next_id(world.decision.id, TaskKind.VOTE),
+                decision_id=world.decision.id,
+                kind=TaskKind.VOTE,
+                assignee_id=actor.id,
+                answer_code_hash="-",
+            )
+        )
+        uow.commit()
+    with pytest.raises(PermissionDenied, match="kept apart"):
+        services.record_answer(
+            engine, task_id, opinion(), actor=actor, answer_code=code, seen=sight
+        )
+    assert services.answer_for(engine, task_id) is None
+    refusals = [
+        e.data
+        for e in services.history(engine, world.decision.id)
+        if e.action == "task.answer_refused"
+    ]
+    assert [(r["task_id"], r["rule"]) for r in refusals] == [(task_id, "powers")]
 
 
 def test_answers_in_one_group_keep_their_own_checks(world: World) -> None:
