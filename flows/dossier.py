@@ -1,7 +1,7 @@
 """A decision's dossier: the one artifact a manager and a planner open first.
 
 Published at the end of every step of a decision (with the history table and the stage
-reports the step wrote, in one task run), as a new version of the markdown artifact
+reports the step wrote, in the step's own run), as a new version of the markdown artifact
 ``decision-<id>``, it says in one page:
 
 - **where the decision stands and what it waits for**: the open tasks of the stage, who
@@ -32,9 +32,7 @@ from typing import cast
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State as PrefectState
 from prefect.states import Completed
 from pydantic import ValidationError
@@ -47,7 +45,6 @@ from decisions.model import Recusal, State, Task, TaskKind, TaskStatus, Vote
 from decisions.procedure import STAGE_NAMES, stage_for
 from decisions.services import DecisionRecord
 from decisions.tally import Resolution
-from flows.context import NO_RESULTS
 from flows.publishing import (
     Report,
     artifact_key,
@@ -59,7 +56,6 @@ from flows.publishing import (
     md_inline,
     publish_reports,
     ui_url,
-    untagged,
 )
 
 __all__ = [
@@ -520,26 +516,25 @@ def publish_dossier(
     engine: Engine, decision_id: str, zone: ZoneInfo, reports: Sequence[Report] = ()
 ) -> DecisionRecord:
     """Publish the stage ``reports`` a step wrote, then the decision's history table and its
-    dossier from one read of the store, in one task run; returns what was read, for the
-    step's final state."""
-    with untagged():
-        return _publish_dossier(engine, decision_id, zone, list(reports))
-
-
-@task(name="publish-dossier", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE, **NO_RESULTS)
-def _publish_dossier(
-    engine: Engine, decision_id: str, zone: ZoneInfo, reports: list[Report]
-) -> DecisionRecord:
+    dossier from one read of the store, in the step's own run (a task run for them cost the
+    server three events and a log per step); returns what was read, for the step's final
+    state. A request that fails is retried by the Prefect client; a step that still fails
+    here is taken again by the sweep, and publishing it again is harmless (a new version
+    of each artifact)."""
     publish_reports(reports)
     record = services.decision_record(engine, decision_id)
-    create_table_artifact(
+    # _sync: the decision's flow is async, where Prefect's artifact functions would return
+    # coroutines; these requests are made here, in order, as the step ends
+    create_table_artifact(  # type: ignore[call-arg]
         key=artifact_key(decision_id, "history"),
         table=history_rows(record.events),
         description=history_description(decision_id, record.head),
+        _sync=True,
     )
-    create_markdown_artifact(
+    create_markdown_artifact(  # type: ignore[call-arg]
         key=dossier_key(decision_id),
         markdown=dossier_markdown(record, zone),
         description=dossier_description(record, zone),
+        _sync=True,
     )
     return record

@@ -1,7 +1,7 @@
 """What the Prefect UI shows of a decision: artifacts and events, views of the store.
 
 Markdown artifacts keyed ``decision-<id>-<stage>`` (one version per publication, so the UI
-shows a timeline; a step publishes its reports with its dossier, in one task run, see
+shows a timeline; a step publishes its reports with its dossier, in its own run, see
 :func:`reports_of_step`), a table artifact ``decision-<id>-history`` listing the audit
 events with the chain's head (count and hash) so the UI record anchors the store's chain,
 the dossier ``decision-<id>`` (:mod:`flows.dossier`), and events named as the history names
@@ -137,7 +137,7 @@ _step_reports: ContextVar[list[Report] | None] = ContextVar("counsel_step_report
 @contextmanager
 def reports_of_step() -> Iterator[list[Report]]:
     """Inside the block :func:`publish_markdown` keeps the reports in the list it yields, for
-    the step to publish with its dossier in one task run (:func:`flows.dossier.publish_dossier`)
+    the step to publish with its dossier in its own run (:func:`flows.dossier.publish_dossier`)
     instead of a task run each: a task run is three events and a log on Prefect's server."""
     reports: list[Report] = []
     token = _step_reports.set(reports)
@@ -160,10 +160,13 @@ def publish_markdown(decision_id: str, stage: str, markdown: str, description: s
 
 
 def publish_reports(reports: Iterable[Report]) -> None:
-    """Create the reports' artifacts (inside a task run: the caller's)."""
+    """Create the reports' artifacts (inside the caller's run)."""
     for report in reports:
-        create_markdown_artifact(
-            key=report.key, markdown=report.markdown, description=report.description
+        create_markdown_artifact(  # type: ignore[call-arg]
+            key=report.key,
+            markdown=report.markdown,
+            description=report.description,
+            _sync=True,  # made now, also from an async flow (see flows.dossier)
         )
 
 

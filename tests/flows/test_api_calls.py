@@ -33,12 +33,13 @@ STEP_REQUESTS = 9
 #: Requests per form a step opens: its run, its suspension (a run created suspended would
 #: not read its answer: :func:`flows.runs.open_person_run`) and the form's two inputs.
 FORM_REQUESTS = 4
-#: Events of every step: the publishing task run's three states (Prefect's heartbeat is
-#: off in the harness; on a stack it adds one).
-STEP_EVENTS = 3
+#: Events of every step besides its artifacts' and transitions': none (Prefect's heartbeat
+#: is off in the harness; on a stack it adds one). Publishing in a task run of its own cost
+#: three more (its states) and a log.
+STEP_EVENTS = 0
 #: Log records a step ships at most (the run's start and end, the stages it runs, what it
-#: waits for, the chain's head, the publishing task's end, a refusal or a round's verdict).
-STEP_LOGS = 10
+#: waits for, the chain's head, a refusal or a round's verdict).
+STEP_LOGS = 9
 
 
 def _quick(stage: Stage, classes: ClassBook, title: str) -> Decision:

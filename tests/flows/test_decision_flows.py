@@ -3,6 +3,7 @@ real answer path (the answer service, then resuming the waiting run)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +236,7 @@ def test_silence_reminds_reassigns_ends_in_dissent_and_stalls_on_quorum(
         classes=classes,
     )
     silent: set[str] = set()
+    given: Counter[int] = Counter()
 
     def script(task: Task, d: Decision, actor: Actor) -> dict[str, Any] | None:
         if task.kind is TaskKind.CONSULT:
@@ -242,7 +244,10 @@ def test_silence_reminds_reassigns_ends_in_dissent_and_stalls_on_quorum(
                 silent.add(actor.id)
             if actor.id in silent:
                 return None
-            cost = 8 if int(task.id[-3:]) % 2 else 2  # alternating by task: IQR 3 every round
+            # alternating by the order of the round's answers, so any two of them (however
+            # many come in before the round closes, whoever is silent) spread by 8: dissent
+            given[task.round] += 1
+            cost = 1 if given[task.round] % 2 else 9
             return {
                 "recommendation": "approve",
                 "rationale": "r",
