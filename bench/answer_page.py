@@ -11,7 +11,8 @@ requests compile templates and queries, as a running page has long done). Three 
   by default, as ``counsel up`` starts it; ``--workers 1`` is ``counsel serve``'s default)
   in processes of its own (``COUNSEL_DATABASE_URL`` set, ``PREFECT_API_URL`` not, so the
   page records answers without a Prefect server); each
-  person has ``httpx.AsyncClient``\ s of their own: one opens their link (GET), and once every
+  person has connections of their own (:mod:`bench.lean_http`, or ``httpx.AsyncClient``\ s
+  with ``--client httpx``): one opens their link (GET), and once every
   page is open all of them post their form at once, each on a new connection (as after the
   minutes a person takes, when the page's idle connection is long closed). The
   acknowledgement is the time from sending the POST (connecting included) to receiving the
@@ -41,7 +42,8 @@ here, as they are from the CLI path's figures (the load benchmark measures the s
     .venv/bin/python bench/answer_page.py --workers 1     # the page in one process
     .venv/bin/python bench/answer_page.py --quick         # 20 people, 5 commands
     .venv/bin/python bench/answer_page.py [--people 200] [--commands 20] [--at-once 4]
-        [--workers N] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--workers N] [--client lean|httpx]
+        [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
