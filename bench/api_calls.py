@@ -59,8 +59,26 @@ def endpoint(method: str, path: str) -> str:
     return f"{method.upper()} {_ID.sub('{id}', path)}"
 
 
+class _Totals:
+    """The sums of counted calls (for :class:`ApiCalls` and :class:`Step`)."""
+
+    http: Counter[str]
+    events: Counter[str]
+    logs: int
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests but the log batches (how many depends on timing, not the step)."""
+        return sum(n for e, n in self.http.items() if e != "POST /logs/")
+
+    @property
+    def total(self) -> int:
+        """Requests, events and shipped log records: what the server has to take in."""
+        return self.requests + sum(self.events.values()) + self.logs
+
+
 @dataclass
-class ApiCalls:
+class ApiCalls(_Totals):
     """What this process has asked of Prefect's API since :func:`count_api_calls` began."""
 
     http: Counter[str] = field(default_factory=Counter)
@@ -98,16 +116,6 @@ class ApiCalls:
                 "log_lines": dict(self.log_lines),
                 "refused": dict(self.refused),
             }
-
-    @property
-    def requests(self) -> int:
-        """HTTP requests but the log batches (how many depends on timing, not the step)."""
-        return sum(n for e, n in self.http.items() if e != "POST /logs/")
-
-    @property
-    def total(self) -> int:
-        """Requests, events and shipped log records: what the server has to take in."""
-        return self.requests + sum(self.events.values()) + self.logs
 
 
 @contextmanager
@@ -186,7 +194,7 @@ def serve(snapshot_path: Path) -> None:
 
 
 @dataclass
-class Step:
+class Step(_Totals):
     label: str
     http: Counter[str]
     events: Counter[str]
@@ -196,14 +204,6 @@ class Step:
     refused: Counter[str]
     worker_cpu_s: float
     server_cpu_s: float
-
-    @property
-    def requests(self) -> int:
-        return sum(n for e, n in self.http.items() if e != "POST /logs/")
-
-    @property
-    def total(self) -> int:
-        return self.requests + sum(self.events.values()) + self.logs
 
 
 class Worker:

@@ -5,8 +5,8 @@ It reads the decision's state and carries out the stage that state calls for
 again, so a decision returned by its body goes back to consultation. When a stage must wait
 for people it returns ``waiting`` and this run ends: no process holds the decision while it
 waits. The last answer of the step (or the deadline sweep) starts the next run of this
-flow, which picks up where the store says the decision is. Every run publishes, in one
-task, the stage reports it wrote, the decision's dossier and its history with the chain's
+flow, which picks up where the store says the decision is. Every run publishes, in its own
+run, the stage reports it wrote, the decision's dossier and its history with the chain's
 head (:mod:`flows.dossier`), so the UI's record grows with the decision, and ends in a
 ``Completed`` state named for what the decision does next ("Waiting for 3 of 5 answers",
 "Closed: approved", "Stalled"), so the list of a decision's runs tells its story; the run's

@@ -113,6 +113,7 @@ def test_a_step_makes_a_bounded_number_of_api_calls(
         artifacts = 2 + reports
         assert calls.http["POST /flow_runs/"] == 1, calls.http  # the decision's run only
         assert "POST /task_runs/" not in calls.http, calls.http  # no child runs
+        assert calls.http["POST /artifacts/"] == artifacts, calls.http  # all of them, made
         assert calls.requests <= STEP_REQUESTS + FORM_REQUESTS * forms_opened + reports, calls.http
         assert sum(calls.events.values()) <= STEP_EVENTS + artifacts + transitions, calls.events
         assert calls.logs <= STEP_LOGS, calls.log_lines
