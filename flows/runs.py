@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -25,10 +26,11 @@ from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient, SyncPrefectClient
-from prefect.client.schemas.objects import FlowRun, State
+from prefect.client.schemas.actions import FlowRunCreate
+from prefect.client.schemas.objects import FlowRun, FlowRunPolicy, State
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectHTTPStatusError
 from prefect.input.run_input import keyset_from_paused_state
-from prefect.states import Cancelled, Completed, Running, Suspended
+from prefect.states import Cancelled, Completed, Suspended, to_state_create
 from sqlalchemy import Engine
 
 from decisions import services
@@ -39,8 +41,9 @@ from flows.forms import AnswerForm, personal_form
 
 __all__ = [
     "ANSWER_DEPLOYMENT",
-    "answer_deployment_id",
-    "forget_answer_deployment",
+    "AnswerDeployment",
+    "answer_deployment",
+    "create_suspended_run",
     "DECISION_DEPLOYMENT",
     "FIRST_PAUSE_KEY",
     "open_person_run",
@@ -74,24 +77,30 @@ def settings_labels() -> Labels:
     return _labels_of(str(path) if path else None, changed)
 
 
-#: The id of the ``answer-task`` deployment per Prefect API, read once per process: a step
-#: that opens forms would otherwise read it again (one API call per step). A deployment
-#: deleted and made again gets a new id: :func:`forget_answer_deployment` drops the old one.
-_answer_deployments: dict[str, UUID] = {}
+@dataclass(frozen=True)
+class AnswerDeployment:
+    """What a person's run takes from the ``answer-task`` deployment: its flow, its work
+    queue (where a worker finds the run once the form is submitted) and its tags."""
+
+    id: UUID
+    flow_id: UUID
+    work_pool_name: str | None
+    work_queue_name: str | None
+    tags: tuple[str, ...]
 
 
-async def answer_deployment_id(client: PrefectClient) -> UUID:
-    """The id of the ``answer-task`` deployment on ``client``'s API, read once per process."""
-    api = str(client.api_url)
-    if api not in _answer_deployments:
-        deployment = await client.read_deployment_by_name(ANSWER_DEPLOYMENT)
-        _answer_deployments[api] = deployment.id
-    return _answer_deployments[api]
-
-
-def forget_answer_deployment(client: PrefectClient) -> None:
-    """Read the ``answer-task`` deployment's id again next time (it was not found)."""
-    _answer_deployments.pop(str(client.api_url), None)
+async def answer_deployment(client: PrefectClient) -> AnswerDeployment:
+    """The ``answer-task`` deployment on ``client``'s API, read once per step that opens
+    forms: a person's run names it, and the server does not check that it still exists (a
+    deployment deleted and made again has a new id)."""
+    found = await client.read_deployment_by_name(ANSWER_DEPLOYMENT)
+    return AnswerDeployment(
+        id=found.id,
+        flow_id=found.flow_id,
+        work_pool_name=found.work_pool_name,
+        work_queue_name=found.work_queue_name,
+        tags=tuple(found.tags),
+    )
 
 
 def suspended(key: str, timeout_s: int) -> State[Any]:
@@ -113,7 +122,7 @@ async def open_person_run(
     engine: Engine,
     task: Task,
     *,
-    deployment_id: UUID,
+    deployment: AnswerDeployment,
     stage: str,
     intro: str,
     criteria: tuple[str, ...],
@@ -123,19 +132,16 @@ async def open_person_run(
     """Create the person's suspended run of the ``answer-task`` deployment for an open
     task, once; returns its id. Several may open at once (the store calls run in threads).
 
-    The run is created Running and then suspended, not created Suspended (which would save
-    an API call per form): only a state change the server orchestrates records the pause
-    key on the run, and without it the run, once resumed with the person's answer, would
-    suspend again at its first pause instead of reading the answer.
-
     The form is in the person's language with the class's ``labels`` (by default those of
     the classes file the settings name)."""
     if task.flow_run_id:
         return UUID(task.flow_run_id)
     key = await asyncio.to_thread(services.person_run_key, engine, task.id)
     person = await asyncio.to_thread(services.get_actor, engine, task.assignee_id)
-    run = await client.create_flow_run_from_deployment(
-        deployment_id,
+    timeout_s = form_timeout_s(task)
+    run = await create_suspended_run(
+        client,
+        deployment,
         parameters={
             "task_id": task.id,
             "decision_id": task.decision_id,
@@ -143,10 +149,10 @@ async def open_person_run(
             "person": task.assignee_id,
             "intro": intro,
         },
-        state=Running(message="Opening the task's form."),
         name=f"{stage} · {task.decision_id} · {task.assignee_id}",
         tags=[f"actor:{task.assignee_id}", f"task:{task.id}", *tags],
-        idempotency_key=key,
+        key=key,
+        timeout_s=timeout_s,
     )
     form = personal_form(
         task.kind, criteria, person.id, labels=labels or settings_labels(), lang=person.lang
@@ -156,10 +162,47 @@ async def open_person_run(
         run,
         form.with_initial_data(description=intro),
         FIRST_PAUSE_KEY,
-        timeout_s=form_timeout_s(task),
+        timeout_s=timeout_s,
     )
     await asyncio.to_thread(services.attach_flow_run, engine, task.id, str(run.id))
     return run.id
+
+
+async def create_suspended_run(
+    client: PrefectClient,
+    deployment: AnswerDeployment,
+    *,
+    parameters: dict[str, Any],
+    name: str,
+    tags: list[str],
+    key: str,
+    timeout_s: int,
+) -> FlowRun:
+    """Create a run of ``deployment`` already suspended at its first pause, once per
+    ``key``; returns it (the one made earlier under ``key``, if any, in whatever state).
+
+    One request, where ``create_flow_run_from_deployment`` and a suspension took two and
+    cost the server three times the work (``bench/api_calls.py``): ``POST /flow_runs/``
+    with the deployment's flow, id and work queue, the pause's state, and the pause key
+    already among the run's fired ones, which is what the server's pausing rule records
+    when a run suspends itself. Without that key the run, once resumed with the person's
+    answer, would suspend again at its first pause instead of reading the answer."""
+    create = FlowRunCreate(
+        flow_id=deployment.flow_id,
+        deployment_id=deployment.id,
+        name=name,
+        parameters=parameters,
+        tags=sorted({*deployment.tags, *tags}),
+        idempotency_key=key,
+        state=to_state_create(suspended(FIRST_PAUSE_KEY, timeout_s)),
+        empirical_policy=FlowRunPolicy(pause_keys={FIRST_PAUSE_KEY}),
+        work_pool_name=deployment.work_pool_name,
+        work_queue_name=deployment.work_queue_name,
+    )
+    response = await client.request(
+        "POST", "/flow_runs/", json=create.model_dump(mode="json", exclude_unset=True)
+    )
+    return FlowRun.model_validate(response.json())
 
 
 async def suspend_for_answer(

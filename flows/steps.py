@@ -16,7 +16,6 @@ from typing import Any
 
 from prefect import get_client, get_run_logger
 from prefect.client.orchestration import PrefectClient
-from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from decisions import procedure, services
 from decisions.exceptions import PermissionDenied
@@ -39,7 +38,7 @@ from decisions.procedure import (
 from flows import reports
 from flows.context import FlowContext, off_loop
 from flows.publishing import emit_transition, publish_markdown
-from flows.runs import answer_deployment_id, forget_answer_deployment, open_person_run
+from flows.runs import answer_deployment, open_person_run
 
 __all__ = ["WAITING", "run_tags", "carry_out_stage"]
 
@@ -148,13 +147,7 @@ class StageStep:
     async def wait(self, view: DecisionView, command: Wait) -> None:
         """Give every open task its person's suspended run, so no process waits."""
         async with get_client() as client:
-            try:
-                await self._open_forms(client, view, command)
-            except (ObjectNotFound, PrefectHTTPStatusError) as err:
-                if isinstance(err, PrefectHTTPStatusError) and err.response.status_code != 404:
-                    raise
-                forget_answer_deployment(client)  # made again since its id was read
-                await self._open_forms(client, view, command)
+            await self._open_forms(client, view, command)
         get_run_logger().info(
             "%s waits for %s answers; no process waits with it.",
             self.decision_id,
@@ -162,14 +155,14 @@ class StageStep:
         )
 
     async def _open_forms(self, client: PrefectClient, view: DecisionView, command: Wait) -> None:
-        deployment_id = await answer_deployment_id(client)
+        deployment = await answer_deployment(client)
         await asyncio.gather(
             *(
                 open_person_run(
                     client,
                     self.ctx.engine,
                     task,
-                    deployment_id=deployment_id,
+                    deployment=deployment,
                     stage=command.stage,
                     intro=reports.intro(view, task),
                     criteria=_form_criteria(view, task),

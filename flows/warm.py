@@ -37,7 +37,14 @@ from typing import Any, TypeVar
 from prefect import tags, task
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.context import AsyncClientContext, SyncClientContext, TaskRunContext
+from prefect.context import (
+    AsyncClientContext,
+    SettingsContext,
+    SyncClientContext,
+    TaskRunContext,
+    get_settings_context,
+)
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, Settings
 from prefect.states import Scheduled
 from sqlalchemy import Engine
 
@@ -53,6 +60,7 @@ __all__ = [
     "continue_run_name",
     "continue_decision",
     "take_step",
+    "without_heartbeats",
     "queue_continuation",
     "start_decision_run",
     "continue_if_ready",
@@ -106,8 +114,28 @@ def continue_decision() -> str:
 def take_step(decision: Decision) -> str:
     """The decision's next step in this thread: a run of the ``decision`` flow with the
     decision's tags, outside any task run; returns ``waiting`` or the final state."""
-    with tags(*decision_tags(decision)):
+    with tags(*decision_tags(decision)), without_heartbeats():
         return outside_task_run(lambda: asyncio.run(_take_step(decision)))
+
+
+#: This process's settings without flow heartbeats, per settings in force (by identity).
+_quiet_settings: dict[int, tuple[Settings, Settings]] = {}
+
+
+def without_heartbeats() -> SettingsContext:
+    """The settings in force, with no flow-run heartbeats: nothing in Counsel or in
+    Prefect's server watches them (the deadline sweep takes a step for lost by its
+    history), and each run's would cost a thread and an event. Made once per settings, as
+    ``temporary_settings`` would rebuild them from the environment at every step (a fifth
+    of a step's CPU)."""
+    context = get_settings_context()
+    known = _quiet_settings.get(id(context.settings))
+    if known is None or known[0] is not context.settings:
+        quiet = context.settings.copy_with_update(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+        if len(_quiet_settings) > 8:
+            _quiet_settings.clear()
+        known = _quiet_settings[id(context.settings)] = (context.settings, quiet)
+    return SettingsContext(profile=context.profile, settings=known[1])
 
 
 async def _take_step(decision: Decision) -> str:

@@ -30,12 +30,15 @@ pytestmark = [
 #: the decision's run and a step's artifacts were published in one task run, a step made
 #: 29 to 43 requests (``bench/api_calls.py``, decision 2).
 STEP_REQUESTS = 9
-#: Requests per form a step opens: its run, its suspension (a run created suspended would
-#: not read its answer: :func:`flows.runs.open_person_run`) and the form's two inputs.
-FORM_REQUESTS = 4
-#: Events of every step besides its artifacts' and transitions': none (Prefect's heartbeat
-#: is off in the harness; on a stack it adds one). Publishing in a task run of its own cost
-#: three more (its states) and a log.
+#: Requests per form a step opens: its run, created suspended
+#: (:func:`flows.runs.create_suspended_run`), and the form's two inputs. Created from the
+#: deployment and then suspended, a form took four.
+FORM_REQUESTS = 3
+#: Requests of a step that opens forms, however many: the ``answer-task`` deployment.
+FORMS_REQUESTS = 1
+#: Events of every step besides its artifacts' and transitions': none, with Prefect's flow
+#: heartbeats on as on a stack (a step's run sends none: :func:`flows.warm.take_step`).
+#: Publishing in a task run of its own cost three more (its states) and a log.
 STEP_EVENTS = 0
 #: Log records a step ships at most (the run's start and end, the stages it runs, what it
 #: waits for, the chain's head, a refusal or a round's verdict).
@@ -53,9 +56,12 @@ def _quick(stage: Stage, classes: ClassBook, title: str) -> Decision:
 
 
 def _step(decision: Decision) -> ApiCalls:
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
     from flows.warm import take_step
 
-    with count_api_calls() as calls:
+    # heartbeats on, as on a stack (the harness turns them off)
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 30}), count_api_calls() as calls:
         assert take_step(decision) == "waiting"
     return calls
 
@@ -84,7 +90,8 @@ def test_a_step_makes_a_bounded_number_of_api_calls(
     stage: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On a warm task worker (one Prefect client for its steps, a step taken before) a step
-    makes at most 9 requests, 4 more per form it opens and one per report it publishes; it
+    makes at most 9 requests, one more to read the answer deployment when it opens forms,
+    3 per form it opens and one per report it publishes; it
     emits one event per artifact and per transition and 3 for its one task run, and ships
     at most 10 log records; the stages make no runs of their own."""
     from prefect.context import SyncClientContext
@@ -111,10 +118,14 @@ def test_a_step_makes_a_bounded_number_of_api_calls(
         (second, discuss_forms, 2, 1),
     ):
         artifacts = 2 + reports
-        assert calls.http["POST /flow_runs/"] == 1, calls.http  # the decision's run only
+        # the decision's run and one per form, each made suspended in one request
+        assert calls.http["POST /flow_runs/"] == 1 + forms_opened, calls.http
+        assert calls.http["POST /flow_runs/{id}/set_state"] == 2, calls.http
         assert "POST /task_runs/" not in calls.http, calls.http  # no child runs
         assert calls.http["POST /artifacts/"] == artifacts, calls.http  # all of them, made
-        assert calls.requests <= STEP_REQUESTS + FORM_REQUESTS * forms_opened + reports, calls.http
+        forms_read = FORMS_REQUESTS if forms_opened else 0
+        bound = STEP_REQUESTS + forms_read + FORM_REQUESTS * forms_opened + reports
+        assert calls.requests <= bound, calls.http
         assert sum(calls.events.values()) <= STEP_EVENTS + artifacts + transitions, calls.events
         assert calls.logs <= STEP_LOGS, calls.log_lines
 
@@ -122,8 +133,8 @@ def test_a_step_makes_a_bounded_number_of_api_calls(
 def test_a_step_opens_forms_after_the_answer_deployment_was_made_again(
     stage: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The ``answer-task`` deployment's id is read once per process; when the deployment is
-    deleted and made again (a new id), the next step reads it again and opens its forms."""
+    """When the ``answer-task`` deployment is deleted and made again (a new id), the next
+    step's forms are runs of the new one (the server would accept a run naming the old)."""
     from prefect import get_client
 
     from flows.people import answer_task
@@ -133,7 +144,7 @@ def test_a_step_opens_forms_after_the_answer_deployment_was_made_again(
     monkeypatch.setenv("COUNSEL_CLASSES_FILE", str(classes_file))
     classes = load_classes(classes_file)
     answer_task.to_deployment(name="answer-task").apply()
-    _step(_quick(stage, classes, "Before"))  # the id is kept from here on
+    _step(_quick(stage, classes, "Before"))
     with get_client(sync_client=True) as client:
         old = client.read_deployment_by_name(ANSWER_DEPLOYMENT).id
         client.delete_deployment(old)
