@@ -132,9 +132,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
     from cli.errors import InputFileError
     from decisions.text import decode_utf8
+    from decisions.yamlfile import safe_load
 
     try:
-        data = yaml.safe_load(decode_utf8(path.read_bytes(), source=str(path)))
+        data = safe_load(decode_utf8(path.read_bytes(), source=str(path)))
     except OSError as err:
         raise InputFileError(f"Cannot read {path}: {err.strerror}.") from err
     except ValueError as err:  # not UTF-8: the sentence names the line, the byte and the fix

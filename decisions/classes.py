@@ -48,6 +48,7 @@ from decisions.exceptions import ClassFileError, ConfigurationError
 from decisions.model import Acceptance, Comment, Opinion, TaskKind, Vote
 from decisions.tender.config import TenderRules
 from decisions.text import Name, decode_utf8, shown
+from decisions.yamlfile import safe_load as safe_yaml
 
 __all__ = [
     "DistrictType",
@@ -353,7 +354,7 @@ def _shipped_text() -> str:
 @cache
 def _shipped_labels() -> _LabelFile:
     """The labels of the shipped file, which a file of one's own adds to or replaces."""
-    raw = yaml.safe_load(_shipped_text())
+    raw = safe_yaml(_shipped_text())
     return _LabelFile.model_validate(raw.get("labels") or {})
 
 
@@ -447,7 +448,7 @@ def load_classes(path: str | Path | None = None) -> ClassBook:
         except ValueError as err:
             raise ClassFileError(str(err), path=source) from err
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_yaml(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

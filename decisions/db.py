@@ -8,6 +8,7 @@ advisory lock: the audit chain is a single line, so its appends are serialised b
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -107,9 +108,18 @@ def migrate(engine: Engine) -> None:
 
 def head_revision(engine: Engine) -> str | None:
     """The newest revision the shipped migrations know."""
+    return _shipped_head()
+
+
+@cache
+def _shipped_head() -> str | None:
+    """Read once per process: every command checks the store against it, and Alembic reads
+    and compiles every migration script to find it."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    import migrations
+
+    return ScriptDirectory(str(Path(next(iter(migrations.__path__))))).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
