@@ -88,6 +88,18 @@ class RefusingCommands(TyperGroup):
             if isinstance(err, USER_ERRORS):
                 refuse(sentence(err))
             raise
+        finally:
+            _close_engines()
+
+
+#: The stores a command opened (:func:`open_engine`), closed when it ends: a process would
+#: drop their connections on exit, but the tests run commands in-process.
+_opened: list[Engine] = []
+
+
+def _close_engines() -> None:
+    while _opened:
+        _opened.pop().dispose()
 
 
 def open_engine(*, require_ready: bool = True) -> Engine:
@@ -97,6 +109,7 @@ def open_engine(*, require_ready: bool = True) -> Engine:
     from decisions.settings import load_settings
 
     engine = make_engine(load_settings().resolved_database_url())
+    _opened.append(engine)
     if require_ready:
         services.check_ready(engine)
     return engine

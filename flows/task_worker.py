@@ -50,8 +50,9 @@ logger = logging.getLogger("counsel.task_worker")
 
 def sweep_windows(every_s: float) -> tuple[float, float]:
     """A sweep every ``every_s`` takes a decision for stuck after twice that of quiet (at
-    least 10 s) and a step for lost after three times that (at least 30 s)."""
-    return max(2 * every_s, 10.0), max(3 * every_s, 30.0)
+    least 10 s) and a step for lost after three times that (at least 15 s: a step costs a
+    fraction of a second of CPU, and one wrongly taken for lost runs twice but writes once)."""
+    return max(2 * every_s, 10.0), max(3 * every_s, 15.0)
 
 
 @task(name=SWEEP_TASK, **NO_RESULTS)

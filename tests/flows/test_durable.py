@@ -52,8 +52,11 @@ QUICK_CLASSES = EXAMPLES / "classes-quick.yaml"
 
 
 #: The decisions' last answers come this far apart (people do not all answer in the same
-#: second); how soon each continues is bench/load.py's figure, not this test's.
-ANSWER_PACE_S = 2.0
+#: instant); how soon each continues is bench/load.py's figure, not this test's.
+ANSWER_PACE_S = 0.5
+#: The stack's task workers sweep this often, so the crash drill's lost steps are queued
+#: again after the shortest lost window (``flows.task_worker.sweep_windows``: 15 s).
+SWEEP_EVERY_S = 5
 #: How long a wait for a condition may take before the test calls it a hang: generous, since
 #: the suite must hold on a busy machine (speed is bench/'s to measure, not these tests').
 GUARD_S = 600
@@ -92,7 +95,7 @@ class RealStack:
         )
 
     def up(self) -> None:
-        args = ["up", "--port", str(self.port), "--sweep-every", "10"]
+        args = ["up", "--port", str(self.port), "--sweep-every", str(SWEEP_EVERY_S)]
         if self.prefect_database:
             args += ["--prefect-database", self.prefect_database]
         done = self.counsel(*args)

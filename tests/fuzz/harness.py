@@ -8,15 +8,11 @@ prepared store (:class:`Stores`), so examples never see each other's writes.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
 import shutil
-import sys
-import traceback
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +23,7 @@ from sqlalchemy import Engine, inspect, text
 from decisions import services
 from decisions.db import make_engine
 from decisions.text import clean_text
+from tests.inprocess import Outcome, invoke
 
 __all__ = [
     "LARGE_REPORTS_WANTED",
@@ -51,64 +48,6 @@ LARGE_REPORTS_WANTED = pytest.mark.filterwarnings(
 
 #: How often each entry point ended in each branch, checked by each module's last test.
 OUTCOMES: Counter[tuple[str, str]] = Counter()
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one in-process ``counsel`` call did."""
-
-    code: int | str | None
-    out: str
-    err: str
-    raised: str | None = None  # the traceback of anything but SystemExit escaping main()
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-
-@contextlib.contextmanager
-def _environment(env: Mapping[str, str | None]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in env}
-    try:
-        for key, value in env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def invoke(*args: str, env: Mapping[str, str | None]) -> Outcome:
-    """Run ``counsel *args`` through ``cli.app.main`` with ``env``; never raises."""
-    from cli.app import main
-
-    out, err = io.StringIO(), io.StringIO()
-    argv = sys.argv
-    code: int | str | None = 0
-    raised = None
-    sys.argv = ["counsel", *args]
-    try:
-        with (
-            _environment({"PREFECT_API_URL": None, "COLUMNS": "200", **env}),
-            contextlib.redirect_stdout(out),
-            contextlib.redirect_stderr(err),
-        ):
-            main()
-    except SystemExit as exit_:
-        code = exit_.code
-    except BaseException:  # noqa: BLE001 - anything else escaping main() is the finding
-        code = None
-        raised = traceback.format_exc()
-    finally:
-        sys.argv = argv
-    return Outcome(code, out.getvalue(), err.getvalue(), raised)
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,8 @@ def test_verify_names_the_first_bad_event(
     """Each kind of tampering is found and the first bad event is named, whether one walk
     or several worker processes verify the chain."""
     assert services.verify(world.engine).ok
-    assert verify_split(world).ok
+    if split:
+        assert verify_split(world).ok
     with chain_unprotected(world.engine) as conn:
         bad = damage(conn)
     report = verify_split(world) if split else services.verify(world.engine)

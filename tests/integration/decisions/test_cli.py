@@ -1,4 +1,11 @@
-"""The ``counsel`` command as a user runs it: real processes, real databases."""
+"""The ``counsel`` command as a user runs it, on real databases.
+
+The demos run as processes of their own, as `make demo` runs them (they start Prefect); the
+other commands run in-process through the console script's ``cli.app.main``
+(:mod:`tests.inprocess`), which reads the same environment and exits with the same status,
+at a few milliseconds a command instead of most of a second. That the everyday commands
+start as processes without loading Prefect is ``test_cli_start.py``'s to check.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from decisions.db import make_engine
 from decisions.uow import UnitOfWork
 from experts.sample import load_sample
 from experts.store import save_expertise
+from tests.inprocess import invoke
 from tests.integration.decisions.conftest import World, chain_unprotected
 
 #: A guard against a hung command, not a target: a command's speed is bench/'s to measure.
@@ -30,20 +38,29 @@ def counsel(
     home: Path | None = None,
     hang_s: float = HANG_S,
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COUNSEL_")}
-    env["COUNSEL_DATABASE_URL"] = url
-    env["COLUMNS"] = "200"
+    """``counsel *args`` with the store at ``url`` and no other ``COUNSEL_*`` setting; a
+    demo in a process of its own, anything else in-process. A traceback escaping the
+    command is its stderr, as it would be a process's."""
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("COUNSEL_")}
+    env.update(COUNSEL_DATABASE_URL=url, COLUMNS="200")
     if token:
         env["COUNSEL_TOKEN"] = token
     if home:
         env["COUNSEL_HOME"] = str(home)
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=hang_s,
-        check=False,
+    if args[:1] == ("demo",):
+        kept = {k: v for k, v in os.environ.items() if not k.startswith("COUNSEL_")}
+        return subprocess.run(
+            [sys.executable, "-m", "cli", *args],
+            capture_output=True,
+            text=True,
+            env={**kept, **{k: v for k, v in env.items() if v is not None}},
+            timeout=hang_s,
+            check=False,
+        )
+    done = invoke(*args, env=env)
+    code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return subprocess.CompletedProcess(
+        ["counsel", *args], code, done.out, done.err + (done.raised or "")
     )
 
 

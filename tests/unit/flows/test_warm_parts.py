@@ -32,7 +32,8 @@ def test_a_run_of_another_name_is_refused_with_a_sentence(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("every_s", "windows"), [(60, (120.0, 180.0)), (10, (20.0, 30.0)), (1, (10.0, 30.0))]
+    ("every_s", "windows"),
+    [(60, (120.0, 180.0)), (10, (20.0, 30.0)), (5, (10.0, 15.0)), (1, (10.0, 15.0))],
 )
 def test_sweep_windows_are_two_and_three_intervals_with_floors(
     every_s: float, windows: tuple[float, float]
