@@ -31,7 +31,7 @@ from decisions.settings import load_settings
 from flows.context import NO_RESULTS
 from flows.notifier import notify_forever
 from flows.sweep import deadline_sweep
-from flows.warm import continue_decision, deferred, outside_task_run
+from flows.warm import continue_decision, deferred, outside_task_run, without_heartbeats
 
 __all__ = [
     "SWEEP_TASK",
@@ -59,7 +59,7 @@ def sweep_windows(every_s: float) -> tuple[float, float]:
 def sweep_deadlines() -> str:
     """One deadline sweep in this process, as a run of the ``deadline-sweep`` flow."""
     stale_s, lost_s = sweep_windows(load_settings().sweep_every_s)
-    with tags("counsel"):
+    with tags("counsel"), without_heartbeats():
         return outside_task_run(lambda: deadline_sweep(stale_after_s=stale_s, lost_after_s=lost_s))
 
 
