@@ -20,8 +20,10 @@ is counted by endpoint in ``bench/api_calls.py``.
 
     .venv/bin/python bench/load.py --part waiting            # the issue's figures
     .venv/bin/python bench/load.py --part waiting --quick    # 20 decisions, a fast check
+    .venv/bin/python bench/load.py --part burst              # the burst alone, a new stack
     .venv/bin/python bench/load.py [--experts 100] [--answers 10] [--waiting 100]
-        [--pace 2] [--paths warm,process] [--burst-paths warm] [--part answers|waiting|all]
+        [--pace 2] [--paths warm,process] [--burst-paths warm]
+        [--part answers|waiting|burst|all]
 """
 
 from __future__ import annotations
@@ -177,12 +179,17 @@ def main() -> None:
         help="paths whose last answers also arrive all at once (warm)",
     )
     parser.add_argument("--quick", action="store_true", help="20 decisions: a fast check")
-    parser.add_argument("--part", choices=["answers", "waiting", "all"], default="all")
+    parser.add_argument(
+        "--part",
+        choices=["answers", "waiting", "burst", "all"],
+        default="all",
+        help="burst: only the burst, on a new stack per burst path",
+    )
     args = parser.parse_args()
     waiting = args.waiting or (20 if args.quick else 100)
     if args.part in {"answers", "all"}:
         answers(args)
-    if args.part in {"waiting", "all"}:
+    if args.part in {"waiting", "burst", "all"}:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from bench.waiting import run_waiting
 
@@ -196,6 +203,7 @@ def main() -> None:
             args.pace,
             [p for p in ("warm", "process") if p in args.paths],
             [p for p in args.burst_paths if p in args.paths],
+            burst_only=args.part == "burst",
         )
 
 

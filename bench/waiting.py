@@ -939,10 +939,13 @@ def run_waiting(
     pace: float,
     paths: list[str] | None = None,
     burst_paths: list[str] | None = None,
+    *,
+    burst_only: bool = False,
 ) -> None:
     """Phase A for every path (idle, one core busy) and phase B for ``burst_paths``, each
     path in a new process (:func:`run_path`), so each measures the code as it is when its
-    stack starts; then the table."""
+    stack starts; then the table. With ``burst_only``, phase B alone on a new stack per
+    burst path."""
     from flows.stack import project_dir
 
     paths = paths or ["warm", "process"]
@@ -957,7 +960,7 @@ def run_waiting(
     top = Path(tempfile.mkdtemp(prefix="counsel-bench-waiting-"))
     print(f"  stacks and logs under {top}", flush=True)
     try:
-        for path in paths:
+        for path in burst_paths if burst_only else paths:
             out = top / f"{path}.json"
             args = [
                 sys.executable,
@@ -976,6 +979,7 @@ def run_waiting(
                 "--out",
                 str(out),
                 *(["--burst"] if path in burst_paths else []),
+                *(["--burst-only"] if burst_only else []),
             ]
             child = subprocess.Popen(
                 args, cwd=project_dir(), env={**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -997,9 +1001,17 @@ def run_waiting(
 
 
 def run_path(
-    admin_url: str, path: str, decisions: int, pace: float, burst: bool, folder: Path
+    admin_url: str,
+    path: str,
+    decisions: int,
+    pace: float,
+    burst: bool,
+    folder: Path,
+    *,
+    waiting: bool = True,
 ) -> tuple[list[Row], list[Burst]]:
-    """One path on its own stack: waiting idle and with one core busy, then the burst."""
+    """One path on its own stack: waiting idle and with one core busy (unless not
+    ``waiting``), then the burst."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     rows: list[Row] = []
@@ -1008,7 +1020,7 @@ def run_path(
     try:
         bench.start()
         with temporary_settings(updates={PREFECT_API_URL: bench.stack.api_url}):
-            for busy in (False, True):
+            for busy in (False, True) if waiting else ():
                 rows.append(bench.waiting(decisions, pace, busy))
             if burst:
                 bursts.append(bench.burst(decisions))
@@ -1071,11 +1083,18 @@ def main() -> None:
     parser.add_argument("--waiting", type=int, required=True)
     parser.add_argument("--pace", type=float, required=True)
     parser.add_argument("--burst", action="store_true")
+    parser.add_argument("--burst-only", action="store_true")
     parser.add_argument("--folder", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     rows, bursts = run_path(
-        args.admin_url, args.path, args.waiting, args.pace, args.burst, args.folder
+        args.admin_url,
+        args.path,
+        args.waiting,
+        args.pace,
+        args.burst,
+        args.folder,
+        waiting=not args.burst_only,
     )
     args.out.write_text(
         json.dumps({"rows": [asdict(r) for r in rows], "bursts": [asdict(b) for b in bursts]}),
