@@ -58,7 +58,11 @@ def counsel(
             check=False,
         )
     done = invoke(*args, env=env)
-    code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    # as a process ends: an escaped exception or `sys.exit("text")` is 1, `sys.exit()` is 0
+    if done.raised is not None:
+        code = 1
+    else:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     return subprocess.CompletedProcess(
         ["counsel", *args], code, done.out, done.err + (done.raised or "")
     )
