@@ -193,10 +193,8 @@ def main() -> None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from bench.waiting import run_waiting
 
-        print(
-            f"{waiting} waiting decisions per measurement on a local stack per path "
-            "(PostgreSQL for both)"
-        )
+        what = "decisions in the burst" if args.part == "burst" else "waiting decisions"
+        print(f"{waiting} {what} per measurement on a local stack per path (PostgreSQL)")
         run_waiting(
             POSTGRES,
             waiting,

@@ -1039,17 +1039,18 @@ def run_path(
 
 def _report(rows: list[Row], bursts: list[Burst]) -> None:
     print()
-    print(HEADER)
-    print(
-        "  (latency from the last answer's submission to the round's aggregation; CPU "
-        "seconds per step of the workers taking the steps, and of the Prefect server)"
-    )
-    for row in rows:
-        print(row.line(note=False))
-    print(
-        f"  targets (warm, one core busy): CPU ≤ {TARGET_CPU_S:g} s per step, "
-        f"p95 ≤ {TARGET_P95_S:g} s"
-    )
+    if rows:  # none with --part burst
+        print(HEADER)
+        print(
+            "  (latency from the last answer's submission to the round's aggregation; CPU "
+            "seconds per step of the workers taking the steps, and of the Prefect server)"
+        )
+        for row in rows:
+            print(row.line(note=False))
+        print(
+            f"  targets (warm, one core busy): CPU ≤ {TARGET_CPU_S:g} s per step, "
+            f"p95 ≤ {TARGET_P95_S:g} s"
+        )
     by = {(r.path, r.load): r for r in rows}
     for load in ("idle", "one core busy"):
         warm, process = by.get(("warm", load)), by.get(("process", load))

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Outcome", "invoke"]
+__all__ = ["Outcome", "environment", "invoke"]
 
 
 @dataclass(frozen=True)
@@ -33,22 +33,24 @@ class Outcome:
         return self.out + self.err
 
 
+def _put(env: Mapping[str, str | None]) -> None:
+    """Set each variable of ``env``; a None unsets it."""
+    for key, value in env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @contextlib.contextmanager
-def _environment(env: Mapping[str, str | None]) -> Iterator[None]:
+def environment(env: Mapping[str, str | None]) -> Iterator[None]:
+    """``os.environ`` with ``env`` set (a None unsets) inside the block, as it was after."""
     saved = {key: os.environ.get(key) for key in env}
     try:
-        for key, value in env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _put(env)
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _put(saved)
 
 
 def invoke(*args: str, env: Mapping[str, str | None]) -> Outcome:
@@ -62,7 +64,7 @@ def invoke(*args: str, env: Mapping[str, str | None]) -> Outcome:
     sys.argv = ["counsel", *args]
     try:
         with (
-            _environment({"PREFECT_API_URL": None, "COLUMNS": "200", **env}),
+            environment({"PREFECT_API_URL": None, "COLUMNS": "200", **env}),
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
         ):

@@ -40,6 +40,7 @@ from flows.answering import submit_answer
 from flows.demo import prepare_store
 from flows.simulate import SETTLED, Participants
 from tests.flows.conftest import EXAMPLES
+from tests.inprocess import environment
 
 pytestmark = [
     pytest.mark.flows,
@@ -175,19 +176,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealStack]:
         prefect_url,
     )
     real.up()
-    saved = {k: os.environ.get(k) for k in ("PREFECT_API_URL", "COUNSEL_DATABASE_URL")}
-    os.environ["PREFECT_API_URL"] = real.api_url
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     try:
-        with temporary_settings(updates={PREFECT_API_URL: real.api_url}):
+        with (
+            environment({"PREFECT_API_URL": real.api_url}),
+            temporary_settings(updates={PREFECT_API_URL: real.api_url}),
+        ):
             yield real
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         if (real.home / "stack" / "stack.json").exists():
             real.down()
         engine.dispose()
