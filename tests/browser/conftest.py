@@ -24,6 +24,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -231,6 +232,24 @@ def prefect_server(
         yield PrefectServer(url=url, api_url=api_url, log=log)
     finally:
         stop_process(process)
+
+
+@contextmanager
+def prefect_clients_drained() -> Iterator[None]:
+    """Send this process's queued Prefect events and logs when the block ends.
+
+    Prefect's events and log workers are per process and keep the server they first
+    connected to: used inside ``temporary_settings`` of a server this suite stops later,
+    they would go on sending there. The session's harness drains every worker at its end,
+    and events still queued for a stopped server retry for about ten seconds each (a 43 s
+    teardown). Drained here, the next use starts workers for the current server.
+    """
+    try:
+        yield
+    finally:
+        from prefect.events.worker import EventsWorker
+
+        EventsWorker.drain_all(timeout=30)  # the services share one registry: logs too
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 20) -> None:

@@ -466,6 +466,7 @@ def flowing(
     from flows.simulate import Participants
     from flows.warm import start_decision_run
     from flows.web.app import log
+    from tests.browser.conftest import prefect_clients_drained
 
     engine = store.engine
     with socket.socket() as sock:
@@ -514,6 +515,7 @@ def flowing(
                         PREFECT_HOME: str(tmp_path / "prefect-client"),
                     }
                 ),
+                prefect_clients_drained(),
                 answer_page(engine, port) as page_url,
                 local_runner(sweep_every_s=1.0, stale_after_s=30, notify_every_s=0.5) as runner,
                 Participants(engine, classes, script) as sim,
