@@ -477,7 +477,7 @@ class PathBench:
         from flows.stack import stop_stack
 
         # the stack's processes are this process's children: reap them as they stop, or
-        # stop_stack waits out its timeout on each zombie's process group
+        # they stay zombies for as long as this process lives
         stopped = threading.Event()
         reaper = threading.Thread(target=self._reap, args=(stopped,), daemon=True)
         reaper.start()

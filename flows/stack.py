@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 HEALTH_TIMEOUT_S = 60.0
+#: The process work pool of ``prefect.yaml``'s deployments.
+POOL = "counsel"
 #: The answer page's port on a local stack (``counsel serve``'s default too).
 PAGE_PORT = 8400
 
@@ -129,7 +131,7 @@ def start_stack(
 
     ``sweep_every_s`` (default ``COUNSEL_SWEEP_EVERY_S``, or a minute) is how often the task
     workers sweep deadlines; a decision is then continued after twice that of quiet, and a
-    step is taken for lost with its worker after three times that (at least 30 s).
+    step is taken for lost with its worker after three times that (at least 15 s).
     ``page_workers`` (default: one per core) processes serve the answer page.
     """
     folder = home / "stack"
@@ -159,20 +161,23 @@ def start_stack(
     env = {**SERVER_POOL, **os.environ, **overrides}
     server_log = folder / "server.log"
     started: list[int] = []  # the workers, process worker first
-    page: subprocess.Popen[bytes] | None = None
     server = _spawn(
         _prefect("server", "start", "--host", "127.0.0.1", "--port", str(port)),
         env=env,
         log=server_log,
         cwd=folder,
     )
+    # the page needs only the store: it starts while the server does
+    page = _spawn_page(folder, env, page_port, page_workers or os.cpu_count() or 1)
     try:
         _wait_healthy(api_url, server, server_log)
         setup_log = folder / "deploy.log"
-        for step in (
-            _prefect("work-pool", "create", "counsel", "--type", "process", "--overwrite"),
-            _prefect("--no-prompt", "deploy", "--all"),
-        ):
+        steps = [_prefect("--no-prompt", "deploy", "--all")]
+        if not _has_process_pool(api_url):
+            steps.insert(
+                0, _prefect("work-pool", "create", POOL, "--type", "process", "--overwrite")
+            )
+        for step in steps:
             with setup_log.open("ab") as out:
                 done = subprocess.run(
                     step,
@@ -185,17 +190,16 @@ def start_stack(
                 )
             if done.returncode != 0:
                 raise StackError(f"`{' '.join(step[2:])}` failed; see {setup_log}.")
-        page = _spawn_page(folder, env, page_port, page_workers or os.cpu_count() or 1)
-        _wait_healthy(
-            page_url, page, folder / "answer-page.log", what="the answer page", path="/healthz"
-        )
         worker = _spawn_worker(folder, env)
         started.append(worker.pid)
         for n in range(task_workers or os.cpu_count() or 1):
             started.append(_spawn_task_worker(folder, env, n).pid)
+        _wait_healthy(
+            page_url, page, folder / "answer-page.log", what="the answer page", path="/healthz"
+        )
     except BaseException:
-        for pid in [*started, *([page.pid] if page else []), server.pid]:
-            _stop_group(pid)
+        _stop_groups(started)
+        _stop_groups([page.pid, server.pid])
         raise
     stack = Stack(
         str(folder),
@@ -212,9 +216,19 @@ def start_stack(
     return stack
 
 
+def _has_process_pool(api_url: str) -> bool:
+    """Whether the server already has the ``counsel`` process pool (a restart): then
+    ``prefect work-pool create`` (a second of CPU, two of wall time) is not needed."""
+    try:
+        found = httpx.get(f"{api_url}/work_pools/{POOL}", timeout=10)
+    except httpx.HTTPError:
+        return False
+    return found.status_code == 200 and found.json().get("type") == "process"
+
+
 def _spawn_worker(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return _spawn(
-        _prefect("worker", "start", "--pool", "counsel"),
+        _prefect("worker", "start", "--pool", POOL),
         env=env,
         log=folder / "worker.log",
         cwd=project_dir(),
@@ -309,34 +323,55 @@ def start_worker(home: Path) -> int:
     return worker.pid
 
 
-def _stop_group(pid: int, timeout: float = 20.0) -> bool:
-    """SIGTERM a process group, then SIGKILL it if it lingers; False if it was gone."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _stop_groups(pids: list[int], timeout: float = 20.0) -> None:
+    """SIGTERM process groups all at once, then SIGKILL those that linger after ``timeout``
+    (one after the other, ``counsel down`` took 10 s)."""
+    alive = []
+    for pid in pids:
         try:
-            os.killpg(pid, 0)
+            os.killpg(pid, signal.SIGTERM)
+            alive.append(pid)
         except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [pid for pid in alive if _group_alive(pid)]
+    for pid in alive:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs. Its exited processes stay zombies until
+    their parent reaps them (here ``counsel up`` has exited, so init, which took about 2 s),
+    and a signal still reaches a zombie: read the processes' states from /proc."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():  # no /proc: zombies count as running
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _parent, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(group) == pgid and state != "Z":
             return True
-        time.sleep(0.2)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    return True
+    return False
 
 
 def stop_stack(home: Path) -> Stack:
     """Stop the workers, the answer page and the server that ``start_stack`` recorded."""
     stack = read_stack(home)
-    for pid in stack.task_worker_pids:
-        _stop_group(pid)
-    _stop_group(stack.worker_pid)
-    if stack.page_pid:
-        _stop_group(stack.page_pid)
-    _stop_group(stack.server_pid)
+    # the workers and the page first, together; the server last, so no worker sees it gone
+    _stop_groups([*stack.task_worker_pids, stack.worker_pid, *filter(None, [stack.page_pid])])
+    _stop_groups([stack.server_pid])
     (home / "stack" / "stack.json").unlink()
     return stack
