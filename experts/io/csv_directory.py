@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from experts.io.rows import Loc, Parsed, build_record, cross_check
+from experts.io.rows import Loc, Parsed, build_record, cross_check, shown
 from experts.io.text import DEFAULT_ENCODING, read_text, refuse, text_codec
 from experts.model import (
     Affiliation,
@@ -88,7 +88,7 @@ def _csv_rows(path: Path, parsed: Parsed, encoding: str) -> Iterator[tuple[dict[
             why = (
                 f"column {missing[0]!r} is missing"
                 if missing
-                else f"unknown column {unknown[0]!r}; expected {', '.join(columns)}"
+                else f"unknown column {shown(unknown[0])}; expected {', '.join(columns)}"
             )
             parsed.problem(Loc(name, 1), why)
             return

@@ -28,7 +28,7 @@ from experts.model import (
     Topic,
 )
 
-__all__ = ["Loc", "Parsed", "build_record", "cross_check"]
+__all__ = ["Loc", "Parsed", "build_record", "cross_check", "shown"]
 
 
 @dataclass(frozen=True)
@@ -61,18 +61,24 @@ class Parsed:
 _M = TypeVar("_M", bound=BaseModel)
 
 
+def shown(value: object, *, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a refusal quotes what the file holds
+    without echoing a megabyte back (``decisions.text.shown``; the layers keep them apart)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _describe(err: ValidationError) -> str:
     """The first validation error as a sentence fragment a person can act on."""
     first = err.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"])
     value = first.get("input")
-    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:79] + "…"
-    got = "" if isinstance(value, dict) else f" (got {shown})"
+    got = "" if isinstance(value, dict) else f" (got {shown(value)})"
     msg = first["msg"]
     if first["type"] == "string_pattern_mismatch":
         msg = "must not be empty or start or end with a blank"
     elif first["type"] == "extra_forbidden":
-        return f"unknown field {where!r}"
+        return f"unknown field {shown(where)}"
     return f"{where}: {msg[0].lower() + msg[1:]}{got}" if where else f"{msg}{got}"
 
 
@@ -83,7 +89,7 @@ def build_record(parsed: Parsed, cls: type[_M], raw: Any, loc: Loc) -> _M | None
         return None
     unknown = sorted(str(k) for k in raw if k not in cls.model_fields)
     if unknown:
-        parsed.problem(loc, f"unknown field {unknown[0]!r}")
+        parsed.problem(loc, f"unknown field {shown(unknown[0])}")
         return None
     try:
         return cls.model_validate(dict(raw))

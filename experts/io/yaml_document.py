@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel
 
 from experts.exceptions import ExpertiseImportError, RowProblem
-from experts.io.rows import Loc, Parsed, build_record, cross_check
+from experts.io.rows import Loc, Parsed, build_record, cross_check, shown
 from experts.io.text import DEFAULT_ENCODING, read_text
 from experts.model import (
     Affiliation,
@@ -132,11 +132,11 @@ def parse_yaml_text(
     top = Loc(file, _line(doc, 1))
     fmt = doc.get("format", FORMAT)
     if fmt != FORMAT:
-        parsed.problem(top, f"unknown format {fmt!r}; expected {FORMAT!r}")
+        parsed.problem(top, f"unknown format {shown(fmt)}; expected {FORMAT!r}")
     sections = ("topics", "districts", "organisations", "experts")
     for key in doc:
         if key not in (*sections, "format"):
-            parsed.problem(top, f"unknown section {key!r}")
+            parsed.problem(top, f"unknown section {shown(key)}")
     for section in sections:
         rows = doc.get(section) or []
         if not isinstance(rows, list):

@@ -204,6 +204,29 @@ def test_bad_yaml_row_is_reported_with_file_line_and_reason(
     assert f"Nothing was imported from {path}" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "what"),
+    [
+        ("topics:", "format: " + "x" * 20_000 + "\ntopics:", "unknown format 'xxxx"),
+        # keys of over 1,024 characters need YAML's explicit "? key" form
+        ("topics:", "? " + "k" * 20_000 + "\n: 1\ntopics:", "unknown section 'kkkk"),
+        ("id: E1\n", "id: E1\n    ? " + "c" * 20_000 + "\n    : 1\n", "unknown field 'cccc"),
+    ],
+)
+def test_a_refusal_quotes_a_huge_value_cut_short(
+    tmp_path: Path, old: str, new: str, what: str
+) -> None:
+    """A refusal names a value from the file (found by the fuzz suite: an unknown format
+    of 20,000 characters came back whole) in at most 80 characters."""
+    path = tmp_path / "experts.yaml"
+    path.write_text(GOOD.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ExpertiseImportError) as info:
+        read_expertise(path)
+    reason = info.value.problems[0].reason
+    assert what in reason and "…" in reason
+    assert len(str(info.value)) < len(str(path)) + 200, str(info.value)[:300]
+
+
 def test_invalid_yaml_syntax_is_reported_with_its_line(tmp_path: Path) -> None:
     """Broken YAML syntax is reported with the line the parser stopped at."""
     path = tmp_path / "broken.yaml"
@@ -279,6 +302,15 @@ def test_unknown_csv_column_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ExpertiseImportError, match="unknown column 'colour'") as info:
         read_csv_dir(tmp_path)
     assert info.value.problems[0].line == 1
+
+
+def test_a_huge_unknown_csv_column_is_quoted_cut_short(tmp_path: Path) -> None:
+    """The refusal quotes a 20,000-character column name in at most 80 characters."""
+    _write(tmp_path / "topics.csv", [["id", "name", "c" * 20_000], ["t", "T", "red"]])
+    _write(tmp_path / "experts.csv", [["id", "name"]])
+    with pytest.raises(ExpertiseImportError, match="unknown column 'cccc[^;]*…;") as info:
+        read_csv_dir(tmp_path)
+    assert len(info.value.problems[0].reason) < 200
 
 
 def test_topic_cycle_is_refused() -> None:
