@@ -116,7 +116,9 @@ class Stores:
     """Fresh copies of a prepared SQLite store, one per example, in ``folder``.
 
     Each copy gets a new file name (a leftover WAL of an earlier copy must never be applied
-    to the next one); :meth:`fresh` removes the previous copy first.
+    to the next one); :meth:`fresh` removes the previous copy first. Every copy is the
+    template byte for byte, so :meth:`pristine`, its snapshot, is taken once (reading every
+    row and verifying the chain took a sixth of each example).
     """
 
     def __init__(self, template: Path, folder: Path) -> None:
@@ -126,6 +128,7 @@ class Stores:
         self._n = 0
         self._engine: Engine | None = None
         self._path: Path | None = None
+        self._pristine: Snapshot | None = None
 
     def fresh(self) -> tuple[str, Engine]:
         """The URL of a new copy of the template, and an engine on it."""
@@ -135,7 +138,14 @@ class Stores:
         shutil.copyfile(self.template, path)
         self._path = path
         self._engine = make_engine(f"sqlite:///{path}")
+        if self._pristine is None:
+            self._pristine = snapshot(self._engine)
         return f"sqlite:///{path}", self._engine
+
+    def pristine(self) -> Snapshot:
+        """The snapshot of a fresh copy, before anything writes to it (taken of the first)."""
+        assert self._pristine is not None, "Stores.pristine() before the first fresh()"
+        return self._pristine
 
     def close(self) -> None:
         if self._engine is not None:

@@ -169,7 +169,7 @@ def test_answer_file(
     url, engine = stores.fresh()
     path = workdir / "answer.yaml"
     path.write_bytes(doc)
-    before = snapshot(engine)
+    before = stores.pristine()
     result = _answer(template, url, _actor_token(template, who), "--file", str(path))
     branch = judge(
         "counsel answer --file",
@@ -209,7 +209,7 @@ def test_answer_set_options(args: list[str], who: str, template: Template, store
     """`counsel answer TASK --set name=value …` records the answer once or refuses it in a
     sentence, leaving the task open."""
     url, engine = stores.fresh()
-    before = snapshot(engine)
+    before = stores.pristine()
     token = _actor_token(template, who)
     result = _answer(template, url, token, *args)
     assert result.code != 2, f"a well-formed command line was a usage error: {result.err}"
@@ -274,7 +274,7 @@ def test_answer_form(data: dict[str, Any], template: Template, stores: Stores) -
             "Prefect's server accepts this input, but the flow cannot read it, so the "
             f"person's run crashes: {err}"
         ) from err
-    before = snapshot(engine)
+    before = stores.pristine()
     problem = _record(engine, task, form, template.criteria)
     branch = judge(
         "the answer form",

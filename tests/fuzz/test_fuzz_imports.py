@@ -260,7 +260,7 @@ def test_import_yaml(
         shutil.rmtree(path)
     path.write_bytes(doc)
     args = [str(path), *_options(flags, encoding)]
-    before = snapshot(engine)
+    before = stores.pristine()
     result = _import(url, template.planner_token, args)
     branch = judge_import(
         "counsel experts import (YAML)", engine, before, result, args,
@@ -350,7 +350,7 @@ def test_import_csv(
         else:
             (folder / name).write_bytes(content)
     args = [str(folder), *_options(flags, encoding)]
-    before = snapshot(engine)
+    before = stores.pristine()
     result = _import(url, template.planner_token, args)
     branch = judge_import(
         "counsel experts import (CSV)", engine, before, result, args,

@@ -122,7 +122,7 @@ def test_submit_proposal(doc: bytes, template: Template, stores: Stores, workdir
     url, engine = stores.fresh()
     path = workdir / "proposal.yaml"
     path.write_bytes(doc)
-    before = snapshot(engine)
+    before = stores.pristine()
     result = _submit(url, template.planner_token, path)
     branch = judge_submit(
         "counsel submit", engine, before, result,
@@ -215,7 +215,7 @@ def test_classes_file(doc: bytes, template: Template, stores: Stores, workdir: P
     event(f"load_classes: {loaded}")
     OUTCOMES["classes-load", loaded] += 1
     url, engine = stores.fresh()
-    before = snapshot(engine)
+    before = stores.pristine()
     proposal = examples_dir() / "proposal.yaml"
     result = _submit(url, template.planner_token, proposal, classes)
     branch = judge_submit(
