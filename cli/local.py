@@ -176,9 +176,11 @@ def down() -> None:
     """Stop the workers, the answer page and the Prefect server that `counsel up` started."""
     from flows.stack import stop_stack
 
-    stack = stop_stack(load_settings().home)
+    stack, killed = stop_stack(load_settings().home)
     page = f", the answer page at {stack.page_url}" if stack.page_url else ""
     console.print(f"Stopped the workers{page} and the Prefect server at {stack.ui_url}.")
+    for each in killed:
+        console.print(f"Killed {each}: it did not stop within 20 s of SIGTERM.")
 
 
 @app.command()

@@ -42,6 +42,12 @@ __all__ = [
 HEALTH_TIMEOUT_S = 60.0
 #: The process work pool of ``prefect.yaml``'s deployments.
 POOL = "counsel"
+#: Prefect's process worker stops on SIGTERM, and at once on a second one. Its flow runs
+#: are processes of their own that it leaves running, so it has nothing to wait for; but in
+#: the suite's stack tests it sometimes ignored the first for the whole 20 s (its log says
+#: it passed SIGINT to itself, and then its event loop idled): after this long it gets the
+#: second.
+WORKER_SECOND_SIGTERM_S = 3.0
 #: The answer page's port on a local stack (``counsel serve``'s default too).
 PAGE_PORT = 8400
 
@@ -323,9 +329,12 @@ def start_worker(home: Path) -> int:
     return worker.pid
 
 
-def _stop_groups(pids: list[int], timeout: float = 20.0) -> None:
-    """SIGTERM process groups all at once, then SIGKILL those that linger after ``timeout``
-    (one after the other, ``counsel down`` took 10 s)."""
+def _stop_groups(
+    pids: list[int], timeout: float = 20.0, *, again_after: dict[int, float] | None = None
+) -> list[str]:
+    """SIGTERM process groups all at once (one after the other, ``counsel down`` took 10 s),
+    SIGTERM again those of ``again_after`` still running after their number of seconds,
+    then SIGKILL those that linger after ``timeout``; what had to be killed, described."""
     alive = []
     for pid in pids:
         try:
@@ -333,15 +342,39 @@ def _stop_groups(pids: list[int], timeout: float = 20.0) -> None:
             alive.append(pid)
         except ProcessLookupError:
             pass
-    deadline = time.monotonic() + timeout
-    while alive and time.monotonic() < deadline:
+    started = time.monotonic()
+    again = dict(again_after or {})
+    while alive and time.monotonic() < started + timeout:
         time.sleep(0.1)
         alive = [pid for pid in alive if _group_alive(pid)]
+        for pid in [p for p in alive if p in again and time.monotonic() > started + again[p]]:
+            del again[pid]
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    killed = []
     for pid in alive:
+        killed.append(_describe_group(pid))
         try:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    return killed
+
+
+def _describe_group(pgid: int) -> str:
+    """``pid N (its command line)`` for each live process of the group."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            state, _parent, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except (OSError, ValueError):
+            continue
+        if int(group) == pgid and state != "Z":
+            found.append(f"pid {entry.name} ({command[:120]})")
+    return ", ".join(found) or f"process group {pgid}"
 
 
 def _group_alive(pgid: int) -> bool:
@@ -367,11 +400,15 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def stop_stack(home: Path) -> Stack:
-    """Stop the workers, the answer page and the server that ``start_stack`` recorded."""
+def stop_stack(home: Path) -> tuple[Stack, list[str]]:
+    """Stop the workers, the answer page and the server that ``start_stack`` recorded; with
+    the processes that did not stop within 20 s of SIGTERM and were killed."""
     stack = read_stack(home)
     # the workers and the page first, together; the server last, so no worker sees it gone
-    _stop_groups([*stack.task_worker_pids, stack.worker_pid, *filter(None, [stack.page_pid])])
-    _stop_groups([stack.server_pid])
+    killed = _stop_groups(
+        [*stack.task_worker_pids, stack.worker_pid, *filter(None, [stack.page_pid])],
+        again_after={stack.worker_pid: WORKER_SECOND_SIGTERM_S},
+    )
+    killed += _stop_groups([stack.server_pid])
     (home / "stack" / "stack.json").unlink()
-    return stack
+    return stack, killed

@@ -17,14 +17,17 @@ the outbox through leases, so each message is sent once.
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 import random
 import time
+from collections.abc import Callable
+from typing import Any
 
 from prefect import tags, task
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import TaskRun
 from prefect.context import SyncClientContext
+from prefect.logging import get_logger
 from prefect.task_worker import StopTaskWorker, TaskWorker
 
 from decisions.settings import load_settings
@@ -35,6 +38,8 @@ from flows.warm import continue_decision, deferred, outside_task_run, without_he
 
 __all__ = [
     "SWEEP_TASK",
+    "FinishingTaskWorker",
+    "serve_until",
     "sweep_deadlines",
     "queue_sweep",
     "sweep_windows",
@@ -44,8 +49,12 @@ __all__ = [
 
 SWEEP_TASK = "sweep-deadlines"
 RECONNECT_S = 2.0
+#: How long a task worker told to stop (SIGTERM) lets the steps it runs finish: a step takes
+#: a fraction of a second; ``counsel down`` kills what still runs after 20 s.
+FINISH_S = 15.0
 
-logger = logging.getLogger("counsel.task_worker")
+#: Prefect's logging setup shows its own loggers at INFO on the worker's console
+logger = get_logger("counsel.task_worker")
 
 
 def sweep_windows(every_s: float) -> tuple[float, float]:
@@ -94,28 +103,87 @@ async def _queue_sweeps(every_s: float) -> None:
         await asyncio.sleep(every_s - (time.time() % every_s) + jitter)
 
 
+class FinishingTaskWorker(TaskWorker):
+    """Prefect's task worker, which on SIGTERM takes no more task runs and lets the running
+    ones finish. Prefect's own handler cancels them: a step cut short waits out the lost
+    window before the sweep takes it again, and the log shows a traceback."""
+
+    def __init__(self, *tasks: Any, limit: int, on_sigterm: Callable[[], None]) -> None:
+        super().__init__(*tasks, limit=limit)
+        self._on_sigterm = on_sigterm
+
+    def handle_sigterm(self, signum: int, frame: object) -> None:
+        self._on_sigterm()
+
+    @property
+    def running(self) -> int:
+        return sum(len(runs) for runs in self.in_flight_task_runs.values())
+
+    async def finish(self, within_s: float) -> None:
+        """Take no more task runs (every slot is held) and wait up to ``within_s`` for the
+        running ones to end. A run the server hands over meanwhile waits for a slot that
+        never comes: it is lost with this worker, and the sweep queues its step again."""
+        if self._limiter is not None:
+            while self._limiter.available_tokens >= 1:
+                self._limiter.acquire_on_behalf_of_nowait(object())
+        deadline = time.monotonic() + within_s
+        while self.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+
+async def serve_until(worker: FinishingTaskWorker, stopping: asyncio.Event) -> None:
+    """Serve until the worker ends (raising what ended it) or ``stopping`` is set; then
+    let its running task runs finish before it stops."""
+    serving = asyncio.create_task(worker.astart())
+    stop = asyncio.create_task(stopping.wait())
+    try:
+        await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if serving.done():
+            serving.result()
+            return
+        await worker.finish(FINISH_S)
+    finally:
+        for each in (serving, stop):
+            each.cancel()
+        await asyncio.gather(serving, stop, return_exceptions=True)
+
+
 async def aserve_warm(
-    *, limit: int, sweep_every_s: float | None, notify_every_s: float | None = None
+    *,
+    limit: int,
+    sweep_every_s: float | None,
+    notify_every_s: float | None = None,
+    tasks: tuple[Any, ...] | None = None,
 ) -> None:
-    """Serve ``continue-decision`` and ``sweep-deadlines`` until cancelled; with
-    ``sweep_every_s``, also ask for a sweep every interval, and with ``notify_every_s``
-    send the outbox's due messages that often. A lost connection to the Prefect server (a
-    restart) is taken up again; steps it cut short are the sweep's."""
+    """Serve ``continue-decision`` and ``sweep-deadlines`` until cancelled or SIGTERM (then
+    the running steps finish first); with ``sweep_every_s``, also ask for a sweep every
+    interval, and with ``notify_every_s`` send the outbox's due messages that often. A lost
+    connection to the Prefect server (a restart) is taken up again; steps it cut short are
+    the sweep's. ``tasks`` replaces what it serves (the tests serve their own)."""
+    served = tasks or (continue_decision, sweep_deadlines)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def on_sigterm() -> None:
+        logger.info("SIGTERM: taking no more task runs; the running ones finish first.")
+        loop.call_soon_threadsafe(stopping.set)
+
     asker = asyncio.create_task(_queue_sweeps(sweep_every_s)) if sweep_every_s else None
     notifier = asyncio.create_task(notify_forever(notify_every_s)) if notify_every_s else None
     try:
-        while True:
-            worker = TaskWorker(continue_decision, sweep_deadlines, limit=limit)
+        while not stopping.is_set():
+            worker = FinishingTaskWorker(*served, limit=limit, on_sigterm=on_sigterm)
             try:
                 # one API client for the task runs of this worker, instead of one each
                 with SyncClientContext.get_or_create():
-                    await worker.astart()
+                    await serve_until(worker, stopping)
                 return
             except StopTaskWorker:
                 return
             except Exception as err:  # noqa: BLE001 - reconnect rather than die
                 logger.warning("Lost the Prefect server (%s); connecting again.", err)
-                await asyncio.sleep(RECONNECT_S)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), RECONNECT_S)
     finally:
         for helper in (asker, notifier):
             if helper is not None:
