@@ -105,8 +105,8 @@ async def _queue_sweeps(every_s: float) -> None:
 
 class FinishingTaskWorker(TaskWorker):
     """Prefect's task worker, which on SIGTERM takes no more task runs and lets the running
-    ones finish. Prefect's own handler cancels them: a step cut short waits out the lost
-    window before the sweep takes it again, and the log shows a traceback."""
+    ones finish. Prefect's own handler ends the process at once: a step it was running waits
+    out the lost window before the sweep takes it again, and the log shows a traceback."""
 
     def __init__(self, *tasks: Any, limit: int, on_sigterm: Callable[[], None]) -> None:
         super().__init__(*tasks, limit=limit)
