@@ -366,14 +366,12 @@ def _stop_groups(
 def _describe_group(pgid: int) -> str:
     """``pid N (its command line)`` for each live process of the group."""
     found = []
-    for entry in Path("/proc").glob("[0-9]*"):
+    for entry in _live_members(pgid):
         try:
-            state, _parent, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except (OSError, ValueError):
+        except OSError:
             continue
-        if int(group) == pgid and state != "Z":
-            found.append(f"pid {entry.name} ({command[:120]})")
+        found.append(f"pid {entry.name} ({command[:120]})")
     return ", ".join(found) or f"process group {pgid}"
 
 
@@ -381,23 +379,26 @@ def _group_alive(pgid: int) -> bool:
     """Whether a process of the group still runs. Its exited processes stay zombies until
     their parent reaps them (here ``counsel up`` has exited, so init, which took about 2 s),
     and a signal still reaches a zombie: read the processes' states from /proc."""
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():  # no /proc: zombies count as running
+    if not Path("/proc/self/stat").exists():  # no /proc: zombies count as running
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
             return False
         return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
+    return bool(_live_members(pgid))
+
+
+def _live_members(pgid: int) -> list[Path]:
+    """The /proc entries of the group's processes that are not zombies."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
         try:
             state, _parent, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
         except (OSError, ValueError):
             continue
         if int(group) == pgid and state != "Z":
-            return True
-    return False
+            found.append(entry)
+    return found
 
 
 def stop_stack(home: Path) -> tuple[Stack, list[str]]:
