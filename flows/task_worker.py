@@ -28,7 +28,7 @@ from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import TaskRun
 from prefect.context import SyncClientContext
 from prefect.logging import get_logger
-from prefect.task_worker import StopTaskWorker, TaskWorker
+from prefect.task_worker import TaskWorker
 
 from decisions.settings import load_settings
 from flows.context import NO_RESULTS
@@ -177,8 +177,6 @@ async def aserve_warm(
                 # one API client for the task runs of this worker, instead of one each
                 with SyncClientContext.get_or_create():
                     await serve_until(worker, stopping)
-                return
-            except StopTaskWorker:
                 return
             except Exception as err:  # noqa: BLE001 - reconnect rather than die
                 logger.warning("Lost the Prefect server (%s); connecting again.", err)
