@@ -26,9 +26,16 @@ from typing import Any
 from prefect import tags, task
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import TaskRun
+from prefect.client.subscriptions import Subscription
 from prefect.context import SyncClientContext
 from prefect.logging import get_logger
+from prefect.settings import (
+    PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW,
+    get_current_settings,
+    temporary_settings,
+)
 from prefect.task_worker import TaskWorker
+from websockets.exceptions import ConnectionClosedOK
 
 from decisions.settings import load_settings
 from flows.context import NO_RESULTS
@@ -39,6 +46,7 @@ from flows.warm import continue_decision, deferred, outside_task_run, without_he
 __all__ = [
     "SWEEP_TASK",
     "FinishingTaskWorker",
+    "hang_up",
     "serve_until",
     "sweep_deadlines",
     "queue_sweep",
@@ -49,6 +57,10 @@ __all__ = [
 
 SWEEP_TASK = "sweep-deadlines"
 RECONNECT_S = 2.0
+#: How long a worker that stops waits for the server to acknowledge its hang-up.
+HANG_UP_S = 2.0
+#: Where a task worker subscribes to the task runs queued for it (Prefect's endpoint).
+SUBSCRIPTION_PATH = "/task_runs/subscriptions/scheduled"
 #: How long a task worker told to stop (SIGTERM) lets the steps it runs finish: a step takes
 #: a fraction of a second; ``counsel down`` kills what still runs after 20 s.
 FINISH_S = 15.0
@@ -104,13 +116,21 @@ async def _queue_sweeps(every_s: float) -> None:
 
 
 class FinishingTaskWorker(TaskWorker):
-    """Prefect's task worker, which on SIGTERM takes no more task runs and lets the running
-    ones finish. Prefect's own handler ends the process at once: a step it was running waits
-    out the lost window before the sweep takes it again, and the log shows a traceback."""
+    """Prefect's task worker, which hangs up on the server when it stops and on SIGTERM
+    lets the running task runs finish.
+
+    Prefect's own handler ends the process at once: a step it was running waits out the
+    lost window before the sweep takes it again, and the log shows a traceback. And
+    Prefect's worker never closes its subscription: a worker stopped inside a process that
+    goes on (the local runner of ``counsel demo`` and the tests, the reconnection after a
+    lost server) still looks subscribed to the server, which hands it task runs that no one
+    takes until the server's ping gives up on the socket, 20–40 s later."""
 
     def __init__(self, *tasks: Any, limit: int, on_sigterm: Callable[[], None]) -> None:
         super().__init__(*tasks, limit=limit)
         self._on_sigterm = on_sigterm
+        self._subscription: Subscription[TaskRun] | None = None
+        self._finishing = False
 
     def handle_sigterm(self, signum: int, frame: object) -> None:
         self._on_sigterm()
@@ -119,16 +139,63 @@ class FinishingTaskWorker(TaskWorker):
     def running(self) -> int:
         return sum(len(runs) for runs in self.in_flight_task_runs.values())
 
+    async def _subscribe_to_task_scheduling(self) -> None:
+        """Prefect's loop (take each task run the server hands over while a slot is free),
+        keeping its subscription so that :meth:`finish` and a cancellation close it."""
+        api_url = get_current_settings().api.url
+        if api_url is None:
+            raise ValueError("A task worker needs PREFECT_API_URL (a Prefect server).")
+        subscription = self._subscription = Subscription(
+            model=TaskRun,
+            path=SUBSCRIPTION_PATH,
+            keys=self.task_keys,
+            client_id=self.client_id,
+            base_url=api_url,
+        )
+        try:
+            async for task_run in subscription:
+                logger.info("Received task run %s (%s).", task_run.id, task_run.name)
+                if await self._acquire_token(task_run.id):
+                    assert self._runs_task_group is not None, "the worker was entered"
+                    self._runs_task_group.start_soon(self._safe_submit_scheduled_task_run, task_run)
+        except ConnectionClosedOK:
+            if not self._finishing:
+                raise  # the server closed it: the caller connects again
+        finally:
+            await hang_up(subscription)
+
     async def finish(self, within_s: float) -> None:
-        """Take no more task runs (every slot is held) and wait up to ``within_s`` for the
-        running ones to end. A run the server hands over meanwhile waits for a slot that
-        never comes: it is lost with this worker, and the sweep queues its step again."""
-        if self._limiter is not None:
-            while self._limiter.available_tokens >= 1:
-                self._limiter.acquire_on_behalf_of_nowait(object())
+        """Hang up, so that the server hands this worker's share of task runs to the others,
+        and wait up to ``within_s`` for the running ones to end."""
+        self._finishing = True
+        if self._subscription is not None:
+            await hang_up(self._subscription)
         deadline = time.monotonic() + within_s
         while self.running and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+
+
+async def hang_up(subscription: Subscription[TaskRun]) -> None:
+    """Close a subscription's websocket, so the server stops handing it task runs at once
+    (its loop notices a closed socket within a second); never raises."""
+    try:
+        websocket = subscription.websocket
+    except RuntimeError:
+        return  # never connected
+    try:
+        await asyncio.wait_for(websocket.close(), HANG_UP_S)
+    except Exception:  # noqa: BLE001 - a server already gone: the socket is dropped below
+        pass
+    finally:
+        websocket.transport.abort()  # a no-op once the close handshake is done
+
+
+def logs_without_flow_run_dropped() -> contextlib.AbstractContextManager[object]:
+    """A background task run belongs to no flow run, so Prefect's API keeps none of its
+    own log records ("Finished in state Completed()"); say so quietly instead of with a
+    warning per step (an error where warnings are errors, as in the tests). The step's
+    flow run ships its logs as usual."""
+    return temporary_settings(updates={PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW: "ignore"})
 
 
 async def serve_until(worker: FinishingTaskWorker, stopping: asyncio.Event) -> None:
@@ -175,7 +242,7 @@ async def aserve_warm(
             worker = FinishingTaskWorker(*served, limit=limit, on_sigterm=on_sigterm)
             try:
                 # one API client for the task runs of this worker, instead of one each
-                with SyncClientContext.get_or_create():
+                with SyncClientContext.get_or_create(), logs_without_flow_run_dropped():
                     await serve_until(worker, stopping)
                 return
             except Exception as err:  # noqa: BLE001 - reconnect rather than die
