@@ -21,6 +21,23 @@ from sqlalchemy.engine import make_url
 
 from decisions.db import make_engine, migrate, normalise_url
 
+#: The test folders that run Prefect (its test harness, servers, workers); ``make test`` runs
+#: them in one pytest worker and everything else in another (pytest-xdist's ``loadgroup``).
+PREFECT_FOLDERS = ("flows", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Two groups for ``make test``'s two workers: the Prefect tests, which mostly wait on
+    servers and people, beside the store's, which keep a core busy. Each group stays in one
+    process and in its order, so Hypothesis never runs where Prefect's background threads
+    draw from ``random``, and the flow tests share one Prefect test harness."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+        group = "prefect" if folder in PREFECT_FOLDERS else "store"
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 POSTGRES_URL = normalise_url(
     os.environ.get("COUNSEL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 )
