@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -21,21 +22,28 @@ from sqlalchemy.engine import make_url
 
 from decisions.db import make_engine, migrate, normalise_url
 
-#: The test folders that run Prefect (its test harness, servers, workers); ``make test`` runs
-#: them in one pytest worker and everything else in another (pytest-xdist's ``loadgroup``).
-PREFECT_FOLDERS = ("flows", "browser")
+#: The test folders that run Prefect (its test harness, servers, workers): ``make test`` runs
+#: them in one pytest worker and everything else in another.
+PREFECT_FOLDERS = ("tests/flows/", "tests/browser/")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Two groups for ``make test``'s two workers: the Prefect tests, which mostly wait on
-    servers and people, beside the store's, which keep a core busy. Each group stays in one
-    process and in its order, so Hypothesis never runs where Prefect's background threads
-    draw from ``random``, and the flow tests share one Prefect test harness."""
-    tests = Path(__file__).resolve().parent
-    for item in items:
-        folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
-        group = "prefect" if folder in PREFECT_FOLDERS else "store"
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test``'s two workers (pytest-xdist, ``-n 2 --dist loadgroup``): the Prefect
+    tests, which mostly wait on servers and people, beside the store's, which keep a core
+    busy. Each group stays in one process and in its order, so Hypothesis never runs where
+    Prefect's background threads draw from ``random``, and the flow tests share one Prefect
+    test harness. (xdist's own ``xdist_group`` marks do not group under pytest 9.2, which no
+    longer reads the node id they rewrite.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PrefectBesideStore(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "prefect" if nodeid.startswith(PREFECT_FOLDERS) else "store"
+
+    return PrefectBesideStore(config, log)
 
 
 POSTGRES_URL = normalise_url(

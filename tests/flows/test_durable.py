@@ -84,6 +84,7 @@ class RealStack:
     classes: ClassBook
     env: dict[str, str]
     prefect_database: str | None
+    page_port: int
 
     def counsel(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -97,6 +98,8 @@ class RealStack:
 
     def up(self) -> None:
         args = ["up", "--port", str(self.port), "--sweep-every", str(SWEEP_EVERY_S)]
+        # its own answer page port, so a stack someone runs on this machine is left alone
+        args += ["--page-port", str(self.page_port)]
         if self.prefect_database:
             args += ["--prefect-database", self.prefect_database]
         done = self.counsel(*args)
@@ -174,6 +177,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealStack]:
         load_classes(classes_file),
         env,
         prefect_url,
+        free_port(),
     )
     real.up()
     from prefect.settings import PREFECT_API_URL, temporary_settings
