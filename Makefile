@@ -27,6 +27,7 @@ chromium:
 	    chromium fonts-noto-cjk) >/dev/null \
 	  || echo "Chromium could not be installed; the browser test will say so."; }
 
+# Two pytest workers: the Prefect tests (flows, browser) beside the rest (tests/conftest.py).
 test: $(STAMP) chromium
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
