@@ -31,9 +31,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import certifi
 from prefect import tags, task
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import State, TaskRun
@@ -44,7 +47,7 @@ from prefect.context import (
     TaskRunContext,
     get_settings_context,
 )
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, Settings
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, Settings, get_current_settings
 from prefect.states import Scheduled
 from sqlalchemy import Engine
 
@@ -143,8 +146,50 @@ async def _take_step(decision: Decision) -> str:
     flows and their tasks share it instead of each making its own (a TLS context and a
     version check apiece)."""
     with SyncClientContext.get_or_create():
-        async with AsyncClientContext.get_or_create():
+        async with step_client():
             return await decision_flow(decision.id, decision.title)
+
+
+@asynccontextmanager
+async def step_client() -> AsyncIterator[AsyncClientContext]:
+    """This event loop's Prefect client context, made with the process's one TLS context.
+
+    Each step runs in a new event loop, so it needs a new asynchronous client, and Prefect
+    makes each client a TLS context of its own by loading the certificate bundle: 14-17 ms
+    of CPU, about a tenth of a step's. Prefect hands a context's client to ``get_client()``
+    (as the flow engine calls it) only when that context was made without httpx settings,
+    so the context is made with the shared TLS context and then recorded as made without.
+    """
+    context = AsyncClientContext.get()
+    if context is not None and asyncio.get_running_loop() is context.client.loop:
+        yield context
+        return
+    context = AsyncClientContext(httpx_settings={"verify": shared_tls_context()})
+    context._httpx_settings = None
+    async with context:
+        yield context
+
+
+#: TLS contexts by (skip verification, certificate file); each is made once per process.
+_tls_contexts: dict[tuple[bool, str | None], ssl.SSLContext] = {}
+
+
+def shared_tls_context() -> ssl.SSLContext:
+    """The TLS context Prefect's client would make under the settings in force, made once
+    per process (Prefect's rule: no verification if asked, else the configured certificate
+    file, else certifi's). httpx only reads a context, so clients may share it."""
+    api = get_current_settings().api
+    key = (bool(api.tls_insecure_skip_verify), api.ssl_cert_file)
+    context = _tls_contexts.get(key)
+    if context is None:
+        if key[0]:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            context = ssl.create_default_context(cafile=key[1] or certifi.where())
+        _tls_contexts[key] = context
+    return context
 
 
 def outside_task_run(run: Callable[[], R]) -> R:

@@ -8,6 +8,8 @@ makes more than the bounds below goes red.
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -66,6 +68,20 @@ def _step(decision: Decision) -> ApiCalls:
     return calls
 
 
+def _count_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Record each TLS context made from now on (Prefect's client makes its own with
+    ``ssl.create_default_context``, unless given one)."""
+    made: list[object] = []
+    make = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(args or kwargs)
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    return made
+
+
 def _open(stage: Stage, decision: Decision) -> list[Task]:
     return [t for t in services.tasks_of(stage.engine, decision.id) if t.status is TaskStatus.OPEN]
 
@@ -91,7 +107,7 @@ def test_a_step_makes_a_bounded_number_of_api_calls(
 ) -> None:
     """On a warm task worker (one Prefect client for its steps, a step taken before) a step
     makes at most 9 requests, one more to read the answer deployment when it opens forms,
-    3 per form it opens and one per report it publishes; it
+    3 per form it opens and one per report it publishes, and no TLS context; it
     emits one event per artifact and per transition and 3 for its one task run, and ships
     at most 10 log records; the stages make no runs of their own."""
     from prefect.context import SyncClientContext
@@ -102,8 +118,10 @@ def test_a_step_makes_a_bounded_number_of_api_calls(
     monkeypatch.setenv("COUNSEL_CLASSES_FILE", str(classes_file))
     classes = load_classes(classes_file)
     answer_task.to_deployment(name="answer-task").apply()
+    tls_made = _count_tls_contexts(monkeypatch)
     with SyncClientContext.get_or_create():  # as the task worker serves its steps
         _step(_quick(stage, classes, "Warming up"))  # a process's first step reads more
+        tls_made.clear()
         decision = _quick(stage, classes, "Counted")
         first = _step(decision)  # submitted -> consulting: routes, assigns, opens 2 forms
         forms = len(_open(stage, decision))
@@ -111,6 +129,8 @@ def test_a_step_makes_a_bounded_number_of_api_calls(
         _answer_all(stage, decision, classes)
         second = _step(decision)  # consulting -> discussing: the round, the report, 3 forms
     assert services.get_decision(stage.engine, decision.id).state.value == "discussing"
+    # each step's client shares the process's TLS context (each costs 14-17 ms to make)
+    assert tls_made == [], "a step made a TLS context of its own"
     discuss_forms = len(_open(stage, decision))
 
     for calls, forms_opened, reports, transitions in (
