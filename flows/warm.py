@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -173,26 +174,23 @@ async def step_client() -> AsyncIterator[AsyncClientContext]:
         yield context
 
 
-#: TLS contexts by (skip verification, certificate file); each is made once per process.
-_tls_contexts: dict[tuple[bool, str | None], ssl.SSLContext] = {}
-
-
 def shared_tls_context() -> ssl.SSLContext:
     """The TLS context Prefect's client would make under the settings in force, made once
-    per process (Prefect's rule: no verification if asked, else the configured certificate
-    file, else certifi's). httpx only reads a context, so clients may share it."""
+    per process and settings. httpx only reads a context, so clients may share it."""
     api = get_current_settings().api
-    key = (bool(api.tls_insecure_skip_verify), api.ssl_cert_file)
-    context = _tls_contexts.get(key)
-    if context is None:
-        if key[0]:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        else:
-            context = ssl.create_default_context(cafile=key[1] or certifi.where())
-        _tls_contexts[key] = context
-    return context
+    return _tls_context(bool(api.tls_insecure_skip_verify), api.ssl_cert_file)
+
+
+@functools.cache
+def _tls_context(skip_verify: bool, cert_file: str | None) -> ssl.SSLContext:
+    """Prefect's rule: no verification if asked, else the configured certificate file,
+    else certifi's."""
+    if skip_verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=cert_file or certifi.where())
 
 
 def outside_task_run(run: Callable[[], R]) -> R:
